@@ -1,0 +1,91 @@
+"""The reference backend: plain dicts in one process.
+
+The smallest correct implementation of the ``SnapshotStore`` contract, used as the test double
+and for trying the server out. Nothing survives a restart and nothing is shared between workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Self
+
+from snapshot_server.config import StorageConfig
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound
+from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._by_key: dict[str, Snapshot] = {}
+        self._key_by_delete_hash: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    @classmethod
+    async def open(cls, config: StorageConfig) -> Self:
+        return cls()
+
+    # No awaits inside these methods: each runs atomically on the event loop.
+    async def insert(self, record: NewSnapshot) -> Snapshot:
+        if record.key in self._by_key:
+            raise SnapshotExists("key")
+        if record.delete_key_hash in self._key_by_delete_hash:
+            raise SnapshotExists("deleteKey")
+        snapshot = record.with_id(next(self._ids))
+        self._by_key[record.key] = snapshot
+        self._key_by_delete_hash[record.delete_key_hash] = record.key
+        return snapshot
+
+    async def get(self, key: str, now: float) -> Snapshot:
+        snapshot = self._by_key.get(key)
+        if snapshot is None or snapshot.is_expired(now):
+            raise SnapshotNotFound()
+        return snapshot
+
+    async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        key = self._key_by_delete_hash.get(delete_key_hash)
+        if key is None:
+            raise SnapshotNotFound()
+        return (await self.get(key, now)).meta()
+
+    async def list_snapshots(
+        self,
+        org_id: int,
+        user_id: int | None,
+        query: str,
+        limit: int,
+        page: int,
+        now: float,
+    ) -> list[SnapshotMeta]:
+        needle = query.casefold()
+        matches = [
+            s.meta()
+            for s in sorted(self._by_key.values(), key=lambda s: s.id)
+            if s.org_id == org_id
+            and (user_id is None or s.user_id == user_id)
+            and not s.is_expired(now)
+            and needle in s.name.casefold()
+        ]
+        start = (page - 1) * limit
+        return matches[start : start + limit]
+
+    async def delete(self, key: str, now: float) -> SnapshotMeta:
+        snapshot = await self.get(key, now)
+        self._remove(snapshot)
+        return snapshot.meta()
+
+    async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
+        expired = [s for s in self._by_key.values() if s.is_expired(now)][:limit]
+        for snapshot in expired:
+            self._remove(snapshot)
+        return [s.meta() for s in expired]
+
+    def _remove(self, snapshot: Snapshot) -> None:
+        del self._by_key[snapshot.key]
+        del self._key_by_delete_hash[snapshot.delete_key_hash]
+
+    async def ping(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        self._by_key.clear()
+        self._key_by_delete_hash.clear()

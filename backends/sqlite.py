@@ -1,0 +1,221 @@
+"""SQLite backend (the embedded default), on ``aiosqlite``.
+
+One connection per process in WAL mode with ``synchronous = FULL``: a create is acknowledged only
+after its transaction is on disk, so neither a killed process nor a power cut loses it (NORMAL
+would risk the last transactions on power loss). Several worker processes may share the file;
+SQLite's own locking serialises writers and ``busy_timeout`` makes them wait instead of failing.
+
+The schema is versioned with ``PRAGMA user_version``: ``_MIGRATIONS[i]`` takes version ``i`` to
+``i + 1``, applied in order at open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from snapshot_server.config import StorageConfig
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
+from snapshot_server.models import META_FIELDS, NewSnapshot, Snapshot, SnapshotMeta
+
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE snapshot (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
+        key TEXT NOT NULL,
+        delete_key_hash TEXT NOT NULL,
+        name TEXT NOT NULL,
+        org_id INTEGER NOT NULL,
+        user_id INTEGER NOT NULL,
+        external INTEGER NOT NULL,
+        external_url TEXT NOT NULL,
+        external_delete_url TEXT NOT NULL,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        expires REAL,                          -- NULL: never expires
+        etag TEXT NOT NULL,
+        dashboard BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX snapshot_key ON snapshot(key);
+    CREATE UNIQUE INDEX snapshot_delete_key_hash ON snapshot(delete_key_hash);
+    CREATE INDEX snapshot_org_user ON snapshot(org_id, user_id, id);
+    CREATE INDEX snapshot_expires ON snapshot(expires) WHERE expires IS NOT NULL;
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_META_COLUMNS = ", ".join(META_FIELDS)
+_UNEXPIRED = "(expires IS NULL OR expires > :now)"
+
+
+def _meta(row: sqlite3.Row) -> SnapshotMeta:
+    return SnapshotMeta(**{f: row[f] for f in META_FIELDS})
+
+
+class SQLiteStore:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    async def open(cls, config: StorageConfig) -> Self:
+        path = config.sqlite.path
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
+        try:
+            db.row_factory = sqlite3.Row
+            await db.execute("PRAGMA busy_timeout = 10000")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute("PRAGMA synchronous = FULL")
+            await db.create_function("casefold", 1, _casefold, deterministic=True)
+            await _migrate(db)
+        except sqlite3.Error as exc:
+            await db.close()
+            raise StorageUnavailable(f"cannot prepare SQLite database {path!r}: {exc}") from exc
+        return cls(db)
+
+    async def insert(self, record: NewSnapshot) -> Snapshot:
+        try:
+            cursor = await self._db.execute(
+                "INSERT INTO snapshot (key, delete_key_hash, name, org_id, user_id, external,"
+                " external_url, external_delete_url, created, updated, expires, etag, dashboard)"
+                " VALUES (:key, :delete_key_hash, :name, :org_id, :user_id, :external,"
+                " :external_url, :external_delete_url, :created, :created, :expires, :etag,"
+                " :dashboard)",
+                {
+                    "key": record.key,
+                    "delete_key_hash": record.delete_key_hash,
+                    "name": record.name,
+                    "org_id": record.org_id,
+                    "user_id": record.user_id,
+                    "external": record.external,
+                    "external_url": record.external_url,
+                    "external_delete_url": record.external_delete_url,
+                    "created": record.created,
+                    "expires": record.expires,
+                    "etag": record.etag,
+                    "dashboard": record.dashboard,
+                },
+            )
+        except sqlite3.IntegrityError as exc:
+            # The message names the failing unique index: "snapshot.key" / ".delete_key_hash".
+            raise SnapshotExists("deleteKey" if "delete_key_hash" in str(exc) else "key") from exc
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
+        assert cursor.lastrowid is not None
+        return record.with_id(cursor.lastrowid)
+
+    async def get(self, key: str, now: float) -> Snapshot:
+        row = await self._one(
+            f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key = :key AND {_UNEXPIRED}",
+            {"key": key, "now": now},
+        )
+        return Snapshot(dashboard=row["dashboard"], **{f: row[f] for f in META_FIELDS})
+
+    async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        row = await self._one(
+            f"SELECT {_META_COLUMNS} FROM snapshot WHERE delete_key_hash = :hash AND {_UNEXPIRED}",
+            {"hash": delete_key_hash, "now": now},
+        )
+        return _meta(row)
+
+    async def list_snapshots(
+        self,
+        org_id: int,
+        user_id: int | None,
+        query: str,
+        limit: int,
+        page: int,
+        now: float,
+    ) -> list[SnapshotMeta]:
+        # instr() over casefold(): a plain substring test, so % and _ in the query are literal
+        # and case folding matches the other backends' str.casefold beyond ASCII.
+        sql = f"SELECT {_META_COLUMNS} FROM snapshot WHERE org_id = :org AND {_UNEXPIRED}"
+        params: dict[str, Any] = {
+            "org": org_id,
+            "now": now,
+            "limit": limit,
+            "offset": (page - 1) * limit,
+        }
+        if user_id is not None:
+            sql += " AND user_id = :user"
+            params["user"] = user_id
+        if query:
+            sql += " AND instr(casefold(name), :needle) > 0"
+            params["needle"] = query.casefold()
+        sql += " ORDER BY id LIMIT :limit OFFSET :offset"
+        return [_meta(r) for r in await self._all(sql, params)]
+
+    async def delete(self, key: str, now: float) -> SnapshotMeta:
+        row = await self._one(
+            f"DELETE FROM snapshot WHERE key = :key AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
+            {"key": key, "now": now},
+        )
+        return _meta(row)
+
+    async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
+        rows = await self._all(
+            "DELETE FROM snapshot WHERE id IN (SELECT id FROM snapshot"
+            " WHERE expires IS NOT NULL AND expires <= :now ORDER BY expires LIMIT :limit)"
+            f" RETURNING {_META_COLUMNS}",
+            {"now": now, "limit": limit},
+        )
+        return [_meta(r) for r in rows]
+
+    async def ping(self) -> None:
+        await self._all("SELECT 1", {})
+
+    async def aclose(self) -> None:
+        await self._db.close()
+
+    async def _all(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        try:
+            async with self._db.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
+            raise StorageUnavailable() from exc
+
+    async def _one(self, sql: str, params: dict[str, Any]) -> sqlite3.Row:
+        rows = list(await self._all(sql, params))
+        if not rows:
+            raise SnapshotNotFound()
+        return rows[0]
+
+
+def _casefold(value: str | None) -> str | None:
+    return None if value is None else value.casefold()
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION``; safe when several workers open the file at once."""
+    while True:
+        # BEGIN IMMEDIATE takes the write lock first, so a worker that lost the race re-reads
+        # the version another worker just wrote instead of re-running its migration.
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            async with db.execute("PRAGMA user_version") as cursor:
+                row = await cursor.fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"database schema version {version} is newer than this server's "
+                    f"{SCHEMA_VERSION}"
+                )
+            if version == SCHEMA_VERSION:
+                await db.execute("COMMIT")
+                return
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {version + 1}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise

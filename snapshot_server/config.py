@@ -1,0 +1,403 @@
+"""Configuration: TOML (stdlib ``tomllib``) read once into frozen dataclasses, validated at load.
+
+Every key of SPEC §8 is here with its default; ``config.example.toml`` documents each one. A bad
+value raises ``ConfigError`` whose message starts with the dotted key, e.g.
+``storage.sqlite.path: must be a non-empty string``. Unknown keys are errors too, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+from .models import hash_secret
+
+ROLES = ("Viewer", "Editor", "Admin")
+SCOPES = ("snapshots:read", "snapshots:create", "snapshots:delete")
+BACKEND_NAMES = ("sqlite", "redis", "filesystem", "memory")
+PURGER_KINDS = ("http", "cloudflare", "fastly", "webhook")
+HUNDRED_YEARS = 100 * 365 * 24 * 3600
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    root_url: str = ""  # "" = http://{host}:{port}/
+    max_body_bytes: int = 64 * 1024 * 1024
+    workers: int = 1
+
+    @property
+    def public_root(self) -> str:
+        """``root_url`` normalised to end with ``/``, derived from host and port when unset."""
+        if self.root_url:
+            return self.root_url if self.root_url.endswith("/") else self.root_url + "/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+
+@dataclass(frozen=True, slots=True)
+class SQLiteConfig:
+    path: str = "snapshots.db"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    url: str = "redis://127.0.0.1:6379/0"
+    cluster: bool = False
+    key_prefix: str = "snapshot:"
+    max_connections: int = 64
+    socket_timeout: float = 2.0
+    socket_connect_timeout: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class FilesystemConfig:
+    path: str = "snapshots"
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    backend: str = "sqlite"
+    sqlite: SQLiteConfig = field(default_factory=SQLiteConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    filesystem: FilesystemConfig = field(default_factory=FilesystemConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotsConfig:
+    enabled: bool = True
+    public_mode: bool = False
+    view_requires_auth: bool = False
+    max_expires: int = 0  # 0 = no limit beyond 100 years
+    cleanup_interval: float = 60.0
+    cache_max_age: int = 3600
+    scrub: bool = False
+    external_enabled: bool = False
+    external_snapshot_url: str = ""
+    external_snapshot_name: str = "Publish to snapshot server"
+    external_snapshot_token: str = ""
+    external_timeout: float = 5.0
+    grafana_external_compat: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TokenConfig:
+    name: str
+    token_sha256: str
+    org_id: int
+    user_id: int
+    role: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthConfig:
+    tokens: tuple[TokenConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PurgerConfig:
+    """One ``[[cdn.purgers]]`` entry; which fields matter depends on ``kind``."""
+
+    kind: str
+    nodes: tuple[str, ...] = ()
+    method: str = "PURGE"
+    zone_id: str = ""
+    service_id: str = ""
+    api_token: str = ""
+    api_base: str = ""
+    url: str = ""
+    secret: str = ""
+    timeout: float = 5.0
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CdnConfig:
+    purgers: tuple[PurgerConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    cdn: CdnConfig = field(default_factory=CdnConfig)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the TOML file at ``path``. Raises ``ConfigError``."""
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_config(data)
+
+
+def parse_config(data: Mapping[str, Any]) -> Config:
+    """Validate an already-parsed TOML document. Raises ``ConfigError`` naming the first bad key."""
+    root = _Section(data, "")
+    server = _parse_server(root.section("server"))
+    storage = _parse_storage(root.section("storage"))
+    snapshots = _parse_snapshots(root.section("snapshots"))
+    auth = AuthConfig(tokens=tuple(_parse_token(s) for s in root.section("auth").tables("tokens")))
+    _check_unique_tokens(auth.tokens)
+    cdn = CdnConfig(purgers=tuple(_parse_purger(s) for s in root.section("cdn").tables("purgers")))
+    root.done()
+    return Config(server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn)
+
+
+def _parse_server(s: _Section) -> ServerConfig:
+    d = ServerConfig()
+    root_url = s.get_str("root_url", d.root_url)
+    if root_url:
+        parts = urlsplit(root_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"{s.key('root_url')}: must be an absolute http(s) URL")
+    cfg = ServerConfig(
+        host=s.get_str("host", d.host, required=True),
+        port=s.get_int("port", d.port, lo=0, hi=65535),
+        root_url=root_url,
+        max_body_bytes=s.get_int("max_body_bytes", d.max_body_bytes, lo=1024),
+        workers=s.get_int("workers", d.workers, lo=1, hi=256),
+    )
+    s.done()
+    return cfg
+
+
+def _parse_storage(s: _Section) -> StorageConfig:
+    backend = s.get_str("backend", "sqlite")
+    if backend not in BACKEND_NAMES:
+        raise ConfigError(f"{s.key('backend')}: must be one of {', '.join(BACKEND_NAMES)}")
+    sq = s.section("sqlite")
+    sqlite = SQLiteConfig(path=sq.get_str("path", SQLiteConfig().path, required=True))
+    sq.done()
+    r = s.section("redis")
+    rd = RedisConfig()
+    redis = RedisConfig(
+        url=r.get_str("url", rd.url, required=True),
+        cluster=r.get_bool("cluster", rd.cluster),
+        key_prefix=r.get_str("key_prefix", rd.key_prefix),
+        max_connections=r.get_int("max_connections", rd.max_connections, lo=1),
+        socket_timeout=r.get_float("socket_timeout", rd.socket_timeout, lo=0.01),
+        socket_connect_timeout=r.get_float(
+            "socket_connect_timeout", rd.socket_connect_timeout, lo=0.01
+        ),
+    )
+    if urlsplit(redis.url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{r.key('url')}: must be a redis://, rediss:// or unix:// URL")
+    r.done()
+    fs = s.section("filesystem")
+    filesystem = FilesystemConfig(path=fs.get_str("path", FilesystemConfig().path, required=True))
+    fs.done()
+    s.done()
+    return StorageConfig(backend=backend, sqlite=sqlite, redis=redis, filesystem=filesystem)
+
+
+def _parse_snapshots(s: _Section) -> SnapshotsConfig:
+    d = SnapshotsConfig()
+    public_mode = s.get_bool("public_mode", d.public_mode)
+    cfg = SnapshotsConfig(
+        enabled=s.get_bool("enabled", d.enabled),
+        public_mode=public_mode,
+        view_requires_auth=s.get_bool("view_requires_auth", d.view_requires_auth),
+        max_expires=s.get_int("max_expires", d.max_expires, lo=0, hi=HUNDRED_YEARS),
+        cleanup_interval=s.get_float("cleanup_interval", d.cleanup_interval, lo=0.01),
+        cache_max_age=s.get_int("cache_max_age", d.cache_max_age, lo=0),
+        scrub=s.get_bool("scrub", d.scrub),
+        external_enabled=s.get_bool("external_enabled", d.external_enabled),
+        external_snapshot_url=s.get_str("external_snapshot_url", d.external_snapshot_url),
+        external_snapshot_name=s.get_str("external_snapshot_name", d.external_snapshot_name),
+        external_snapshot_token=s.get_str("external_snapshot_token", d.external_snapshot_token),
+        external_timeout=s.get_float("external_timeout", d.external_timeout, lo=0.1, hi=300),
+        # Grafana's external-server quirk is on by default exactly when we act as one.
+        grafana_external_compat=s.get_bool("grafana_external_compat", public_mode),
+    )
+    if cfg.external_enabled:
+        raise ConfigError(
+            f"{s.key('external_enabled')}: publishing to an external snapshot server is not "
+            "implemented yet; leave it false"
+        )
+    s.done()
+    return cfg
+
+
+def _parse_token(s: _Section) -> TokenConfig:
+    name = s.get_str("name", "", required=True)
+    plain = s.get_str("token", "")
+    hashed = s.get_str("token_sha256", "").lower()
+    if bool(plain) == bool(hashed):
+        raise ConfigError(f"{s.path}: give exactly one of token or token_sha256")
+    if hashed and not _SHA256_HEX.match(hashed):
+        raise ConfigError(f"{s.key('token_sha256')}: must be 64 hex digits")
+    role = s.get_str("role", "Viewer")
+    if role not in ROLES:
+        raise ConfigError(f"{s.key('role')}: must be one of {', '.join(ROLES)}")
+    scopes = s.get_str_list("scopes", None)
+    if scopes is not None:
+        for scope in scopes:
+            if scope not in SCOPES:
+                raise ConfigError(f"{s.key('scopes')}: unknown scope {scope!r}")
+    cfg = TokenConfig(
+        name=name,
+        token_sha256=hashed or hash_secret(plain),
+        org_id=s.get_int("org_id", 1, lo=1),
+        user_id=s.get_int("user_id", 1, lo=0),
+        role=role,
+        scopes=frozenset(scopes) if scopes is not None else role_scopes(role),
+    )
+    s.done()
+    return cfg
+
+
+def role_scopes(role: str) -> frozenset[str]:
+    """The Grafana RBAC scopes a role grants (SPEC §2)."""
+    if role == "Viewer":
+        return frozenset({"snapshots:read"})
+    return frozenset(SCOPES)
+
+
+def _check_unique_tokens(tokens: tuple[TokenConfig, ...]) -> None:
+    seen: set[str] = set()
+    for i, t in enumerate(tokens):
+        if t.token_sha256 in seen:
+            raise ConfigError(f"auth.tokens[{i}]: the same token is configured twice")
+        seen.add(t.token_sha256)
+
+
+def _parse_purger(s: _Section) -> PurgerConfig:
+    kind = s.get_str("kind", "", required=True)
+    if kind not in PURGER_KINDS:
+        raise ConfigError(f"{s.key('kind')}: must be one of {', '.join(PURGER_KINDS)}")
+    nodes = tuple(s.get_str_list("nodes", []) or [])
+    for node in nodes:
+        if urlsplit(node).scheme not in ("http", "https"):
+            raise ConfigError(f"{s.key('nodes')}: {node!r} is not an http(s) URL")
+    cfg = PurgerConfig(
+        kind=kind,
+        nodes=nodes,
+        method=s.get_str("method", "PURGE", required=True).upper(),
+        zone_id=s.get_str("zone_id", ""),
+        service_id=s.get_str("service_id", ""),
+        api_token=s.get_str("api_token", ""),
+        api_base=s.get_str("api_base", ""),
+        url=s.get_str("url", ""),
+        secret=s.get_str("secret", ""),
+        timeout=s.get_float("timeout", 5.0, lo=0.1, hi=120),
+        max_attempts=s.get_int("max_attempts", 5, lo=1, hi=50),
+    )
+    required = {
+        "http": ("nodes",),
+        "cloudflare": ("zone_id", "api_token"),
+        "fastly": ("service_id", "api_token"),
+        "webhook": ("url", "secret"),
+    }[kind]
+    for name in required:
+        if not getattr(cfg, name):
+            raise ConfigError(f"{s.key(name)}: required for kind = {kind!r}")
+    s.done()
+    return cfg
+
+
+class _Section:
+    """A TOML table being read: typed getters that name the dotted key on error."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: must be a table")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def _get(self, name: str) -> Any:
+        self.seen.add(name)
+        return self.data.get(name)
+
+    def section(self, name: str) -> _Section:
+        value = self._get(name)
+        return _Section({} if value is None else value, self.key(name))
+
+    def tables(self, name: str) -> list[_Section]:
+        value = self._get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ConfigError(f"{self.key(name)}: must be an array of tables")
+        return [_Section(v, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]
+
+    def get_str(self, name: str, default: str, *, required: bool = False) -> str:
+        value = self._get(name)
+        if value is None:
+            value = default
+        if not isinstance(value, str):
+            raise ConfigError(f"{self.key(name)}: must be a string")
+        if required and not value:
+            raise ConfigError(f"{self.key(name)}: must be a non-empty string")
+        return value
+
+    def get_str_list(self, name: str, default: list[str] | None) -> list[str] | None:
+        value = self._get(name)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{self.key(name)}: must be a list of non-empty strings")
+        return value
+
+    def get_bool(self, name: str, default: bool) -> bool:
+        value = self._get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise ConfigError(f"{self.key(name)}: must be true or false")
+        return value
+
+    def get_int(
+        self, name: str, default: int, *, lo: int | None = None, hi: int | None = None
+    ) -> int:
+        value = self._get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{self.key(name)}: must be an integer")
+        _check_range(self.key(name), value, lo, hi)
+        return value
+
+    def get_float(
+        self, name: str, default: float, *, lo: float | None = None, hi: float | None = None
+    ) -> float:
+        value = self._get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{self.key(name)}: must be a number")
+        _check_range(self.key(name), value, lo, hi)
+        return float(value)
+
+    def done(self) -> None:
+        """Raise for the first key nobody asked for: almost always a typo."""
+        for name in self.data:
+            if name not in self.seen:
+                raise ConfigError(f"{self.key(name)}: unknown key")
+
+
+def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> None:
+    if lo is not None and value < lo:
+        raise ConfigError(f"{key}: must be at least {lo}")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{key}: must be at most {hi}")

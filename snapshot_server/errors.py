@@ -1,0 +1,82 @@
+"""The project's exceptions, and the HTTP status each one becomes.
+
+    SnapshotError                 base of everything the service raises on purpose
+    ├── SnapshotNotFound          404  unknown, expired or deleted key (one message for all)
+    ├── InvalidSnapshot           400  the request is malformed; ``message`` says what is wrong
+    ├── SnapshotExists            409  a client-chosen key or deleteKey is taken
+    ├── Unauthorized              401  missing, malformed, unknown or revoked token
+    ├── Forbidden                 403  authenticated, but not allowed; ``message`` says why
+    ├── PayloadTooLarge           413  body above ``server.max_body_bytes``
+    ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
+    └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
+
+    ConfigError                   not an HTTP error: a bad config file, names the key
+
+Backends wrap their driver's exceptions (``aiosqlite.Error``, ``RedisError``, ``OSError``) into
+``StorageUnavailable`` at their own boundary (``raise StorageUnavailable(...) from exc``), so the
+service and the views never see a driver exception. One middleware maps ``SnapshotError`` to JSON.
+"""
+
+from __future__ import annotations
+
+
+class SnapshotError(Exception):
+    """Base class: ``status`` is the HTTP status, ``message`` the client-facing text."""
+
+    status = 500
+    default_message = "Internal server error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        super().__init__(self.message)
+
+
+class SnapshotNotFound(SnapshotError):
+    status = 404
+    default_message = "Snapshot not found"
+
+
+class InvalidSnapshot(SnapshotError):
+    status = 400
+    default_message = "bad request data"
+
+
+class SnapshotExists(SnapshotError):
+    """A client-chosen ``key`` or ``deleteKey`` is already in use; ``field`` names which."""
+
+    status = 409
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"A snapshot with this {field} already exists")
+
+
+class Unauthorized(SnapshotError):
+    status = 401
+    default_message = "Unauthorized"
+
+
+class Forbidden(SnapshotError):
+    status = 403
+    default_message = "forbidden"
+
+
+class PayloadTooLarge(SnapshotError):
+    status = 413
+    default_message = "Request body too large"
+
+
+class ExternalDeleteFailed(SnapshotError):
+    """The exact 500 Grafana reads as "already gone" when it deletes an external snapshot."""
+
+    status = 500
+    default_message = "Failed to get dashboard snapshot"
+
+
+class StorageUnavailable(SnapshotError):
+    status = 503
+    default_message = "Storage unavailable"
+
+
+class ConfigError(Exception):
+    """A config file is invalid; the message starts with the dotted key (``server.port: ...``)."""

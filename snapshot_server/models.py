@@ -1,0 +1,91 @@
+"""Records the service hands to and receives from a ``SnapshotStore``.
+
+Times are POSIX seconds (float, UTC). ``expires is None`` means the snapshot never expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotMeta:
+    """Everything about a snapshot except its dashboard: what listings and deletes return."""
+
+    id: int
+    key: str
+    delete_key_hash: str
+    name: str
+    org_id: int
+    user_id: int
+    external: bool
+    external_url: str
+    external_delete_url: str
+    created: float
+    updated: float
+    expires: float | None
+    etag: str
+
+    def is_expired(self, now: float) -> bool:
+        """A snapshot is expired from the instant ``expires <= now`` (SPEC §5)."""
+        return self.expires is not None and self.expires <= now
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot(SnapshotMeta):
+    """A stored snapshot with ``dashboard``: the exact JSON bytes served on view."""
+
+    dashboard: bytes
+
+    def meta(self) -> SnapshotMeta:
+        """The same record without the dashboard bytes."""
+        return SnapshotMeta(**{f: getattr(self, f) for f in META_FIELDS})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewSnapshot:
+    """What ``SnapshotStore.insert`` takes: a snapshot before the store gives it an ``id``."""
+
+    key: str
+    delete_key_hash: str
+    name: str
+    org_id: int
+    user_id: int
+    external: bool
+    external_url: str
+    external_delete_url: str
+    created: float
+    expires: float | None
+    etag: str
+    dashboard: bytes
+
+    def with_id(self, snapshot_id: int) -> Snapshot:
+        """The stored form of this record under ``snapshot_id`` (``updated`` = ``created``)."""
+        return Snapshot(
+            id=snapshot_id,
+            key=self.key,
+            delete_key_hash=self.delete_key_hash,
+            name=self.name,
+            org_id=self.org_id,
+            user_id=self.user_id,
+            external=self.external,
+            external_url=self.external_url,
+            external_delete_url=self.external_delete_url,
+            created=self.created,
+            updated=self.created,
+            expires=self.expires,
+            etag=self.etag,
+            dashboard=self.dashboard,
+        )
+
+
+META_FIELDS: tuple[str, ...] = tuple(
+    f
+    for f in SnapshotMeta.__dataclass_fields__  # insertion order = declaration order
+)
+
+
+def hash_secret(secret: str) -> str:
+    """Hex SHA-256 of a deleteKey or token: the only form in which either is stored."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()

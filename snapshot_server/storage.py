@@ -1,0 +1,88 @@
+"""The storage contract every backend implements (SPEC §7).
+
+A backend is a class with an ``open(config)`` classmethod returning a ready ``SnapshotStore``;
+``backends/__init__.py`` maps a config name to that class. The service passes ``now`` (from its one
+injected clock) into every method that must honour expiry, so an expired snapshot is invisible the
+instant ``expires <= now``, whether or not the backend has reclaimed it yet.
+
+Keys are passed already validated (``^[A-Za-z0-9_-]{1,128}$``); deleteKeys are passed only as their
+hex SHA-256. Every method may raise ``StorageUnavailable`` when the backend cannot be reached; no
+other driver exception may escape.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Self
+
+from .config import StorageConfig
+from .models import NewSnapshot, Snapshot, SnapshotMeta
+
+
+class SnapshotStore(Protocol):
+    @classmethod
+    async def open(cls, config: StorageConfig) -> Self:
+        """Connect (creating schema or directories as needed) and return a ready store.
+
+        Raises ``StorageUnavailable`` when the backend cannot be reached at all.
+        """
+        ...
+
+    async def insert(self, record: NewSnapshot) -> Snapshot:
+        """Store ``record`` atomically under a new id and return it as stored.
+
+        The id is a positive integer, unique within the store and greater than every id handed
+        out before. Raises ``SnapshotExists("key")`` or ``SnapshotExists("deleteKey")`` when an
+        unexpired record holds that key or deleteKey hash; nothing is written then. (An expired
+        record not yet reclaimed may block its key too, depending on the backend.)
+        """
+        ...
+
+    async def get(self, key: str, now: float) -> Snapshot:
+        """The snapshot with view key ``key``. Raises ``SnapshotNotFound`` if none or expired."""
+        ...
+
+    async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        """The snapshot whose deleteKey hashes to ``delete_key_hash``.
+
+        Raises ``SnapshotNotFound`` if none or expired.
+        """
+        ...
+
+    async def list_snapshots(
+        self,
+        org_id: int,
+        user_id: int | None,
+        query: str,
+        limit: int,
+        page: int,
+        now: float,
+    ) -> list[SnapshotMeta]:
+        """Unexpired snapshots of ``org_id`` in ascending id order.
+
+        ``user_id=None`` lists the whole org; otherwise only that user's. ``query`` keeps names
+        containing it case-insensitively (``str.casefold``; no wildcards: ``%`` and ``_`` are
+        literal); ``""`` keeps all. ``page`` (1-based) of ``limit`` items.
+        """
+        ...
+
+    async def delete(self, key: str, now: float) -> SnapshotMeta:
+        """Delete the snapshot with view key ``key`` and return what was deleted.
+
+        Raises ``SnapshotNotFound`` if none or expired (an expired one is left to the cleanup job).
+        Two concurrent deletes of one key: exactly one returns, the other raises.
+        """
+        ...
+
+    async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
+        """Remove up to ``limit`` snapshots with ``expires <= now``; return what was removed
+        (so the caller can purge caches). Returns ``[]`` when nothing is expired.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Return if the backend answers; raise ``StorageUnavailable`` otherwise."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and files. The store is unusable afterwards."""
+        ...

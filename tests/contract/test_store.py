@@ -1,0 +1,282 @@
+"""The storage contract (``snapshot_server.storage.SnapshotStore``), run unchanged against every
+backend in ``tests/conftest.py``. Time is a ``ManualClock``: expiry is tested without sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import orjson
+import pytest
+
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound
+from snapshot_server.models import NewSnapshot, hash_secret
+from snapshot_server.storage import SnapshotStore
+from tests.support import ManualClock
+
+
+def new(
+    clock: ManualClock,
+    *,
+    key: str | None = None,
+    delete_key: str | None = None,
+    name: str = "snap",
+    org_id: int = 1,
+    user_id: int = 1,
+    expires_in: float | None = None,
+    dashboard: bytes = b'{"title":"t","panels":[]}',
+) -> NewSnapshot:
+    return NewSnapshot(
+        key=key or secrets.token_hex(16),
+        delete_key_hash=hash_secret(delete_key or secrets.token_hex(16)),
+        name=name,
+        org_id=org_id,
+        user_id=user_id,
+        external=False,
+        external_url="",
+        external_delete_url="",
+        created=clock(),
+        expires=None if expires_in is None else clock() + expires_in,
+        etag='"e"',
+        dashboard=dashboard,
+    )
+
+
+class TestInsertAndGet:
+    async def test_round_trip_keeps_every_field_and_exact_bytes(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        dashboard = orjson.dumps({"title": "ünïcode ✓", "panels": [{"id": 1, "v": 1.5e300}]})
+        record = new(clock, name="My snap", expires_in=60, dashboard=dashboard)
+        stored = await store.insert(record)
+        assert stored.id > 0
+        got = await store.get(record.key, clock())
+        assert got == stored
+        assert got.dashboard == dashboard
+        assert got.name == "My snap"
+        assert got.expires == clock() + 60
+        assert got.created == got.updated == clock()
+
+    async def test_ids_increase_with_creation(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        ids = [(await store.insert(new(clock))).id for _ in range(5)]
+        assert ids == sorted(ids)
+        assert len(set(ids)) == 5
+
+    async def test_concurrent_inserts_get_distinct_ids(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        stored = await asyncio.gather(*(store.insert(new(clock)) for _ in range(40)))
+        assert len({s.id for s in stored}) == 40
+
+    async def test_unknown_key_is_not_found(self, store: SnapshotStore, clock: ManualClock) -> None:
+        with pytest.raises(SnapshotNotFound):
+            await store.get("nope", clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.get_by_delete_key(hash_secret("nope"), clock())
+
+    async def test_taken_key_is_refused_and_nothing_written(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        first = await store.insert(new(clock, key="shared"))
+        with pytest.raises(SnapshotExists) as info:
+            await store.insert(new(clock, key="shared", delete_key="other-delete", name="dup"))
+        assert info.value.field == "key"
+        assert await store.get("shared", clock()) == first
+        # The refused record's deleteKey was not claimed either.
+        with pytest.raises(SnapshotNotFound):
+            await store.get_by_delete_key(hash_secret("other-delete"), clock())
+
+    async def test_taken_delete_key_is_refused_and_nothing_written(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        await store.insert(new(clock, delete_key="del"))
+        with pytest.raises(SnapshotExists) as info:
+            await store.insert(new(clock, key="fresh", delete_key="del"))
+        assert info.value.field == "deleteKey"
+        with pytest.raises(SnapshotNotFound):
+            await store.get("fresh", clock())
+
+    async def test_concurrent_inserts_of_one_key_admit_exactly_one(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        results = await asyncio.gather(
+            *(store.insert(new(clock, key="race")) for _ in range(10)), return_exceptions=True
+        )
+        assert sum(not isinstance(r, BaseException) for r in results) == 1
+        assert all(isinstance(r, SnapshotExists) for r in results if isinstance(r, BaseException))
+
+    async def test_get_by_delete_key(self, store: SnapshotStore, clock: ManualClock) -> None:
+        stored = await store.insert(new(clock, delete_key="the-delete-key"))
+        meta = await store.get_by_delete_key(hash_secret("the-delete-key"), clock())
+        assert meta == stored.meta()
+        # The view key is not a deleteKey, and a deleteKey is not a view key.
+        with pytest.raises(SnapshotNotFound):
+            await store.get_by_delete_key(hash_secret(stored.key), clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.get("the-delete-key", clock())
+
+    async def test_large_dashboard_round_trips(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        dashboard = orjson.dumps({"panels": [{"data": list(range(1000))}] * 400})
+        assert len(dashboard) > 1_000_000
+        record = new(clock, dashboard=dashboard)
+        await store.insert(record)
+        assert (await store.get(record.key, clock())).dashboard == dashboard
+
+
+class TestExpiry:
+    async def test_expired_the_instant_expires_passes(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        record = new(clock, delete_key="d", expires_in=10)
+        await store.insert(record)
+        clock.advance(9.999)
+        assert (await store.get(record.key, clock())).key == record.key
+        assert (await store.get_by_delete_key(hash_secret("d"), clock())).key == record.key
+        clock.advance(0.001)
+        with pytest.raises(SnapshotNotFound):
+            await store.get(record.key, clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.get_by_delete_key(hash_secret("d"), clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.delete(record.key, clock())
+        assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+
+    async def test_never_expiring_stays(self, store: SnapshotStore, clock: ManualClock) -> None:
+        record = new(clock)
+        await store.insert(record)
+        clock.advance(100 * 365 * 86400)
+        assert (await store.get(record.key, clock())).expires is None
+
+    async def test_delete_expired_removes_only_expired_and_returns_them(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        short = await store.insert(new(clock, expires_in=5))
+        long = await store.insert(new(clock, expires_in=500))
+        never = await store.insert(new(clock))
+        assert await store.delete_expired(clock()) == []
+        clock.advance(5)
+        removed = await store.delete_expired(clock())
+        assert [m.key for m in removed] == [short.key]
+        assert removed[0] == short.meta()
+        assert await store.delete_expired(clock()) == []
+        # Clock back before the expiry: the removed record is gone for good, the others remain.
+        clock.advance(-5)
+        with pytest.raises(SnapshotNotFound):
+            await store.get(short.key, clock())
+        assert (await store.get(long.key, clock())).key == long.key
+        assert (await store.get(never.key, clock())).key == never.key
+
+    async def test_delete_expired_honours_limit(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        for _ in range(5):
+            await store.insert(new(clock, expires_in=1))
+        clock.advance(1)
+        first = await store.delete_expired(clock(), limit=3)
+        rest = await store.delete_expired(clock(), limit=3)
+        assert len(first) == 3
+        assert len(rest) == 2
+        assert {m.id for m in first}.isdisjoint({m.id for m in rest})
+
+
+class TestDelete:
+    async def test_delete_returns_the_record_and_removes_it(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        stored = await store.insert(new(clock, delete_key="dk"))
+        assert await store.delete(stored.key, clock()) == stored.meta()
+        with pytest.raises(SnapshotNotFound):
+            await store.get(stored.key, clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.get_by_delete_key(hash_secret("dk"), clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.delete(stored.key, clock())
+        assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+
+    async def test_deleted_keys_can_be_used_again(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        first = await store.insert(new(clock, key="k", delete_key="dk"))
+        await store.delete("k", clock())
+        second = await store.insert(new(clock, key="k", delete_key="dk"))
+        assert second.id > first.id
+
+    async def test_concurrent_deletes_of_one_key_succeed_once(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        stored = await store.insert(new(clock))
+        results = await asyncio.gather(
+            *(store.delete(stored.key, clock()) for _ in range(8)), return_exceptions=True
+        )
+        assert [r for r in results if not isinstance(r, BaseException)] == [stored.meta()]
+        assert all(isinstance(r, SnapshotNotFound) for r in results if isinstance(r, BaseException))
+
+    async def test_delete_leaves_others(self, store: SnapshotStore, clock: ManualClock) -> None:
+        a = await store.insert(new(clock))
+        b = await store.insert(new(clock))
+        await store.delete(a.key, clock())
+        assert (await store.get(b.key, clock())).id == b.id
+        assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
+
+
+class TestList:
+    async def test_scoped_to_org_and_user_in_id_order(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        a = await store.insert(new(clock, org_id=1, user_id=1))
+        b = await store.insert(new(clock, org_id=1, user_id=2))
+        c = await store.insert(new(clock, org_id=2, user_id=1))
+        d = await store.insert(new(clock, org_id=1, user_id=1))
+
+        async def ids(org_id: int, user_id: int | None) -> list[int]:
+            return [m.id for m in await store.list_snapshots(org_id, user_id, "", 100, 1, clock())]
+
+        assert await ids(1, None) == [a.id, b.id, d.id]
+        assert await ids(1, 1) == [a.id, d.id]
+        assert await ids(2, None) == [c.id]
+        assert await store.list_snapshots(3, None, "", 100, 1, clock()) == []
+        assert (await store.list_snapshots(1, 2, "", 100, 1, clock()))[0] == b.meta()
+
+    async def test_query_is_a_case_insensitive_literal_substring(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        names = ["CPU usage", "cpu load", "Memory", "100% disk", "a_b", "axb", "STRASSE", "Straße"]
+        ids = {n: (await store.insert(new(clock, name=n))).id for n in names}
+
+        async def found(query: str) -> list[str]:
+            return [m.name for m in await store.list_snapshots(1, None, query, 100, 1, clock())]
+
+        assert await found("CPU") == ["CPU usage", "cpu load"]
+        assert await found("pu l") == ["cpu load"]
+        assert await found("%") == ["100% disk"]
+        assert await found("_") == ["a_b"]
+        assert await found("straße") == ["STRASSE", "Straße"]  # casefold: ß == ss
+        assert await found("nothing") == []
+        assert len(await found("")) == len(ids)
+
+    async def test_limit_and_page(self, store: SnapshotStore, clock: ManualClock) -> None:
+        ids = [(await store.insert(new(clock))).id for _ in range(7)]
+
+        async def page(limit: int, number: int) -> list[int]:
+            return [m.id for m in await store.list_snapshots(1, None, "", limit, number, clock())]
+
+        assert await page(3, 1) == ids[0:3]
+        assert await page(3, 2) == ids[3:6]
+        assert await page(3, 3) == ids[6:7]
+        assert await page(3, 4) == []
+        assert await page(5000, 1) == ids
+
+    async def test_list_never_carries_the_dashboard(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        await store.insert(new(clock))
+        (item,) = await store.list_snapshots(1, None, "", 10, 1, clock())
+        assert not hasattr(item, "dashboard")
+
+
+async def test_ping(store: SnapshotStore) -> None:
+    await store.ping()

@@ -1,0 +1,14 @@
+"""Fixture for the SQLite backend under test: a fresh database file per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from snapshot_server.config import SQLiteConfig, StorageConfig
+
+
+@pytest.fixture
+def sqlite_storage_config(tmp_path: Path) -> StorageConfig:
+    return StorageConfig(backend="sqlite", sqlite=SQLiteConfig(path=str(tmp_path / "snap.db")))
