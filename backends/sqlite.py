@@ -52,8 +52,14 @@ _META_COLUMNS = ", ".join(META_FIELDS)
 _UNEXPIRED = "(expires IS NULL OR expires > :now)"
 
 
+def _fields(row: sqlite3.Row) -> dict[str, Any]:
+    fields = {f: row[f] for f in META_FIELDS}
+    fields["external"] = bool(fields["external"])  # SQLite has no boolean type
+    return fields
+
+
 def _meta(row: sqlite3.Row) -> SnapshotMeta:
-    return SnapshotMeta(**{f: row[f] for f in META_FIELDS})
+    return SnapshotMeta(**_fields(row))
 
 
 class SQLiteStore:
@@ -107,7 +113,7 @@ class SQLiteStore:
         except sqlite3.IntegrityError as exc:
             # The message names the failing unique index: "snapshot.key" / ".delete_key_hash".
             raise SnapshotExists("deleteKey" if "delete_key_hash" in str(exc) else "key") from exc
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
             raise StorageUnavailable() from exc
         assert cursor.lastrowid is not None
         return record.with_id(cursor.lastrowid)
@@ -117,7 +123,7 @@ class SQLiteStore:
             f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key = :key AND {_UNEXPIRED}",
             {"key": key, "now": now},
         )
-        return Snapshot(dashboard=row["dashboard"], **{f: row[f] for f in META_FIELDS})
+        return Snapshot(dashboard=row["dashboard"], **_fields(row))
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         row = await self._one(

@@ -56,6 +56,8 @@ class TestInsertAndGet:
         assert got.name == "My snap"
         assert got.expires == clock() + 60
         assert got.created == got.updated == clock()
+        assert got.external is False
+        assert type(got.id) is int
 
     async def test_ids_increase_with_creation(
         self, store: SnapshotStore, clock: ManualClock

@@ -1,0 +1,7 @@
+"""``python -m snapshot_server``: the same as the ``snapshot-server`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,85 @@
+"""The composition of the web application: ``create_app(config, open_store, ...)``.
+
+Resources live in ``app.cleanup_ctx``: the store is opened on startup and closed on shutdown, and
+the cleanup job runs between the two. ``snapshot_server`` never imports ``backends``: the caller
+(the CLI, or a test) hands in ``open_store``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from .auth import TokenAuthenticator
+from .clock import Clock, system_clock
+from .config import Config, StorageConfig
+from .errors import SnapshotError
+from .keys import AUTHENTICATOR, CLOCK, CONFIG, SERVICE, STORE
+from .middlewares import error_middleware, identity_middleware
+from .routes import api_routes
+from .service import SnapshotService
+from .storage import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+StoreOpener = Callable[[StorageConfig], Awaitable[SnapshotStore]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def create_app(
+    config: Config,
+    open_store: StoreOpener,
+    *,
+    clock: Clock = system_clock,
+    sleep: Sleep = asyncio.sleep,
+) -> web.Application:
+    """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job."""
+    app = web.Application(
+        middlewares=[error_middleware, identity_middleware],
+        # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
+        client_max_size=config.server.max_body_bytes,
+    )
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
+    app.add_routes(api_routes())
+
+    async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
+        store = await open_store(config.storage)
+        app[STORE] = store
+        app[SERVICE] = SnapshotService(config, store, clock=clock)
+        try:
+            yield
+        finally:
+            await store.aclose()
+
+    async def cleanup_job_ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(
+            run_cleanup_job(app[SERVICE], config.snapshots.cleanup_interval, sleep)
+        )
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(storage_ctx)
+    app.cleanup_ctx.append(cleanup_job_ctx)
+    return app
+
+
+async def run_cleanup_job(service: SnapshotService, interval: float, sleep: Sleep) -> None:
+    """Every ``interval`` seconds remove expired snapshots; storage errors are logged and the
+    job carries on (the next round retries). Runs until cancelled."""
+    while True:
+        await sleep(interval)
+        try:
+            removed = await service.cleanup_expired()
+        except SnapshotError as exc:
+            log.warning("cleanup job: %s", exc.message)
+            continue
+        if removed:
+            log.info("cleanup job removed %d expired snapshot(s)", removed)

@@ -1,0 +1,79 @@
+"""Middlewares: errors become JSON (API) or HTML (pages); the bearer token becomes an Identity.
+
+``/api/...`` routes always answer JSON ``{"message": ...}``, never an HTML page or a traceback;
+the viewer page answers people, so its errors are HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from .errors import SnapshotError
+from .http import NO_STORE, json_response
+from .keys import AUTHENTICATOR, IDENTITY
+
+log = logging.getLogger(__name__)
+
+# Routes that ignore the Authorization header entirely (SPEC §2).
+UNAUTHENTICATED_PATHS = frozenset({"/api/health", "/api/health/", "/metrics"})
+
+_HTTP_MESSAGES = {
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+}
+
+
+def is_api(request: web.Request) -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except SnapshotError as exc:
+        if exc.status >= 500 and not isinstance(exc.__cause__, SnapshotError):
+            log.warning(
+                "%s %s: %s", request.method, request.path, exc.message, exc_info=exc.__cause__
+            )
+        return error_response(request, exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(request, exc.status, _HTTP_MESSAGES.get(exc.status, exc.reason))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(request, 500, "Internal server error")
+
+
+def error_response(request: web.Request, status: int, message: str) -> web.Response:
+    """JSON for the API, a small HTML page for everything a person opens."""
+    if is_api(request):
+        response = json_response({"message": message}, status=status, cache_control=NO_STORE)
+    else:
+        title = f"{status} {html.escape(message)}"
+        page = (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            f"<title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        )
+        response = web.Response(text=page, status=status, content_type="text/html")
+        response.headers["Cache-Control"] = NO_STORE
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@web.middleware
+async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the caller once. A bad token is 401 everywhere but the unauthenticated paths,
+    even on routes that need no token (SPEC §2): a broken client learns it at once."""
+    if request.path in UNAUTHENTICATED_PATHS:
+        return await handler(request)
+    authenticator = request.app[AUTHENTICATOR]
+    request[IDENTITY] = authenticator.identify(request.headers.get("Authorization"))
+    return await handler(request)

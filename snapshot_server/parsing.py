@@ -1,0 +1,117 @@
+"""Request parsing and validation for the API: bytes and query strings in, typed values out.
+
+Everything here raises ``InvalidSnapshot`` (400) or ``PayloadTooLarge`` (413) with a message that
+names the offending field; nothing here touches storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from .errors import InvalidSnapshot, PayloadTooLarge
+from .service import CreateRequest
+
+MAX_NAME_LENGTH = 255
+DEFAULT_NAME = "Unnamed snapshot"
+MAX_LIST_LIMIT = 5000
+DEFAULT_LIST_LIMIT = 1000
+MAX_PAGE = 1_000_000_000
+
+
+async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """The request body parsed as a JSON object.
+
+    Any Content-Type is accepted (``application/json`` with or without ``;charset=``, and curl's
+    default form type, since ``curl -d`` users forget the header). Raises ``PayloadTooLarge``
+    above ``max_bytes`` (before reading when Content-Length says so) and ``InvalidSnapshot``
+    ("bad request data") for anything that is not a JSON object.
+    """
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge(f"Request body too large: the limit is {max_bytes} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge(f"Request body too large: the limit is {max_bytes} bytes") from exc
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidSnapshot("bad request data") from exc
+    if not isinstance(body, dict):
+        raise InvalidSnapshot("bad request data")
+    return body
+
+
+def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
+    """Validate a ``POST /api/snapshots`` body (SPEC §3 "Create body"); unknown fields ignored."""
+    dashboard = body.get("dashboard")
+    if not isinstance(dashboard, dict):
+        raise InvalidSnapshot("dashboard is required and must be a JSON object")
+
+    name = body.get("name")
+    if name is None or name == "":
+        name = DEFAULT_NAME
+    elif not isinstance(name, str):
+        raise InvalidSnapshot("name must be a string")
+    elif len(name) > MAX_NAME_LENGTH:
+        raise InvalidSnapshot(f"name must be at most {MAX_NAME_LENGTH} characters")
+
+    expires = body.get("expires")
+    if expires is None:
+        expires = 0
+    elif isinstance(expires, bool) or not isinstance(expires, int):
+        raise InvalidSnapshot("expires must be an integer number of seconds")
+
+    external = body.get("external")
+    if external is None:
+        external = False
+    elif not isinstance(external, bool):
+        raise InvalidSnapshot("external must be true or false")
+
+    return CreateRequest(
+        dashboard=dashboard,
+        name=name,
+        expires=expires,
+        external=external,
+        key=_optional_key(body, "key"),
+        delete_key=_optional_key(body, "deleteKey"),
+    )
+
+
+def _optional_key(body: Mapping[str, Any], field: str) -> str | None:
+    value = body.get(field)
+    if value is None or value == "":
+        return None  # Grafana sends "key": "" to mean "generate one"
+    if not isinstance(value, str):
+        raise InvalidSnapshot(f"{field} must be a string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    query: str
+    limit: int
+    page: int
+
+
+def parse_list_query(params: Mapping[str, str]) -> ListQuery:
+    """``query``, ``limit`` (1-5000, default 1000) and ``page`` (1-based, default 1)."""
+    return ListQuery(
+        query=params.get("query", ""),
+        limit=_bounded_int(params, "limit", DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT),
+        page=_bounded_int(params, "page", 1, MAX_PAGE),
+    )
+
+
+def _bounded_int(params: Mapping[str, str], name: str, default: int, highest: int) -> int:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    value = int(raw) if raw.isascii() and raw.isdigit() else 0
+    if not 1 <= value <= highest:
+        raise InvalidSnapshot(f"{name} must be an integer between 1 and {highest}")
+    return value

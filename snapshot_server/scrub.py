@@ -1,0 +1,70 @@
+"""What the server removes from a posted dashboard before storing it (SPEC §3 "Create body").
+
+Always: a ``snapshot.originalUrl`` that is not ``http(s)://`` or a path starting with a single
+``/`` (CVE-2022-39324: ``javascript:`` or ``//evil.example`` links on the snapshot banner).
+With ``scrub = true``: what Grafana's share dialog strips from a snapshot (panel ``targets``,
+panel and dashboard ``links``, annotation queries, template-variable queries), for clients that
+post an unscrubbed dashboard model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def safe_original_url(value: object) -> bool:
+    """True for an ``originalUrl`` that may be linked: ``http://``, ``https://`` or ``/path``."""
+    if not isinstance(value, str):
+        return False
+    lowered = value.strip().lower()
+    if lowered.startswith(("http://", "https://")):
+        return True
+    return value.startswith("/") and not value.startswith("//") and "\\" not in value
+
+
+def sanitize_dashboard(dashboard: dict[str, Any], *, scrub: bool) -> bool:
+    """Apply the rules above to ``dashboard`` in place; True when anything changed."""
+    changed = False
+    snapshot = dashboard.get("snapshot")
+    if (
+        isinstance(snapshot, dict)
+        and "originalUrl" in snapshot
+        and not safe_original_url(snapshot["originalUrl"])
+    ):
+        del snapshot["originalUrl"]
+        changed = True
+    if scrub:
+        changed = _scrub(dashboard) or changed
+    return changed
+
+
+def _scrub(dashboard: dict[str, Any]) -> bool:
+    changed = _pop(dashboard, "links")
+    for panel in _panels(dashboard.get("panels")):
+        changed = _pop(panel, "targets") | _pop(panel, "links") | changed
+    annotations = dashboard.get("annotations")
+    if isinstance(annotations, dict):
+        for annotation in _dicts(annotations.get("list")):
+            changed = _pop(annotation, "target") | _pop(annotation, "query") | changed
+    templating = dashboard.get("templating")
+    if isinstance(templating, dict):
+        for variable in _dicts(templating.get("list")):
+            changed = _pop(variable, "query") | _pop(variable, "definition") | changed
+    return changed
+
+
+def _panels(panels: object) -> list[dict[str, Any]]:
+    """Every panel, including those nested in collapsed rows."""
+    found: list[dict[str, Any]] = []
+    for panel in _dicts(panels):
+        found.append(panel)
+        found.extend(_panels(panel.get("panels")))
+    return found
+
+
+def _dicts(items: object) -> list[dict[str, Any]]:
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _pop(obj: dict[str, Any], name: str) -> bool:
+    return obj.pop(name, None) is not None

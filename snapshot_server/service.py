@@ -1,0 +1,266 @@
+"""The snapshot service: keys, expiry, URLs, permissions, scrubbing and purge triggers.
+
+Views hand it validated requests and an ``Identity``; it talks to the ``SnapshotStore`` and raises
+only ``SnapshotError`` subclasses. Every expiry decision reads the one injected clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .auth import Identity
+from .clock import Clock
+from .config import Config
+from .errors import (
+    ExternalDeleteFailed,
+    Forbidden,
+    InvalidSnapshot,
+    SnapshotExists,
+    SnapshotNotFound,
+    Unauthorized,
+)
+from .models import NewSnapshot, Snapshot, SnapshotMeta, hash_secret
+from .scrub import sanitize_dashboard
+from .storage import SnapshotStore
+
+log = logging.getLogger(__name__)
+
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+KEY_ALPHABET = string.ascii_letters + string.digits
+GENERATED_KEY_LENGTH = 32  # 32 of 62 symbols: ~190 bits
+HUNDRED_YEARS = 100 * 365 * 86400
+NEVER_SHOWN_AS = 50 * 365 * 86400  # Grafana's "never": created + 50 years
+DELETED_MESSAGE = "Snapshot deleted. It might take an hour before it's cleared from any CDN caches."
+DELETED_PURGING_MESSAGE = "Snapshot deleted. CDN caches are being purged."
+DISABLED_MESSAGE = "Dashboard Snapshots are disabled"
+EXTERNAL_DISABLED_MESSAGE = "External dashboard creation is disabled"
+
+PurgeHook = Callable[[str, str], None]
+"""Called as ``hook(key, reason)`` after a snapshot is gone; must not block or raise."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    """A create body after type validation (views do that); ``None`` keys mean "generate"."""
+
+    dashboard: dict[str, Any]
+    name: str
+    expires: int
+    external: bool
+    key: str | None
+    delete_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    snapshot: SnapshotMeta
+    delete_key: str
+
+
+class SnapshotService:
+    def __init__(
+        self,
+        config: Config,
+        store: SnapshotStore,
+        *,
+        clock: Clock,
+        purge: PurgeHook | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self._purge = purge
+        self.root_url = config.server.public_root
+
+    # -- URLs and presentation ---------------------------------------------------------------
+
+    def view_url(self, key: str) -> str:
+        return f"{self.root_url}dashboard/snapshot/{key}"
+
+    def delete_url(self, delete_key: str) -> str:
+        return f"{self.root_url}api/snapshots-delete/{delete_key}"
+
+    def shown_expiry(self, meta: SnapshotMeta) -> float:
+        """The expiry time clients see: "never" is shown as created + 50 years, as Grafana does."""
+        return meta.expires if meta.expires is not None else meta.created + NEVER_SHOWN_AS
+
+    def deleted_message(self) -> str:
+        return DELETED_PURGING_MESSAGE if self._purge is not None else DELETED_MESSAGE
+
+    # -- operations --------------------------------------------------------------------------
+
+    def check_enabled(self) -> None:
+        """Raise ``Forbidden`` on every snapshot route when ``snapshots.enabled = false``."""
+        if not self.config.snapshots.enabled:
+            raise Forbidden(DISABLED_MESSAGE)
+
+    async def create(self, identity: Identity, request: CreateRequest) -> Created:
+        """Store a new snapshot for ``identity``.
+
+        Raises ``Unauthorized``/``Forbidden`` (permissions, external disabled),
+        ``InvalidSnapshot`` (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken).
+        """
+        self.check_enabled()
+        if identity.anonymous and not self.config.snapshots.public_mode:
+            raise Unauthorized()
+        if not identity.anonymous and not identity.can("snapshots:create"):
+            raise Forbidden()
+        if request.external:
+            # Publishing to another snapshot server is not implemented (config refuses it).
+            raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
+        for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
+            if value is not None and not KEY_PATTERN.match(value):
+                raise InvalidSnapshot(f"{field} must match {KEY_PATTERN.pattern}")
+        if request.key is not None and request.key == request.delete_key:
+            # Otherwise everyone the view link is shared with could delete the snapshot.
+            raise InvalidSnapshot("key and deleteKey must differ")
+
+        now = self.clock()
+        expires = self._expiry(now, request.expires)
+        dashboard = request.dashboard
+        sanitize_dashboard(dashboard, scrub=self.config.snapshots.scrub)
+        # Serialised once here; every GET serves these bytes as they are.
+        body = orjson.dumps(dashboard)
+        # A generated key that happens to collide (~2^-190) is simply drawn again.
+        for _attempt in range(3):
+            key = request.key or _generate_key()
+            delete_key = request.delete_key or _generate_key()
+            record = NewSnapshot(
+                key=key,
+                delete_key_hash=hash_secret(delete_key),
+                name=request.name,
+                org_id=identity.org_id,
+                user_id=identity.user_id,
+                external=False,
+                external_url="",
+                external_delete_url="",
+                created=now,
+                expires=expires,
+                etag=_etag(key, body, now, expires),
+                dashboard=body,
+            )
+            try:
+                stored = await self.store.insert(record)
+            except SnapshotExists as exc:
+                chosen = request.key if exc.field == "key" else request.delete_key
+                if chosen is not None:
+                    raise
+                continue
+            log.info(
+                "snapshot created id=%d org=%d user=%d", stored.id, stored.org_id, stored.user_id
+            )
+            return Created(snapshot=stored.meta(), delete_key=delete_key)
+        raise SnapshotExists("key")
+
+    def _expiry(self, now: float, expires: int) -> float | None:
+        limit = self.config.snapshots.max_expires
+        if expires > HUNDRED_YEARS:
+            raise InvalidSnapshot(f"expires must be at most {HUNDRED_YEARS} seconds (100 years)")
+        if limit and expires > limit:
+            raise InvalidSnapshot(
+                f"expires must be at most {limit} seconds (snapshots.max_expires)"
+            )
+        if expires <= 0:
+            expires = limit
+        return now + expires if expires > 0 else None
+
+    async def view(self, identity: Identity, key: str) -> Snapshot:
+        """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise."""
+        self.check_enabled()
+        if self.config.snapshots.view_requires_auth:
+            if identity.anonymous:
+                raise Unauthorized()
+            if not identity.can("snapshots:read"):
+                raise Forbidden()
+        if not KEY_PATTERN.match(key):
+            raise SnapshotNotFound()
+        return await self.store.get(key, self.clock())
+
+    async def delete_by_key(self, identity: Identity, key: str) -> SnapshotMeta:
+        """Delete as a logged-in user: same org, and the creator or an org Admin (SPEC §3)."""
+        self.check_enabled()
+        if identity.anonymous:
+            raise Unauthorized()
+        if not identity.can("snapshots:delete"):
+            raise Forbidden()
+        if not KEY_PATTERN.match(key):
+            raise SnapshotNotFound()
+        now = self.clock()
+        existing = await self.store.get(key, now)
+        if existing.org_id != identity.org_id:
+            raise SnapshotNotFound()  # another org's snapshot does not exist for this caller
+        if existing.user_id != identity.user_id and not identity.is_admin:
+            raise Forbidden("Access denied to this snapshot")
+        deleted = await self.store.delete(key, now)
+        self._after_delete(deleted, "delete")
+        return deleted
+
+    async def delete_by_delete_key(self, delete_key: str) -> SnapshotMeta:
+        """Delete with the deleteKey capability; no token needed.
+
+        With ``grafana_external_compat`` an unknown deleteKey raises ``ExternalDeleteFailed``
+        (the 500 Grafana reads as "already gone"), else ``SnapshotNotFound``.
+        """
+        self.check_enabled()
+        try:
+            if not KEY_PATTERN.match(delete_key):
+                raise SnapshotNotFound()
+            now = self.clock()
+            meta = await self.store.get_by_delete_key(hash_secret(delete_key), now)
+            deleted = await self.store.delete(meta.key, now)
+        except SnapshotNotFound:
+            if self.config.snapshots.grafana_external_compat:
+                raise ExternalDeleteFailed() from None
+            raise
+        self._after_delete(deleted, "delete-key")
+        return deleted
+
+    async def list(
+        self, identity: Identity, query: str, limit: int, page: int
+    ) -> list[SnapshotMeta]:
+        """The caller's snapshots (an Admin's whole org); ``[]`` for anonymous callers."""
+        self.check_enabled()
+        if identity.anonymous:
+            return []
+        if not identity.can("snapshots:read"):
+            raise Forbidden()
+        user_id = None if identity.is_admin else identity.user_id
+        return await self.store.list_snapshots(
+            identity.org_id, user_id, query, limit, page, self.clock()
+        )
+
+    async def cleanup_expired(self, batch: int = 1000) -> int:
+        """Remove every expired snapshot now (in batches); purge each. Returns how many."""
+        removed = 0
+        while True:
+            gone = await self.store.delete_expired(self.clock(), limit=batch)
+            for meta in gone:
+                self._after_delete(meta, "expired")
+            removed += len(gone)
+            if len(gone) < batch:
+                return removed
+
+    def _after_delete(self, meta: SnapshotMeta, reason: str) -> None:
+        log.info("snapshot deleted id=%d reason=%s", meta.id, reason)
+        if self._purge is not None:
+            self._purge(meta.key, reason)
+
+
+def _generate_key() -> str:
+    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(GENERATED_KEY_LENGTH))
+
+
+def _etag(key: str, body: bytes, created: float, expires: float | None) -> str:
+    """A strong validator for the whole GET response, computed once at create."""
+    digest = hashlib.sha256(body)
+    digest.update(f"\0{key}\0{created!r}\0{expires!r}".encode())
+    return f'"{digest.hexdigest()[:40]}"'

@@ -1,0 +1,158 @@
+"""API views: parse and validate the request, call the service, shape the response.
+
+Nothing here decides permissions or expiry (the service does); nothing here catches errors (the
+error middleware maps them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from . import __version__
+from .errors import StorageUnavailable, Unauthorized
+from .http import (
+    NO_STORE,
+    PRIVATE_NO_STORE,
+    etag_matches,
+    json_response,
+    public_max_age,
+    rfc3339,
+)
+from .keys import CONFIG, SERVICE, identity_of
+from .models import Snapshot, SnapshotMeta
+from .parsing import parse_create_request, parse_list_query, read_json_object
+
+
+async def create_snapshot(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    service.check_enabled()
+    body = await read_json_object(request, request.app[CONFIG].server.max_body_bytes)
+    created = await service.create(identity_of(request), parse_create_request(body))
+    key = created.snapshot.key
+    return json_response(
+        {
+            "deleteKey": created.delete_key,
+            "deleteUrl": service.delete_url(created.delete_key),
+            "key": key,
+            "url": service.view_url(key),
+            "id": created.snapshot.id,
+        },
+        cache_control=NO_STORE,
+    )
+
+
+async def get_snapshot(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    snapshot = await service.view(identity_of(request), request.match_info.get("key", ""))
+    headers = snapshot_cache_headers(request, snapshot)
+    if etag_matches(request.headers.get("If-None-Match"), snapshot.etag):
+        return web.Response(status=304, headers=headers)
+    # The stored dashboard bytes are spliced in as they are: no parse or re-serialise per GET.
+    meta = orjson.dumps(
+        {
+            "isSnapshot": True,
+            "type": "snapshot",
+            "canSave": False,
+            "canEdit": False,
+            "canAdmin": False,
+            "canStar": False,
+            "canDelete": False,
+            "slug": "",
+            "url": "",
+            "expires": rfc3339(service.shown_expiry(snapshot)),
+            "created": rfc3339(snapshot.created),
+            "updated": rfc3339(snapshot.updated),
+        }
+    )
+    body = b'{"meta":' + meta + b',"dashboard":' + snapshot.dashboard + b"}"
+    return web.Response(body=body, content_type="application/json", headers=headers)
+
+
+def snapshot_cache_headers(request: web.Request, snapshot: Snapshot) -> dict[str, str]:
+    """Cache-Control, ETag and surrogate keys for a snapshot shown by key (JSON or page)."""
+    config = request.app[CONFIG].snapshots
+    service = request.app[SERVICE]
+    tag = f"snapshot-{snapshot.key}"
+    if config.view_requires_auth:
+        cache_control = PRIVATE_NO_STORE  # the answer depends on the caller's token
+    else:
+        max_age = public_max_age(config.cache_max_age, snapshot.expires, service.clock())
+        cache_control = f"public, max-age={max_age}"
+    return {
+        "Cache-Control": cache_control,
+        "ETag": snapshot.etag,
+        "Surrogate-Key": tag,
+        "Cache-Tag": tag,
+    }
+
+
+async def delete_snapshot(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    deleted = await service.delete_by_key(identity_of(request), request.match_info.get("key", ""))
+    return _deleted(request, deleted)
+
+
+async def delete_by_delete_key(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    deleted = await service.delete_by_delete_key(request.match_info.get("delete_key", ""))
+    return _deleted(request, deleted)
+
+
+def _deleted(request: web.Request, deleted: SnapshotMeta) -> web.Response:
+    message = request.app[SERVICE].deleted_message()
+    return json_response({"message": message, "id": deleted.id}, cache_control=NO_STORE)
+
+
+async def list_snapshots(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    service.check_enabled()
+    params = parse_list_query(request.query)
+    items = await service.list(identity_of(request), params.query, params.limit, params.page)
+    return json_response(
+        [_list_item(service.shown_expiry(m), m) for m in items], cache_control=PRIVATE_NO_STORE
+    )
+
+
+def _list_item(shown_expiry: float, meta: SnapshotMeta) -> dict[str, Any]:
+    return {
+        "id": meta.id,
+        "name": meta.name,
+        "key": meta.key,
+        "orgId": meta.org_id,
+        "userId": meta.user_id,
+        "external": meta.external,
+        "externalUrl": meta.external_url,
+        "expires": rfc3339(shown_expiry),
+        "created": rfc3339(meta.created),
+        "updated": rfc3339(meta.updated),
+    }
+
+
+async def shared_options(request: web.Request) -> web.Response:
+    config = request.app[CONFIG].snapshots
+    if identity_of(request).anonymous and not config.public_mode:
+        raise Unauthorized()
+    return json_response(
+        {
+            "snapshotEnabled": config.enabled,
+            "externalSnapshotURL": config.external_snapshot_url,
+            "externalSnapshotName": config.external_snapshot_name,
+            "externalEnabled": config.external_enabled,
+        },
+        cache_control=PRIVATE_NO_STORE,
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    try:
+        await request.app[SERVICE].store.ping()
+    except StorageUnavailable:
+        return json_response(
+            {"database": "failing", "version": __version__, "message": "Storage unavailable"},
+            status=503,
+            cache_control=NO_STORE,
+        )
+    return json_response({"database": "ok", "version": __version__}, cache_control=NO_STORE)

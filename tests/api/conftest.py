@@ -1,0 +1,96 @@
+"""Fixtures for the API suite: the real application over each backend under test, with a
+manual clock, driven through aiohttp's test client (real HTTP on a loopback port)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from backends import open_store
+from snapshot_server.app import StoreOpener, create_app
+from snapshot_server.config import (
+    AuthConfig,
+    Config,
+    ServerConfig,
+    SnapshotsConfig,
+    StorageConfig,
+    TokenConfig,
+    role_scopes,
+)
+from snapshot_server.models import hash_secret
+from tests.support import ManualClock
+
+ROOT_URL = "https://snapshots.example.test/"
+
+# name -> (token, org_id, user_id, role)
+USERS: dict[str, tuple[str, int, int, str]] = {
+    "admin": ("admin-token", 1, 1, "Admin"),
+    "editor": ("editor-token", 1, 2, "Editor"),
+    "editor2": ("editor2-token", 1, 3, "Editor"),
+    "viewer": ("viewer-token", 1, 4, "Viewer"),
+    "other_org": ("other-org-token", 2, 5, "Admin"),
+}
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[..., Awaitable[Client]]
+
+
+def auth(user: str) -> dict[str, str]:
+    """Headers that authenticate as one of ``USERS``."""
+    return {"Authorization": f"Bearer {USERS[user][0]}"}
+
+
+def api_config(storage: StorageConfig, **snapshots: Any) -> Config:
+    tokens = tuple(
+        TokenConfig(
+            name=name,
+            token_sha256=hash_secret(token),
+            org_id=org,
+            user_id=user,
+            role=role,
+            scopes=role_scopes(role),
+        )
+        for name, (token, org, user, role) in USERS.items()
+    )
+    return Config(
+        server=ServerConfig(root_url=ROOT_URL, max_body_bytes=snapshots.pop("max_body", 1 << 20)),
+        storage=storage,
+        snapshots=dataclasses.replace(SnapshotsConfig(), **snapshots),
+        auth=AuthConfig(tokens=tokens),
+    )
+
+
+@pytest.fixture
+def make_client(
+    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    storage_config: StorageConfig,
+    clock: ManualClock,
+) -> MakeClient:
+    """``await make_client(**snapshots_settings)``: a client for an app configured so."""
+
+    async def make(opener: StoreOpener = open_store, **snapshots: Any) -> Client:
+        app = create_app(api_config(storage_config, **snapshots), opener, clock=clock)
+        return await aiohttp_client(app)
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> Client:
+    return await make_client()
+
+
+async def create(
+    client: Client, user: str = "editor", status: int = 200, **body: Any
+) -> dict[str, Any]:
+    """POST a snapshot (a small dashboard unless given) and return the JSON answer."""
+    body.setdefault("dashboard", {"title": "Test dashboard", "panels": []})
+    response = await client.post("/api/snapshots", json=body, headers=auth(user))
+    assert response.status == status, await response.text()
+    data: dict[str, Any] = await response.json()
+    return data

@@ -1,0 +1,90 @@
+"""Config loading: the example file, defaults, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from snapshot_server.auth import TokenAuthenticator
+from snapshot_server.cli import main
+from snapshot_server.config import Config, load_config
+from snapshot_server.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def test_example_documents_exactly_the_defaults() -> None:
+    assert load_config(EXAMPLE) == Config()
+
+
+def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("\n#: ", "\n")
+    enabled = tmp_path / "enabled.toml"
+    enabled.write_text(text)
+    config = load_config(enabled)
+    (token,) = config.auth.tokens
+    assert (token.name, token.org_id, token.role) == ("grafana", 1, "Editor")
+    assert config.cdn.purgers[0].kind == "http"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[storage.sqlite]\npath = ""', "storage.sqlite.path: must be a non-empty string"),
+        ("[server]\nport = 70000", "server.port: must be at most 65535"),
+        ('[server]\nport = "80"', "server.port: must be an integer"),
+        ('[server]\nroot_url = "ftp://x"', "server.root_url: must be an absolute http(s) URL"),
+        ('[storage]\nbackend = "mongo"', "storage.backend: must be one of"),
+        ("[snapshots]\nenabeld = true", "snapshots.enabeld: unknown key"),
+        ("[snapshots]\nexternal_enabled = true", "snapshots.external_enabled: publishing"),
+        ("[snapshots]\nmax_expires = -1", "snapshots.max_expires: must be at least 0"),
+        ('[[auth.tokens]]\nname = "a"', "auth.tokens[0]: give exactly one of token"),
+        (
+            '[[auth.tokens]]\nname = "a"\ntoken = "t"\nrole = "Root"',
+            "auth.tokens[0].role: must be one of",
+        ),
+        (
+            '[[auth.tokens]]\nname = "a"\ntoken_sha256 = "abc"',
+            "auth.tokens[0].token_sha256: must be 64 hex digits",
+        ),
+        ('[[cdn.purgers]]\nkind = "http"', "cdn.purgers[0].nodes: required"),
+        ('[[cdn.purgers]]\nkind = "akamai"', "cdn.purgers[0].kind: must be one of"),
+        ("[server\n", "not valid TOML"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", str(EXAMPLE)]) == 0
+    assert "ok" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server]\nworkers = 0\n")
+    assert main(["check-config", str(bad)]) == 1
+    assert "server.workers: must be at least 1" in capsys.readouterr().err
+
+
+def test_token_command_prints_a_loadable_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["token", "--name", "ci", "--role", "Admin", "--org-id", "3"]) == 0
+    out = capsys.readouterr().out
+    token = out.split("token: ", 1)[1].split("\n", 1)[0]
+    entry = out[out.index("[[auth.tokens]]") :]
+    path = tmp_path / "tokens.toml"
+    path.write_text(entry)
+    (configured,) = load_config(path).auth.tokens
+    assert (configured.name, configured.role, configured.org_id) == ("ci", "Admin", 3)
+    identity = TokenAuthenticator((configured,)).identify(f"Bearer {token}")
+    assert identity.org_id == 3

@@ -1,0 +1,96 @@
+"""``snapshot-server serve`` as a newcomer runs it: no config, SQLite in the working directory,
+a development token printed on start. A real child process on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.support import free_port, wait_until_healthy
+
+
+@pytest.fixture
+async def newcomer_server(tmp_path: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "SNAPSHOT_SERVER_CONFIG"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "snapshot_server",
+        "serve",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        await wait_until_healthy(base)
+        yield base, process
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), 10)
+
+
+async def read_token(process: asyncio.subprocess.Process) -> str:
+    assert process.stdout is not None
+    while True:
+        line = (await asyncio.wait_for(process.stdout.readline(), 10)).decode()
+        assert line, "the server exited without printing a token"
+        if line.startswith("Development token"):
+            await process.stdout.readline()
+            return (await process.stdout.readline()).decode().strip()
+
+
+async def test_serve_without_config_uses_sqlite_and_prints_a_token(
+    newcomer_server: tuple[str, asyncio.subprocess.Process], tmp_path: Path
+) -> None:
+    base, process = newcomer_server
+    token = await read_token(process)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{base}api/snapshots", json={"dashboard": {"title": "hello"}}, headers=headers
+        ) as response:
+            assert response.status == 200
+            made = await response.json()
+        assert made["url"] == f"{base}dashboard/snapshot/{made['key']}"
+        async with session.get(f"{base}api/snapshots/{made['key']}") as response:
+            assert (await response.json())["dashboard"] == {"title": "hello"}
+        async with session.get(f"{base}api/dashboard/snapshots", headers=headers) as response:
+            assert [item["key"] for item in await response.json()] == [made["key"]]
+        async with session.get(
+            f"{base}api/dashboard/snapshots", headers={"Authorization": "Bearer guessed"}
+        ) as response:
+            assert response.status == 401
+    assert (tmp_path / "snapshots.db").exists()
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 10) == 0
+
+
+async def test_serve_with_bad_config_names_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[storage]\nbackend = "nope"\n')
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "snapshot_server",
+        "serve",
+        "--config",
+        str(bad),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 2
+    assert b"storage.backend: must be one of" in err
