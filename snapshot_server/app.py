@@ -18,8 +18,9 @@ from .auth import TokenAuthenticator
 from .clock import Clock, system_clock
 from .config import Config, StorageConfig
 from .errors import SnapshotError
-from .keys import AUTHENTICATOR, CLOCK, CONFIG, SERVICE, STORE
+from .keys import AUTHENTICATOR, CLOCK, CONFIG, PURGER, SERVICE, STORE
 from .middlewares import error_middleware, identity_middleware
+from .purge import build_dispatcher
 from .routes import api_routes
 from .service import SnapshotService
 from .storage import SnapshotStore
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 StoreOpener = Callable[[StorageConfig], Awaitable[SnapshotStore]]
 Sleep = Callable[[float], Awaitable[None]]
+PURGE_FLUSH_SECONDS = 5.0  # how long shutdown waits for pending CDN purges
 
 
 def create_app(
@@ -48,10 +50,26 @@ def create_app(
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
     app.add_routes(api_routes())
 
+    dispatcher = build_dispatcher(config.cdn, root_url=config.server.public_root, clock=clock)
+    app[PURGER] = dispatcher
+
+    async def purge_ctx(app: web.Application) -> AsyncIterator[None]:
+        # Started before the store and closed after it: purges queued by the last deletes
+        # (and by a final cleanup round) are still flushed, within a bound, on shutdown.
+        if dispatcher is None:
+            yield
+            return
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.aclose(timeout=PURGE_FLUSH_SECONDS)
+
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(config.storage)
         app[STORE] = store
-        app[SERVICE] = SnapshotService(config, store, clock=clock)
+        purge = dispatcher.submit if dispatcher is not None else None
+        app[SERVICE] = SnapshotService(config, store, clock=clock, purge=purge)
         try:
             yield
         finally:
@@ -66,6 +84,7 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    app.cleanup_ctx.append(purge_ctx)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(cleanup_job_ctx)
     return app

@@ -278,18 +278,42 @@ def _check_unique_tokens(tokens: tuple[TokenConfig, ...]) -> None:
         seen.add(t.token_sha256)
 
 
+_PURGER_KEYS = {
+    "http": ("nodes", "method"),
+    "cloudflare": ("zone_id", "api_token", "api_base"),
+    "fastly": ("service_id", "api_token", "api_base"),
+    "webhook": ("url", "secret"),
+}
+_PURGER_REQUIRED = {
+    "http": ("nodes",),
+    "cloudflare": ("zone_id", "api_token"),
+    "fastly": ("service_id", "api_token"),
+    "webhook": ("url", "secret"),
+}
+# An HTTP method is an RFC 9110 token; anything else could not go on a request line.
+_HTTP_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
 def _parse_purger(s: _Section) -> PurgerConfig:
     kind = s.get_str("kind", "", required=True)
     if kind not in PURGER_KINDS:
         raise ConfigError(f"{s.key('kind')}: must be one of {', '.join(PURGER_KINDS)}")
+    # A setting of another kind (zone_id on an http purger) is a mistake, not a no-op.
+    for name in s.data:
+        if name not in ("kind", "timeout", "max_attempts", *_PURGER_KEYS[kind]) and any(
+            name in keys for keys in _PURGER_KEYS.values()
+        ):
+            raise ConfigError(f"{s.key(name)}: not used by kind = {kind!r}")
     nodes = tuple(s.get_str_list("nodes", []) or [])
     for node in nodes:
-        if urlsplit(node).scheme not in ("http", "https"):
-            raise ConfigError(f"{s.key('nodes')}: {node!r} is not an http(s) URL")
+        _check_http_url(s.key("nodes"), node)
+    method = s.get_str("method", "PURGE", required=True).upper()
+    if not _HTTP_TOKEN.match(method):
+        raise ConfigError(f"{s.key('method')}: {method!r} is not an HTTP method name")
     cfg = PurgerConfig(
         kind=kind,
         nodes=nodes,
-        method=s.get_str("method", "PURGE", required=True).upper(),
+        method=method,
         zone_id=s.get_str("zone_id", ""),
         service_id=s.get_str("service_id", ""),
         api_token=s.get_str("api_token", ""),
@@ -299,17 +323,20 @@ def _parse_purger(s: _Section) -> PurgerConfig:
         timeout=s.get_float("timeout", 5.0, lo=0.1, hi=120),
         max_attempts=s.get_int("max_attempts", 5, lo=1, hi=50),
     )
-    required = {
-        "http": ("nodes",),
-        "cloudflare": ("zone_id", "api_token"),
-        "fastly": ("service_id", "api_token"),
-        "webhook": ("url", "secret"),
-    }[kind]
-    for name in required:
+    for name in ("api_base", "url"):
+        if getattr(cfg, name):
+            _check_http_url(s.key(name), getattr(cfg, name))
+    for name in _PURGER_REQUIRED[kind]:
         if not getattr(cfg, name):
             raise ConfigError(f"{s.key(name)}: required for kind = {kind!r}")
     s.done()
     return cfg
+
+
+def _check_http_url(key: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{key}: {url!r} is not an absolute http(s) URL")
 
 
 class _Section:

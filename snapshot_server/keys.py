@@ -7,6 +7,7 @@ from aiohttp import web
 from .auth import Identity, TokenAuthenticator
 from .clock import Clock
 from .config import Config
+from .purge import PurgeDispatcher
 from .service import SnapshotService
 from .storage import SnapshotStore
 
@@ -14,6 +15,7 @@ CONFIG = web.AppKey("config", Config)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 STORE = web.AppKey("store", SnapshotStore)
 SERVICE = web.AppKey("service", SnapshotService)
+PURGER: web.AppKey[PurgeDispatcher | None] = web.AppKey("purger")
 AUTHENTICATOR = web.AppKey("authenticator", TokenAuthenticator)
 IDENTITY = web.RequestKey("identity", Identity)
 

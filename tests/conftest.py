@@ -15,7 +15,7 @@ from snapshot_server.config import StorageConfig
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock
 
-pytest_plugins = ["tests.stores.memory", "tests.stores.sqlite"]
+pytest_plugins = ["tests.stores.memory", "tests.stores.sqlite", "tests.e2e.varnish"]
 
 ALL_BACKENDS = ("memory", "sqlite")
 BACKENDS = tuple(

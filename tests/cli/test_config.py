@@ -25,7 +25,7 @@ def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
     config = load_config(enabled)
     (token,) = config.auth.tokens
     assert (token.name, token.org_id, token.role) == ("grafana", 1, "Editor")
-    assert config.cdn.purgers[0].kind == "http"
+    assert [p.kind for p in config.cdn.purgers] == ["http", "cloudflare", "fastly", "webhook"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,237 @@
+"""Background delivery of purges: a bounded queue, a few workers, retries with backoff.
+
+``submit`` is called on the delete path, so it only builds an event and ``put_nowait``s it:
+it never awaits, never raises, and drops (logged, counted) when the queue is full. Workers take
+whatever is queued (up to ``batch_size`` events) so a burst of deletes becomes a few API calls
+where the API allows batching (Cloudflare: 100 URLs a call), then send every delivery of every
+purger concurrently, each retried on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random as _random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+
+from ..clock import Clock, system_clock
+from .base import Delivery, PurgeError, PurgeEvent, Purger, snapshot_urls
+from .transport import parse_retry_after
+
+log = logging.getLogger("snapshot_server.purge")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class PurgeStats:
+    """Counters for metrics. ``submitted``/``dropped`` count events (one per deleted key);
+    ``succeeded``/``failed``/``retried`` count deliveries (one request of one purger) and
+    retry attempts. A dropped event is one never queued (queue full, or submitted after
+    shutdown) or still queued when the shutdown bound ran out."""
+
+    submitted: int = 0
+    dropped: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+
+
+def backoff_delay(
+    attempt: int, *, base: float, cap: float, rand: float, retry_after: float | None = None
+) -> float:
+    """Seconds to wait after failed attempt number ``attempt`` (1-based).
+
+    With a ``Retry-After`` the server's word is taken (capped at ``cap``); otherwise exponential
+    backoff ``base * 2**(attempt-1)`` capped at ``cap``, with "equal jitter": a uniformly random
+    point of its upper half (``rand`` in [0, 1)), so retries of many purges spread out but
+    never come back sooner than half the backoff.
+    """
+    if retry_after is not None:
+        return min(retry_after, cap)
+    backoff = min(cap, base * 2.0 ** (attempt - 1))
+    return backoff / 2 + rand * backoff / 2
+
+
+class PurgeDispatcher:
+    """Runs purges in the background; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        purgers: Sequence[Purger],
+        *,
+        root_url: str,
+        clock: Clock = system_clock,
+        sleep: Sleep = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        queue_size: int = 10_000,
+        workers: int = 4,
+        batch_size: int = 50,
+        base_delay: float = 0.5,
+        max_delay: float = 60.0,
+        session_factory: Callable[[], aiohttp.ClientSession] | None = None,
+    ) -> None:
+        if not root_url.endswith("/"):
+            raise ValueError("root_url must end with '/'")
+        self.purgers = tuple(purgers)
+        self.stats = PurgeStats()
+        self._root_url = root_url
+        self._clock = clock
+        self._sleep = sleep
+        self._random = random
+        self._queue: asyncio.Queue[PurgeEvent] = asyncio.Queue(maxsize=queue_size)
+        self._n_workers = workers
+        self._batch_size = batch_size
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._session_factory = session_factory or _default_session
+        self._session: aiohttp.ClientSession | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    @property
+    def pending(self) -> int:
+        """Events queued and not yet taken by a worker."""
+        return self._queue.qsize()
+
+    async def start(self) -> None:
+        """Open the HTTP session and start the workers. Call once, inside the running loop."""
+        if self._session is not None:
+            raise RuntimeError("PurgeDispatcher already started")
+        self._session = self._session_factory()
+        self._workers = [
+            asyncio.create_task(self._work(), name=f"purge-worker-{i}")
+            for i in range(self._n_workers)
+        ]
+
+    def submit(self, key: str, reason: str) -> None:
+        """Queue the purge of every cached URL of ``key``. Never blocks and never raises: when
+        the queue is full or the dispatcher is closed the purge is dropped, logged and counted.
+        """
+        try:
+            if self._closed:
+                self._drop(key, reason, "dispatcher is shut down")
+                return
+            event = PurgeEvent(key, reason, snapshot_urls(self._root_url, key), self._clock())
+            self._queue.put_nowait(event)
+            self.stats.submitted += 1
+        except asyncio.QueueFull:
+            self._drop(key, reason, f"queue full ({self._queue.maxsize} pending)")
+        except Exception:  # a purge must never fail the delete that asked for it
+            self.stats.dropped += 1
+            log.exception("purge of snapshot %s (%s) not queued", key, reason)
+
+    async def join(self) -> None:
+        """Return once every queued event has been fully handled (succeeded or failed).
+        Unbounded: callers that need a bound wrap it in ``asyncio.timeout``."""
+        await self._queue.join()
+
+    # The lead's interface names it ``timeout``; it is a shutdown budget, not a cancel scope.
+    async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Stop taking purges, give pending ones up to ``timeout`` seconds to finish, then
+        cancel what is left (in-flight deliveries count as failed, queued events as dropped)
+        and close the session. Never raises for a purge that failed."""
+        self._closed = True
+        if self._workers:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._queue.join()
+            except TimeoutError:
+                log.warning(
+                    "purge: shutdown bound of %g s reached with %d event(s) still queued",
+                    timeout,
+                    self._queue.qsize(),
+                )
+            for task in self._workers:
+                task.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
+            self._workers = []
+        while not self._queue.empty():
+            event = self._queue.get_nowait()
+            self._drop(event.key, event.reason, "not sent before shutdown")
+        if self._session is not None:
+            await self._session.close()
+
+    def _drop(self, key: str, reason: str, why: str) -> None:
+        self.stats.dropped += 1
+        log.warning("purge of snapshot %s (%s) dropped: %s", key, reason, why)
+
+    async def _work(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._purge(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _purge(self, events: list[PurgeEvent]) -> None:
+        jobs: list[Awaitable[None]] = []
+        for purger in self.purgers:
+            try:
+                deliveries = purger.deliveries(events)
+            except Exception:
+                self.stats.failed += 1
+                log.exception("purger %s could not build its requests", purger.name)
+                continue
+            jobs.extend(self._deliver(purger, d) for d in deliveries)
+        await asyncio.gather(*jobs)
+
+    async def _deliver(self, purger: Purger, delivery: Delivery) -> None:
+        assert self._session is not None
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                try:
+                    await delivery.send(self._session)
+                except PurgeError as exc:
+                    if not exc.retryable or attempt >= purger.max_attempts:
+                        self._failed(purger, delivery, attempt, str(exc))
+                        return
+                    delay = backoff_delay(
+                        attempt,
+                        base=self._base_delay,
+                        cap=self._max_delay,
+                        rand=self._random(),
+                        retry_after=parse_retry_after(exc.retry_after, self._clock()),
+                    )
+                    self.stats.retried += 1
+                    log.info(
+                        "purge %s %s: attempt %d failed (%s), retrying in %.2f s",
+                        purger.name,
+                        delivery.target,
+                        attempt,
+                        exc,
+                        delay,
+                    )
+                    await self._sleep(delay)
+                else:
+                    self.stats.succeeded += 1
+                    log.debug("purged %s %s", purger.name, delivery.target)
+                    return
+        except asyncio.CancelledError:
+            self._failed(purger, delivery, attempt, "abandoned at shutdown")
+            raise
+        except Exception as exc:  # a purger bug must not kill the worker
+            log.exception("purge %s %s: unexpected error", purger.name, delivery.target)
+            self._failed(purger, delivery, attempt, repr(exc))
+
+    def _failed(self, purger: Purger, delivery: Delivery, attempts: int, why: str) -> None:
+        self.stats.failed += 1
+        log.warning(
+            "purge failed: %s %s after %d attempt(s): %s",
+            purger.name,
+            delivery.target,
+            attempts,
+            why,
+        )
+
+
+def _default_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(headers={"User-Agent": "snapshot-server-purge/1"})

@@ -1,0 +1,67 @@
+"""``kind = "fastly"``: purge by surrogate key, one key a call.
+
+``POST {api_base}/service/{service_id}/purge/snapshot-{key}`` with ``Fastly-Key: {api_token}``
+and ``Accept: application/json`` (Fastly's "purge by surrogate key tag"); Fastly answers 200
+``{"status": "ok", "id": "..."}``. A hard purge (no ``Fastly-Soft-Purge``): a deleted snapshot
+must not be served even stale. The server tags every snapshot response with
+``Surrogate-Key: snapshot-{key}``, so one call clears the JSON and the viewer page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import orjson
+from aiohttp import ClientSession
+
+from .base import Delivery, PurgeError, PurgeEvent
+from .transport import send
+
+DEFAULT_API_BASE = "https://api.fastly.com"
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyPurge:
+    endpoint: str
+    api_token: str
+    timeout: float
+    target: str
+
+    async def send(self, session: ClientSession) -> None:
+        resp = await send(
+            session,
+            "POST",
+            self.endpoint,
+            headers={"Fastly-Key": self.api_token, "Accept": "application/json"},
+            time_limit=self.timeout,
+        )
+        try:
+            answer = orjson.loads(resp.body)
+        except orjson.JSONDecodeError as exc:
+            raise PurgeError("answer is not JSON", retryable=False, status=resp.status) from exc
+        if not isinstance(answer, dict) or answer.get("status") != "ok":
+            raise PurgeError(f"Fastly answered {answer!r}", retryable=False, status=resp.status)
+
+
+@dataclass(frozen=True, slots=True)
+class FastlyPurger:
+    name: str
+    service_id: str
+    api_token: str
+    api_base: str = DEFAULT_API_BASE
+    timeout: float = 5.0
+    max_attempts: int = 5
+
+    def deliveries(self, events: Sequence[PurgeEvent]) -> list[Delivery]:
+        base = f"{self.api_base.rstrip('/')}/service/{quote(self.service_id, safe='')}/purge/"
+        return [
+            _KeyPurge(
+                endpoint=base + quote(tag, safe=""),
+                api_token=self.api_token,
+                timeout=self.timeout,
+                target=f"surrogate key {tag}",
+            )
+            for tag in dict.fromkeys(event.surrogate_key for event in events)
+        ]

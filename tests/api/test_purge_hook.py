@@ -1,0 +1,68 @@
+"""Deletes trigger the CDN purge hook: a real webhook purger posting to a local receiver.
+Covers both delete routes and the cleanup job, and the delete message that says so."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from backends import open_store
+from snapshot_server.app import create_app
+from snapshot_server.config import CdnConfig, PurgerConfig, StorageConfig
+from snapshot_server.keys import SERVICE
+from tests.api.conftest import ROOT_URL, api_config, auth, create
+from tests.support import ManualClock
+
+PURGING = "Snapshot deleted. CDN caches are being purged."
+
+
+async def test_every_removal_is_purged(
+    aiohttp_server: Callable[[web.Application], Awaitable[TestServer]],
+    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[web.Request, Any]]],
+    storage_config: StorageConfig,
+    clock: ManualClock,
+) -> None:
+    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def receive(request: web.Request) -> web.Response:
+        await received.put(orjson.loads(await request.read()))
+        return web.Response(status=204)
+
+    receiver = web.Application()
+    receiver.router.add_post("/hook", receive)
+    hook = await aiohttp_server(receiver)
+    purger = PurgerConfig(kind="webhook", url=str(hook.make_url("/hook")), secret="s3cret")
+    config = dataclasses.replace(api_config(storage_config), cdn=CdnConfig(purgers=(purger,)))
+    client = await aiohttp_client(create_app(config, open_store, clock=clock))
+
+    by_key = await create(client)
+    response = await client.delete(f"/api/snapshots/{by_key['key']}", headers=auth("editor"))
+    assert (await response.json())["message"] == PURGING
+    event = await asyncio.wait_for(received.get(), 5)
+    assert (event["event"], event["key"], event["reason"]) == (
+        "snapshot.deleted", by_key["key"], "delete",
+    )  # fmt: skip
+    assert event["urls"] == [
+        f"{ROOT_URL}api/snapshots/{by_key['key']}",
+        f"{ROOT_URL}dashboard/snapshot/{by_key['key']}",
+    ]
+    assert by_key["deleteKey"] not in orjson.dumps(event).decode()
+
+    by_delete_key = await create(client)
+    response = await client.get(f"/api/snapshots-delete/{by_delete_key['deleteKey']}")
+    assert (await response.json())["message"] == PURGING
+    event = await asyncio.wait_for(received.get(), 5)
+    assert (event["key"], event["reason"]) == (by_delete_key["key"], "delete-key")
+
+    expiring = await create(client, expires=10)
+    clock.advance(10)
+    assert await client.app[SERVICE].cleanup_expired() == 1
+    event = await asyncio.wait_for(received.get(), 5)
+    assert (event["key"], event["reason"]) == (expiring["key"], "expired")
+    assert received.empty()
