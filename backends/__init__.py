@@ -16,6 +16,7 @@ from snapshot_server.storage import SnapshotStore
 REGISTRY: dict[str, str] = {
     "memory": "backends.memory:MemoryStore",
     "sqlite": "backends.sqlite:SQLiteStore",
+    "redis": "backends.redis:RedisStore",
 }
 
 

@@ -197,6 +197,9 @@ def _parse_storage(s: _Section) -> StorageConfig:
             "socket_connect_timeout", rd.socket_connect_timeout, lo=0.01
         ),
     )
+    if "{" in redis.key_prefix or "}" in redis.key_prefix:
+        # The backend adds its own {hash tags}; a brace in the prefix would move keys' slots.
+        raise ConfigError(f"{r.key('key_prefix')}: must not contain {{ or }}")
     if urlsplit(redis.url).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError(f"{r.key('url')}: must be a redis://, rediss:// or unix:// URL")
     r.done()

@@ -36,6 +36,8 @@ def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
         ('[server]\nport = "80"', "server.port: must be an integer"),
         ('[server]\nroot_url = "ftp://x"', "server.root_url: must be an absolute http(s) URL"),
         ('[storage]\nbackend = "mongo"', "storage.backend: must be one of"),
+        ('[storage.redis]\nkey_prefix = "{x}"', "storage.redis.key_prefix: must not contain"),
+        ('[storage.redis]\nurl = "http://x"', "storage.redis.url: must be a redis://"),
         ("[snapshots]\nenabeld = true", "snapshots.enabeld: unknown key"),
         ("[snapshots]\nexternal_enabled = true", "snapshots.external_enabled: publishing"),
         ("[snapshots]\nmax_expires = -1", "snapshots.max_expires: must be at least 0"),

@@ -1,0 +1,26 @@
+"""Fixture for the Redis backend under test: the session's server, a fresh key prefix per test
+(tests never see each other's keys, and nothing is flushed)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from snapshot_server.config import RedisConfig, StorageConfig
+
+
+def redis_config(url: str, *, cluster: bool = False, socket_timeout: float = 2.0) -> RedisConfig:
+    """A config for ``url`` under a key prefix no other test uses."""
+    return RedisConfig(
+        url=url,
+        cluster=cluster,
+        key_prefix=f"test:{uuid.uuid4().hex}:",
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+    )
+
+
+@pytest.fixture
+def redis_storage_config(redis_server_url: str) -> StorageConfig:
+    return StorageConfig(backend="redis", redis=redis_config(redis_server_url))
