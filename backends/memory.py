@@ -57,16 +57,17 @@ class MemoryStore:
         now: float,
     ) -> list[SnapshotMeta]:
         needle = query.casefold()
-        matches = [
-            s.meta()
-            for s in sorted(self._by_key.values(), key=lambda s: s.id)
+        # Dicts keep insertion order and ids are handed out in insertion order: id order, free.
+        matches = (
+            s
+            for s in self._by_key.values()
             if s.org_id == org_id
             and (user_id is None or s.user_id == user_id)
             and not s.is_expired(now)
             and needle in s.name.casefold()
-        ]
+        )
         start = (page - 1) * limit
-        return matches[start : start + limit]
+        return [s.meta() for s in itertools.islice(matches, start, start + limit)]
 
     async def delete(self, key: str, now: float) -> SnapshotMeta:
         snapshot = await self.get(key, now)
