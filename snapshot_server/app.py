@@ -20,6 +20,7 @@ from .config import Config, StorageConfig
 from .errors import SnapshotError
 from .keys import AUTHENTICATOR, CLOCK, CONFIG, PURGER, SERVICE, STORE
 from .middlewares import error_middleware, identity_middleware
+from .pages import setup_pages
 from .purge import build_dispatcher
 from .routes import api_routes
 from .service import SnapshotService
@@ -49,6 +50,7 @@ def create_app(
     app[CLOCK] = clock
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
     app.add_routes(api_routes())
+    setup_pages(app)
 
     dispatcher = build_dispatcher(config.cdn, root_url=config.server.public_root, clock=clock)
     app[PURGER] = dispatcher

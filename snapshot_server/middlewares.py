@@ -6,8 +6,8 @@ the viewer page answers people, so its errors are HTML.
 
 from __future__ import annotations
 
-import html
 import logging
+import secrets
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -15,11 +15,20 @@ from aiohttp.typedefs import Handler
 from .errors import SnapshotError
 from .http import NO_STORE, json_response
 from .keys import AUTHENTICATOR, IDENTITY
+from .viewer import content_security_policy, render_error_page
 
 log = logging.getLogger(__name__)
 
 # Routes that ignore the Authorization header entirely (SPEC §2).
 UNAUTHENTICATED_PATHS = frozenset({"/api/health", "/api/health/", "/metrics"})
+
+# What a person reading an error page is told beyond the status line.
+_PAGE_EXPLANATIONS = {
+    401: "This snapshot needs you to be signed in.",
+    403: "You are not allowed to see this page.",
+    404: "This link is wrong, or the snapshot has expired or been deleted.",
+    503: "The snapshot store cannot be reached right now. Try again in a moment.",
+}
 
 _HTTP_MESSAGES = {
     404: "Not found",
@@ -56,13 +65,12 @@ def error_response(request: web.Request, status: int, message: str) -> web.Respo
     if is_api(request):
         response = json_response({"message": message}, status=status, cache_control=NO_STORE)
     else:
-        title = f"{status} {html.escape(message)}"
-        page = (
-            "<!doctype html><html lang=en><head><meta charset=utf-8>"
-            f"<title>{title}</title></head><body><h1>{title}</h1></body></html>"
-        )
+        page = render_error_page(status, message, _PAGE_EXPLANATIONS.get(status, ""))
         response = web.Response(text=page, status=status, content_type="text/html")
         response.headers["Cache-Control"] = NO_STORE
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            secrets.token_urlsafe(16)
+        )
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response

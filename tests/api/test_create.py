@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from tests.api.conftest import ROOT_URL, Client, MakeClient, auth, create
+from tests.viewer.dashboards import REAL_SAMPLE
 
 KEY = re.compile(r"^[0-9A-Za-z]{32}$")
 
@@ -293,3 +294,17 @@ async def test_without_scrub_queries_are_kept(client: Client) -> None:
     made = await create(client, dashboard=dashboard)
     stored = (await (await client.get(f"/api/snapshots/{made['key']}")).json())["dashboard"]
     assert stored == dashboard
+
+
+async def test_grafanas_own_create_body_round_trips(client: Client) -> None:
+    """The body a Grafana 10.4 UI posts (shared/fixtures), sent byte for byte."""
+    raw = REAL_SAMPLE.read_bytes()
+    response = await client.post(
+        "/api/snapshots", data=raw, headers={**auth("editor"), "Content-Type": "application/json"}
+    )
+    assert response.status == 200
+    made = await response.json()
+    body = await (await client.get(f"/api/snapshots/{made['key']}")).json()
+    assert body["dashboard"] == orjson.loads(raw)["dashboard"]
+    listing = await (await client.get("/api/dashboard/snapshots", headers=auth("editor"))).json()
+    assert [i["name"] for i in listing] == ["simple and small"]

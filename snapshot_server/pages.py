@@ -1,0 +1,100 @@
+"""The pages a person opens: the snapshot viewer at ``/dashboard/snapshot/{key}`` and its
+static assets. Permissions, expiry and caching are the JSON route's (same service call, same
+cache headers); only the representation differs.
+
+Rendering a large dashboard costs a few hundred milliseconds of CPU, so it runs in a worker
+thread, and the result is kept in a small byte-bounded LRU keyed by the snapshot's ETag: a
+snapshot never changes, and the lookup happens only after the service has confirmed the
+snapshot still exists and has not expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+from collections import OrderedDict
+
+from aiohttp import web
+
+from .http import etag_matches
+from .keys import SERVICE, identity_of
+from .models import Snapshot
+from .viewer import STATIC_DIR, content_security_policy, render_snapshot_page
+from .views import snapshot_cache_headers
+
+STATIC_PREFIX = "/public/snapshot-viewer/"
+RENDER_CACHE_BYTES = 64 * 1024 * 1024
+STATIC_CACHE_CONTROL = "public, max-age=31536000, immutable"  # asset URLs carry ?v=<digest>
+
+
+class RenderCache:
+    """Rendered pages by ETag, least recently used dropped first beyond ``max_bytes``."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, etag: str) -> tuple[str, str] | None:
+        """``(html, nonce)`` rendered earlier for ``etag``, or ``None``."""
+        page = self._pages.get(etag)
+        if page is not None:
+            self._pages.move_to_end(etag)
+        return page
+
+    def put(self, etag: str, html: str, nonce: str) -> None:
+        size = len(html)
+        if size > self.max_bytes or etag in self._pages:
+            return
+        self._pages[etag] = (html, nonce)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, (old, _nonce) = self._pages.popitem(last=False)
+            self._bytes -= len(old)
+
+
+RENDER_CACHE = web.AppKey("render_cache", RenderCache)
+
+
+async def snapshot_page(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    snapshot = await service.view(identity_of(request), request.match_info.get("key", ""))
+    headers = snapshot_cache_headers(request, snapshot)
+    headers["ETag"] = page_etag(snapshot)
+    if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
+        return web.Response(status=304, headers=headers)
+    cache = request.app[RENDER_CACHE]
+    cached = cache.get(headers["ETag"])
+    if cached is None:
+        nonce = secrets.token_urlsafe(16)
+        render = functools.partial(
+            render_snapshot_page, snapshot, nonce=nonce, static_prefix=STATIC_PREFIX
+        )
+        html = await asyncio.get_running_loop().run_in_executor(None, render)
+        cache.put(headers["ETag"], html, nonce)
+    else:
+        html, nonce = cached
+    headers["Content-Security-Policy"] = content_security_policy(nonce)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"  # the URL is the secret: never leak it onwards
+    return web.Response(text=html, content_type="text/html", headers=headers)
+
+
+def page_etag(snapshot: Snapshot) -> str:
+    """The page's strong ETag: the snapshot's, marked as the HTML representation."""
+    return snapshot.etag[:-1] + '-html"'
+
+
+async def _static_cache_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith(STATIC_PREFIX) and response.status == 200:
+        response.headers["Cache-Control"] = STATIC_CACHE_CONTROL
+
+
+def setup_pages(app: web.Application) -> None:
+    """Add the viewer route (with and without a trailing slash) and its static files."""
+    app[RENDER_CACHE] = RenderCache(RENDER_CACHE_BYTES)
+    app.router.add_get("/dashboard/snapshot/{key}", snapshot_page, allow_head=False)
+    app.router.add_get("/dashboard/snapshot/{key}/", snapshot_page, allow_head=False)
+    app.router.add_static(STATIC_PREFIX, STATIC_DIR)
+    app.on_response_prepare.append(_static_cache_headers)

@@ -1,0 +1,157 @@
+"""The real server behind a real Varnish (tests/e2e/varnish.vcl) with an ``http`` purger:
+a deleted snapshot stops being served by the cache within milliseconds of the delete, on both
+of its URLs and through both delete routes, and an expiring snapshot is never served past
+expiry.
+
+The purge runs in the background (it must never slow the delete), so a GET sent the instant
+the delete response arrives can still race it and hit; the test therefore measures the
+latency from the delete response to the first miss and bounds it, rather than demanding
+that the very next GET misses.
+
+Needs ``create_app`` to build a ``PurgeDispatcher`` from ``config.cdn`` and hand its
+``submit`` to the service, and a cacheable viewer route ``/dashboard/snapshot/{key}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+from pytest_aiohttp import AiohttpServer
+
+from backends import open_store
+from snapshot_server.app import create_app
+from snapshot_server.config import (
+    AuthConfig,
+    CdnConfig,
+    Config,
+    PurgerConfig,
+    ServerConfig,
+    SnapshotsConfig,
+    SQLiteConfig,
+    StorageConfig,
+    TokenConfig,
+    role_scopes,
+)
+from snapshot_server.models import hash_secret
+from tests.e2e.varnish import Varnish, VarnishFactory
+from tests.support import free_port
+
+HOST = "snapshots.example.test"
+ROOT = f"http://{HOST}/"
+TOKEN = "e2e-editor-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+DASHBOARD = {"title": "CDN e2e", "panels": [], "schemaVersion": 39}
+
+
+@dataclass
+class Stack:
+    varnish: Varnish
+    session: aiohttp.ClientSession
+
+    async def get(self, path: str) -> tuple[int, str]:
+        """GET through Varnish as the public would; returns (status, X-Cache)."""
+        async with self.session.get(self.varnish.url + path, headers={"Host": HOST}) as resp:
+            await resp.read()
+            return resp.status, resp.headers.get("X-Cache", "")
+
+    async def create(self, expires: int = 0) -> dict[str, str]:
+        body = {"dashboard": DASHBOARD, "name": "cdn", "expires": expires}
+        async with self.session.post(
+            self.varnish.url + "/api/snapshots", json=body, headers={**AUTH, "Host": HOST}
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            created: dict[str, str] = await resp.json()
+            return created
+
+
+def config(tmp_path: Path, varnish_url: str) -> Config:
+    token = TokenConfig(
+        name="e2e",
+        token_sha256=hash_secret(TOKEN),
+        org_id=1,
+        user_id=1,
+        role="Editor",
+        scopes=role_scopes("Editor"),
+    )
+    return Config(
+        server=ServerConfig(root_url=ROOT),
+        storage=StorageConfig(backend="sqlite", sqlite=SQLiteConfig(str(tmp_path / "s.db"))),
+        snapshots=SnapshotsConfig(cache_max_age=3600, cleanup_interval=0.5),
+        auth=AuthConfig(tokens=(token,)),
+        cdn=CdnConfig(purgers=(PurgerConfig(kind="http", nodes=(varnish_url,), max_attempts=3),)),
+    )
+
+
+@pytest.fixture
+async def stack(
+    tmp_path: Path, varnish_factory: VarnishFactory, aiohttp_server: AiohttpServer
+) -> AsyncIterator[Stack]:
+    backend_port = free_port()  # Varnish needs it first; the app needs Varnish's address
+    varnish = varnish_factory(backend_port)
+    await aiohttp_server(create_app(config(tmp_path, varnish.url), open_store), port=backend_port)
+    async with aiohttp.ClientSession() as session:
+        yield Stack(varnish, session)
+
+
+async def wait_for_404(stack: Stack, path: str, within: float = 2.0) -> None:
+    """Poll ``path`` through Varnish until it answers 404; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        status, _ = await stack.get(path)
+        if status == 404:
+            return
+        assert status == 200
+        assert time.monotonic() < deadline, f"{path} still served {within} s after the delete"
+        await asyncio.sleep(0)  # poll as fast as a client could: the latency is the point
+
+
+@pytest.mark.parametrize("route", ["DELETE /api/snapshots/{key}", "GET deleteUrl"])
+async def test_delete_purges_varnish(stack: Stack, route: str) -> None:
+    created = await stack.create()
+    key = created["key"]
+    paths = [f"/api/snapshots/{key}", f"/dashboard/snapshot/{key}"]
+    for path in paths:
+        assert await stack.get(path) == (200, "MISS"), f"{path}: not served"
+        assert await stack.get(path) == (200, "HIT"), f"{path}: not cacheable"
+
+    if route == "GET deleteUrl":
+        method, path, headers = "GET", urlsplit(created["deleteUrl"]).path, {"Host": HOST}
+    else:
+        method, path, headers = "DELETE", f"/api/snapshots/{key}", {**AUTH, "Host": HOST}
+    async with stack.session.request(method, stack.varnish.url + path, headers=headers) as resp:
+        assert resp.status == 200
+        message = (await resp.json())["message"]
+        assert message == "Snapshot deleted. CDN caches are being purged.", "purger not wired"
+    deleted_at = time.perf_counter()
+
+    latencies_ms = []
+    for p in paths:  # the two URLs are purged concurrently, each by its own request
+        await wait_for_404(stack, p)
+        latencies_ms.append((time.perf_counter() - deleted_at) * 1000)
+    shown = ", ".join(f"{ms:.1f}" for ms in latencies_ms)
+    print(f"purge ({route}): ms from delete response to 404 via Varnish: {shown}")
+    assert max(latencies_ms) < 1000
+
+
+async def test_expiring_snapshot_is_never_served_after_expiry(stack: Stack) -> None:
+    created = await stack.create(expires=3)
+    path = f"/api/snapshots/{created['key']}"
+    expires_at = time.time() + 3  # an upper bound: the server stamped it before we got here
+    seen: list[tuple[float, int, str]] = []
+    while time.time() < expires_at + 1.5:
+        started = time.time()
+        status, cache = await stack.get(path)
+        seen.append((started, status, cache))
+        await asyncio.sleep(0.05)
+    hits = [s for s in seen if s[1] == 200 and s[2] == "HIT"]
+    after = [s for s in seen if s[0] >= expires_at]
+    assert hits, "Varnish never cached the snapshot, so the test proves nothing"
+    assert after
+    assert all(status == 404 for _, status, _ in after), after

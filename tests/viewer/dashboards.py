@@ -1,0 +1,129 @@
+"""Dashboards for the viewer tests: fixture files, the real Grafana sample, a large generator."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import pathlib
+from typing import Any
+
+from snapshot_server.models import Snapshot
+from snapshot_server.viewer import render_snapshot_page
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+# The real Grafana sample is read where it is kept, never copied: the shared/ tree beside the
+# checkout (override the folder with GRAFANA_SNAPSHOT_FIXTURES).
+REAL_SAMPLE = (
+    pathlib.Path(
+        os.environ.get(
+            "GRAFANA_SNAPSHOT_FIXTURES",
+            str(ROOT.parent / "shared" / "fixtures" / "grafana-snapshots"),
+        )
+    )
+    / "grafana-10.4-timeseries-frames-create-body.json"
+)
+FIXTURE_NAMES = ("legacy-graph", "scenes-timeseries", "stats", "tables", "text-xss", "rows")
+CREATED = 1763780405.0  # 2025-11-22T03:00:05Z, just after the fixtures' data
+
+
+def load_body(name: str) -> dict[str, Any]:
+    """The ``POST /api/snapshots`` body of fixture ``name`` (``"real"`` is Grafana's own sample)."""
+    path = REAL_SAMPLE if name == "real" else FIXTURES / f"{name}.json"
+    body: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return body
+
+
+def make_snapshot(
+    dashboard: dict[str, Any] | bytes, name: str = "test", key: str = "k"
+) -> Snapshot:
+    """A stored snapshot holding ``dashboard`` (a dict is serialised as a client would send it)."""
+    raw = dashboard if isinstance(dashboard, bytes) else json.dumps(dashboard).encode()
+    return Snapshot(
+        id=1,
+        key=key,
+        delete_key_hash="0" * 64,
+        name=name,
+        org_id=1,
+        user_id=1,
+        external=False,
+        external_url="",
+        external_delete_url="",
+        created=CREATED,
+        updated=CREATED,
+        expires=CREATED + 3600,
+        etag='"e"',
+        dashboard=raw,
+    )
+
+
+def render_dashboard(dashboard: dict[str, Any] | bytes, name: str = "test") -> str:
+    """The viewer page of a snapshot of ``dashboard``, rendered with nonce ``N0nce``."""
+    return render_snapshot_page(make_snapshot(dashboard, name), nonce="N0nce")
+
+
+def fixture_snapshot(name: str) -> Snapshot:
+    """The snapshot a server would store for fixture ``name``."""
+    body = load_body(name)
+    return make_snapshot(body["dashboard"], body.get("name") or "Unnamed snapshot", key=name)
+
+
+def large_dashboard(panels: int = 30, series: int = 5, points: int = 1000) -> dict[str, Any]:
+    """A deterministic dashboard of ``panels`` timeseries panels, each ``series`` x ``points``.
+
+    Data frames as Grafana 10 writes them in ``snapshotData``; 10 s steps ending at the time range's
+    end; values are smooth waves with a few nulls, so downsampling and gaps are both exercised.
+    """
+    end = 1763784000000  # 2025-11-22T04:00:00Z
+    step = 10_000
+    times = [end - (points - 1 - i) * step for i in range(points)]
+    out = []
+    for p in range(panels):
+        frames = []
+        for s in range(series):
+            values: list[float | None] = [
+                round(
+                    100 + 40 * math.sin(i / (25 + 7 * s) + p) + 15 * math.sin(i * (s + 1) / 3.1), 3
+                )
+                for i in range(points)
+            ]
+            for gap in range(300 + 11 * s, 305 + 11 * s):
+                values[gap] = None
+            frames.append(
+                {
+                    "refId": chr(65 + s),
+                    "fields": [
+                        {"name": "Time", "type": "time", "config": {}, "values": times},
+                        {
+                            "name": "Value",
+                            "type": "number",
+                            "labels": {"instance": f"host-{s}:9100", "panel": str(p)},
+                            "config": {"displayNameFromDS": f"p{p} host-{s}"},
+                            "values": values,
+                        },
+                    ],
+                }
+            )
+        out.append(
+            {
+                "datasource": None,
+                "fieldConfig": {"defaults": {"unit": "ms"}, "overrides": []},
+                "gridPos": {"h": 8, "w": 8, "x": (p % 3) * 8, "y": (p // 3) * 8},
+                "id": p + 1,
+                "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+                "pluginVersion": "10.4.1",
+                "snapshotData": frames,
+                "targets": [],
+                "title": f"Latency {p + 1}",
+                "type": "timeseries",
+            }
+        )
+    return {
+        "title": "Large dashboard",
+        "uid": "large",
+        "schemaVersion": 39,
+        "panels": out,
+        "time": {"from": "2025-11-22T01:13:30.000Z", "to": "2025-11-22T04:00:00.000Z"},
+        "snapshot": {"timestamp": "2025-11-22T04:00:01.000Z"},
+    }
