@@ -9,7 +9,6 @@ which is what keeps a webhook's delivery id stable across retries.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -25,11 +24,6 @@ def snapshot_urls(root_url: str, key: str) -> tuple[str, str]:
 def surrogate_key(key: str) -> str:
     """The ``Surrogate-Key`` / ``Cache-Tag`` the server puts on every response for ``key``."""
     return f"snapshot-{key}"
-
-
-def rfc3339(ts: float) -> str:
-    """POSIX seconds as an RFC 3339 UTC string, the format SPEC §1 uses everywhere."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 @dataclass(frozen=True, slots=True)

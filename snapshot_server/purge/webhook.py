@@ -27,7 +27,8 @@ import orjson
 from aiohttp import ClientSession
 
 from ..clock import Clock, system_clock
-from .base import Delivery, PurgeEvent, rfc3339
+from ..http import rfc3339
+from .base import Delivery, PurgeEvent
 from .transport import send as _send
 
 EVENT = "snapshot.deleted"
