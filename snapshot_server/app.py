@@ -19,6 +19,7 @@ from .clock import Clock, system_clock
 from .config import Config, StorageConfig
 from .errors import SnapshotError
 from .keys import AUTHENTICATOR, CLOCK, CONFIG, PURGER, SERVICE, STORE
+from .metrics import METRICS, Metrics, metrics_middleware, metrics_view
 from .middlewares import error_middleware, identity_middleware
 from .pages import setup_pages
 from .purge import build_dispatcher
@@ -42,18 +43,22 @@ def create_app(
 ) -> web.Application:
     """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job."""
     app = web.Application(
-        middlewares=[error_middleware, identity_middleware],
+        middlewares=[metrics_middleware, error_middleware, identity_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
         client_max_size=config.server.max_body_bytes,
     )
     app[CONFIG] = config
     app[CLOCK] = clock
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
+    app[METRICS] = metrics = Metrics()
     app.add_routes(api_routes())
+    app.router.add_get("/metrics", metrics_view)
     setup_pages(app)
 
     dispatcher = build_dispatcher(config.cdn, root_url=config.server.public_root, clock=clock)
     app[PURGER] = dispatcher
+    if dispatcher is not None:
+        metrics.watch_purges(dispatcher)
 
     async def purge_ctx(app: web.Application) -> AsyncIterator[None]:
         # Started before the store and closed after it: purges queued by the last deletes
@@ -79,7 +84,9 @@ def create_app(
 
     async def cleanup_job_ctx(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(
-            run_cleanup_job(app[SERVICE], config.snapshots.cleanup_interval, sleep)
+            run_cleanup_job(
+                app[SERVICE], config.snapshots.cleanup_interval, sleep, metrics.expired_removed.inc
+            )
         )
         yield
         task.cancel()
@@ -92,9 +99,15 @@ def create_app(
     return app
 
 
-async def run_cleanup_job(service: SnapshotService, interval: float, sleep: Sleep) -> None:
-    """Every ``interval`` seconds remove expired snapshots; storage errors are logged and the
-    job carries on (the next round retries). Runs until cancelled."""
+async def run_cleanup_job(
+    service: SnapshotService,
+    interval: float,
+    sleep: Sleep,
+    removed_count: Callable[[int], None] = lambda n: None,
+) -> None:
+    """Every ``interval`` seconds remove expired snapshots (``removed_count(n)`` is told how
+    many); storage errors are logged and the job carries on (the next round retries). Runs
+    until cancelled."""
     while True:
         await sleep(interval)
         try:
@@ -102,5 +115,6 @@ async def run_cleanup_job(service: SnapshotService, interval: float, sleep: Slee
         except SnapshotError as exc:
             log.warning("cleanup job: %s", exc.message)
             continue
+        removed_count(removed)
         if removed:
             log.info("cleanup job removed %d expired snapshot(s)", removed)

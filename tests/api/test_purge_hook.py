@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from backends import open_store
 from snapshot_server.app import create_app
 from snapshot_server.config import CdnConfig, PurgerConfig, StorageConfig
-from snapshot_server.keys import SERVICE
+from snapshot_server.keys import PURGER, SERVICE
 from tests.api.conftest import ROOT_URL, api_config, auth, create
 from tests.support import ManualClock
 
@@ -66,3 +66,12 @@ async def test_every_removal_is_purged(
     event = await asyncio.wait_for(received.get(), 5)
     assert (event["key"], event["reason"]) == (expiring["key"], "expired")
     assert received.empty()
+
+    dispatcher = client.app[PURGER]
+    assert dispatcher is not None
+    async with asyncio.timeout(5):  # the dispatcher counts a delivery just after sending it
+        await dispatcher.join()
+    text = await (await client.get("/metrics")).text()
+    assert 'snapshot_purges_total{outcome="succeeded"} 3.0' in text
+    assert 'snapshot_purges_total{outcome="submitted"} 3.0' in text
+    assert 'snapshot_purges_total{outcome="failed"} 0.0' in text

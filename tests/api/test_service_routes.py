@@ -153,9 +153,11 @@ async def test_cleanup_job_runs_every_interval(client: Client, clock: ManualCloc
             await asyncio.Event().wait()  # park the job: the test has seen enough rounds
         await asyncio.sleep(0)
 
-    job = asyncio.create_task(run_cleanup_job(service, 42.0, fake_sleep))
+    counted: list[int] = []
+    job = asyncio.create_task(run_cleanup_job(service, 42.0, fake_sleep, counted.append))
     await asyncio.wait_for(done.wait(), 5)
     job.cancel()
     assert rounds == [42.0, 42.0, 42.0]
+    assert counted == [1, 0]
     clock.advance(-5)
     assert (await client.get(f"/api/snapshots/{made['key']}")).status == 404

@@ -1,0 +1,98 @@
+"""Prometheus metrics at ``/metrics`` (SPEC §2: it ignores the Authorization header).
+
+Each application has its own registry (tests build many apps in one process). With
+``--workers N`` every worker process counts its own requests, as with any pre-fork server: a
+scrape through the shared port sees one worker; scrape each worker or sum over instances.
+
+    snapshot_http_requests_total{method,route,status}    every answered request
+    snapshot_http_request_duration_seconds{method,route} handler time, histogram
+    snapshot_expired_removed_total                       snapshots removed by the cleanup job
+    snapshot_purges_total{outcome}                       CDN purge deliveries and events
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from .purge import PurgeDispatcher
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "snapshot_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "snapshot_http_request_duration_seconds",
+            "Time from request to response, by route template.",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self.expired_removed = Counter(
+            "snapshot_expired_removed",
+            "Expired snapshots removed from storage by the cleanup job.",
+            registry=self.registry,
+        )
+
+    def watch_purges(self, dispatcher: PurgeDispatcher) -> None:
+        """Expose ``dispatcher.stats`` (read at scrape time, nothing copied on the hot path)."""
+        self.registry.register(_PurgeCollector(dispatcher))
+
+
+class _PurgeCollector(Collector):
+    def __init__(self, dispatcher: PurgeDispatcher) -> None:
+        self.dispatcher = dispatcher
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.dispatcher.stats
+        family = CounterMetricFamily(
+            "snapshot_purges",
+            "CDN purges: events submitted/dropped, deliveries succeeded/failed/retried.",
+            labels=["outcome"],
+        )
+        for outcome in ("submitted", "dropped", "succeeded", "failed", "retried"):
+            family.add_metric([outcome], getattr(stats, outcome))
+        yield family
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def _route(request: web.Request) -> str:
+    # Route templates, never raw paths: the key in a path is a secret and unbounded in number.
+    info = request.match_info
+    if info.http_exception is not None or info.route.resource is None:
+        return "unmatched"
+    return info.route.resource.canonical
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost: counts every response, including the error middleware's."""
+    started = time.perf_counter()
+    response = await handler(request)
+    metrics = request.app[METRICS]
+    route = _route(request)
+    metrics.duration.labels(request.method, route).observe(time.perf_counter() - started)
+    metrics.requests.labels(request.method, route, str(response.status)).inc()
+    return response
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    response.headers["Cache-Control"] = "no-store"
+    return response
