@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "memory": "backends.memory:MemoryStore",
     "sqlite": "backends.sqlite:SQLiteStore",
     "redis": "backends.redis:RedisStore",
+    "filesystem": "backends.filesystem:FilesystemStore",
 }
 
 

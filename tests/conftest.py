@@ -18,13 +18,14 @@ from tests.support import ManualClock
 pytest_plugins = [
     "tests.stores.memory",
     "tests.stores.sqlite",
+    "tests.stores.filesystem",
     "tests.e2e.varnish",
     "tests.redis_servers",
     "tests.stores.redis",
     "tests.stores.redis_cluster",
 ]
 
-ALL_BACKENDS = ("memory", "sqlite", "redis", "redis_cluster")
+ALL_BACKENDS = ("memory", "sqlite", "filesystem", "redis", "redis_cluster")
 BACKENDS = tuple(
     b for b in os.environ.get("SNAPSHOT_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b
 )

@@ -1,0 +1,109 @@
+"""The listing journal: which records exist, without opening them.
+
+``<root>/journal`` is append-only (lines in ``filesystem_format``): a writer holding the root's
+lock appends ``+meta`` *before* committing a record and ``-id`` after removing one. Each process
+keeps the replayed state in memory and, on every read, replays only the bytes appended since
+(by any process), so a listing costs an ``fstat`` and a short read, not a walk of the records.
+
+The journal is an index, never the truth: an entry whose record never got committed (a crash
+in between) is a "ghost", so callers check a listed entry against its record file before
+returning it. When removed entries outnumber live ones (and at least ``COMPACT_MIN_DEAD``), a
+writer rewrites the journal atomically with the live entries only; readers notice the new inode
+and replay from the start. Memory: one ``SnapshotMeta`` (~0.7 KB) per live snapshot per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from snapshot_server.models import SnapshotMeta
+
+from .filesystem_disk import write_atomic
+from .filesystem_format import CorruptRecord, decode_journal_line, encode_journal_add
+
+log = logging.getLogger(__name__)
+
+COMPACT_MIN_DEAD = 4096
+
+
+class Journal:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()  # the replay state is shared by the pool's threads
+        self._ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the replayed file
+        self._offset = 0  # bytes replayed; always just after a newline
+        self._lines = 0
+        self._live: dict[int, SnapshotMeta] = {}
+
+    def entries(self) -> list[SnapshotMeta]:
+        """Every live entry (ghosts included), after replaying what was appended since."""
+        with self._lock:
+            self._refresh()
+            return list(self._live.values())
+
+    def append(self, data: bytes, *, durable: bool) -> None:
+        """Append complete lines; fsync first if ``durable``. Caller holds the root's lock.
+
+        If a crash left a torn last line, a newline is written before ``data`` so the fragment
+        becomes one bad line (skipped on replay) instead of corrupting ``data``'s first line.
+        """
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def compact_if_worthwhile(self) -> None:
+        """Rewrite the journal with live entries only, if dead lines dominate. Caller holds the
+        root's lock, so no line can be appended between the replay and the replacement."""
+        with self._lock:
+            self._refresh()
+            dead = self._lines - len(self._live)
+            if dead < max(COMPACT_MIN_DEAD, len(self._live)):
+                return
+            live = sorted(self._live.values(), key=lambda m: m.id)
+            data = b"".join(encode_journal_add(m) for m in live)
+            write_atomic(self.path, data)
+            st = os.stat(self.path)
+            self._ident, self._offset, self._lines = (st.st_dev, st.st_ino), len(data), len(live)
+            log.info(
+                "compacted journal %s: %d live entries, %d dead dropped", self.path, len(live), dead
+            )
+
+    def _refresh(self) -> None:
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 (closed below; fstat needs the same file)
+        except FileNotFoundError:
+            self._reset(None)
+            return
+        with f:
+            st = os.fstat(f.fileno())
+            if (st.st_dev, st.st_ino) != self._ident or st.st_size < self._offset:
+                self._reset((st.st_dev, st.st_ino))
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1  # a line still being appended is left for the next replay
+        for line in data[:end].splitlines():
+            self._lines += 1
+            try:
+                entry = decode_journal_line(line)
+            except CorruptRecord as exc:
+                log.warning("skipping bad line in journal %s: %s", self.path, exc)
+                continue
+            if isinstance(entry, int):
+                self._live.pop(entry, None)
+            else:
+                self._live[entry.id] = entry
+        self._offset += end
+
+    def _reset(self, ident: tuple[int, int] | None) -> None:
+        self._ident, self._offset, self._lines, self._live = ident, 0, 0, {}

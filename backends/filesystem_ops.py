@@ -1,0 +1,291 @@
+"""The blocking operations of the filesystem backend (see ``backends.filesystem`` for the design).
+
+Every method runs in a worker thread and may raise ``OSError``; ``FilesystemStore`` turns that
+into ``StorageUnavailable``. Writers hold the root's exclusive ``flock``; readers take no lock,
+because every file is only ever replaced by ``os.replace``, removed, or (the journal) appended to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from snapshot_server.errors import InvalidSnapshot, SnapshotExists
+from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
+
+from .filesystem_disk import (
+    Layout,
+    ensure_dir,
+    exclusive_lock,
+    iter_record_files,
+    iter_temp_files,
+    read_bytes,
+    read_index,
+    read_meta,
+    read_snapshot,
+    remove,
+    write_atomic,
+)
+from .filesystem_format import (
+    HASH_RE,
+    KEY_RE,
+    CorruptRecord,
+    decode_counter,
+    encode_counter,
+    encode_index,
+    encode_journal_add,
+    encode_journal_remove,
+    encode_record,
+)
+from .filesystem_journal import Journal
+
+log = logging.getLogger(__name__)
+
+
+class SyncStore:
+    """Blocking snapshot storage under one root directory."""
+
+    def __init__(self, root: str) -> None:
+        self.layout = Layout(os.path.normpath(os.path.abspath(root)))
+        self.journal = Journal(self.layout.journal)
+
+    def prepare(self) -> None:
+        """Create the root (``0o700``) and its subdirectories; then, under the write lock (so no
+        writer is mid-way), remove stray temp files and rebuild the journal if it is missing.
+        Costs one walk of the 4096 shard directories (plus a scan of every record if the
+        journal has to be rebuilt)."""
+        layout = self.layout
+        if not os.path.isdir(layout.root):
+            os.makedirs(os.path.dirname(layout.root), exist_ok=True)
+            try:
+                os.mkdir(layout.root, 0o700)
+            except FileExistsError:
+                pass  # another worker process won the race
+            else:
+                os.chmod(layout.root, 0o700)  # mkdir's mode is filtered by the umask
+        for sub in (layout.records, layout.deletekeys):
+            ensure_dir(sub, layout.root)
+        with exclusive_lock(layout):
+            for tmp in list(iter_temp_files(layout)):
+                log.info("removing stray temp file %s", tmp)
+                remove(tmp)
+            if not os.path.exists(layout.journal):
+                live = sorted(self.scan(), key=lambda m: m.id)
+                write_atomic(layout.journal, b"".join(encode_journal_add(m) for m in live))
+        self.journal.entries()  # replay now rather than on the first request
+
+    def insert(self, record: NewSnapshot) -> Snapshot:
+        """See ``SnapshotStore.insert``. An existing record blocks its key until it is deleted
+        or reclaimed by ``delete_expired``, expired or not (as in the SQLite backend)."""
+        if not KEY_RE.fullmatch(record.key):
+            raise InvalidSnapshot("invalid key")
+        if not HASH_RE.fullmatch(record.delete_key_hash):
+            raise InvalidSnapshot("invalid deleteKey hash")
+        layout = self.layout
+        record_path = layout.record_path(record.key)
+        index_path = layout.index_path(record.delete_key_hash)
+        with exclusive_lock(layout):
+            if self._snapshot_of(record.key) is not None:
+                raise SnapshotExists("key")
+            if self._holder(record.delete_key_hash) is not None:
+                raise SnapshotExists("deleteKey")
+            # A damaged record in the way (replaced below): its journal entry must go too.
+            damaged = read_meta(record_path, exact_size=False)
+            snapshot = record.with_id(self._next_id())
+            journaled = False
+            try:
+                ensure_dir(os.path.dirname(index_path), layout.root)
+                write_atomic(index_path, encode_index(record.key, snapshot.id))
+                self.journal.append(encode_journal_add(snapshot.meta()), durable=True)
+                journaled = True
+                ensure_dir(os.path.dirname(record_path), layout.root)
+                write_atomic(record_path, encode_record(snapshot))  # the commit point
+            except BaseException:
+                self._undo_insert(record_path, index_path, snapshot.id if journaled else None)
+                raise
+            if damaged is not None and damaged.key == record.key:
+                self.journal.append(encode_journal_remove(damaged.id), durable=False)
+        return snapshot
+
+    def get(self, key: str, now: float) -> Snapshot | None:
+        """The verified, unexpired record for ``key``, else ``None``."""
+        if not KEY_RE.fullmatch(key):
+            return None
+        snapshot = self._snapshot_of(key)
+        return None if snapshot is None or snapshot.is_expired(now) else snapshot
+
+    def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta | None:
+        """The unexpired record whose deleteKey hashes to ``delete_key_hash``, else ``None``.
+        An index file found dangling is removed (under the lock, after checking again)."""
+        if not HASH_RE.fullmatch(delete_key_hash):
+            return None
+        meta = self._holder(delete_key_hash)
+        if meta is None and os.path.exists(self.layout.index_path(delete_key_hash)):
+            with exclusive_lock(self.layout):
+                self._drop_dangling_index(delete_key_hash)
+        return None if meta is None or meta.is_expired(now) else meta
+
+    def list_snapshots(
+        self, org_id: int, user_id: int | None, query: str, limit: int, page: int, now: float
+    ) -> list[SnapshotMeta]:
+        """See ``SnapshotStore.list_snapshots``. Filters the journal in memory, then checks the
+        entries up to the end of the page against their record files (skipping ghosts)."""
+        needle = query.casefold()
+        candidates = sorted(
+            (
+                m
+                for m in self.journal.entries()
+                if m.org_id == org_id
+                and (user_id is None or m.user_id == user_id)
+                and not m.is_expired(now)
+                and needle in m.name.casefold()
+            ),
+            key=lambda m: m.id,
+        )
+        wanted = page * limit
+        found: list[SnapshotMeta] = []
+        for meta in candidates:
+            if len(found) == wanted:
+                break
+            if self._is_committed(meta):
+                found.append(meta)
+        return found[(page - 1) * limit :]
+
+    def delete(self, key: str, now: float) -> SnapshotMeta | None:
+        """Remove the unexpired record for ``key``. ``None`` if there is none."""
+        if not KEY_RE.fullmatch(key):
+            return None
+        with exclusive_lock(self.layout):
+            meta = self._meta_of(key)
+            if meta is None or meta.is_expired(now):
+                return None
+            self._remove(meta)
+            self.journal.append(encode_journal_remove(meta.id), durable=False)
+            self.journal.compact_if_worthwhile()
+        return meta
+
+    def expired_candidates(self, now: float) -> list[SnapshotMeta]:
+        """Journal entries with ``expires <= now``, earliest expiry first (ghosts included)."""
+        return sorted(
+            (m for m in self.journal.entries() if m.is_expired(now)),
+            key=lambda m: (m.expires, m.id),
+        )
+
+    def remove_expired(
+        self, candidates: list[SnapshotMeta], now: float, limit: int
+    ) -> list[SnapshotMeta]:
+        """Remove up to ``limit`` of ``candidates`` that are still stored and expired; return
+        them. Ghosts among them are dropped from the journal but not returned."""
+        removed: list[SnapshotMeta] = []
+        gone: list[int] = []
+        with exclusive_lock(self.layout):
+            for candidate in candidates:
+                if len(removed) >= limit:
+                    break
+                # Re-read under the lock: it may have been deleted, or deleted and re-created.
+                meta = self._header_of(candidate.key)
+                if meta is not None and meta.id == candidate.id and meta.is_expired(now):
+                    self._remove(meta)
+                    removed.append(meta)
+                elif meta is None or meta.id != candidate.id:
+                    self._drop_dangling_index(candidate.delete_key_hash)
+                    if meta is None and os.path.exists(
+                        path := self.layout.record_path(candidate.key)
+                    ):
+                        # Unreadable (damaged header) and its journal entry says expired:
+                        # nothing can ever read it, so reclaim the space.
+                        log.warning("removing damaged expired record %s", path)
+                        remove(path)
+                gone.append(candidate.id)
+            if gone:
+                self.journal.append(b"".join(map(encode_journal_remove, gone)), durable=False)
+                self.journal.compact_if_worthwhile()
+        return removed
+
+    def scan(self) -> list[SnapshotMeta]:
+        """The headers of every intact record file: O(number of records) reads, no lock."""
+        metas = []
+        for path in iter_record_files(self.layout):
+            meta = read_meta(path)
+            if meta is not None and self.layout.record_path(meta.key) == path:
+                metas.append(meta)
+        return metas
+
+    def ping(self) -> None:
+        """Raise ``OSError`` unless the root is a directory we can write to."""
+        os.stat(self.layout.records)
+        if not os.access(self.layout.root, os.W_OK | os.X_OK):
+            raise PermissionError(f"{self.layout.root} is not writable")
+
+    def _snapshot_of(self, key: str) -> Snapshot | None:
+        """The fully verified record of ``key``: what every lookup by key or deleteKey uses, so
+        a record with a damaged dashboard is absent everywhere but in listings."""
+        snapshot = read_snapshot(self.layout.record_path(key))
+        return snapshot if snapshot is not None and snapshot.key == key else None
+
+    def _meta_of(self, key: str) -> SnapshotMeta | None:
+        snapshot = self._snapshot_of(key)
+        return None if snapshot is None else snapshot.meta()
+
+    def _header_of(self, key: str) -> SnapshotMeta | None:
+        """The record header of ``key``, checked against the file size but not the dashboard."""
+        meta = read_meta(self.layout.record_path(key))
+        return meta if meta is not None and meta.key == key else None
+
+    def _is_committed(self, entry: SnapshotMeta) -> bool:
+        """Whether a journal entry's record file exists, is intact and is that entry."""
+        meta = self._header_of(entry.key)
+        return meta is not None and meta.id == entry.id
+
+    def _holder(self, delete_key_hash: str) -> SnapshotMeta | None:
+        """The record that owns ``delete_key_hash``: the index names a key, and that key's
+        record must name the same hash (so a dangling or stale index never matches)."""
+        key = read_index(self.layout.index_path(delete_key_hash))
+        meta = None if key is None else self._meta_of(key)
+        return meta if meta is not None and meta.delete_key_hash == delete_key_hash else None
+
+    def _drop_dangling_index(self, delete_key_hash: str) -> None:
+        """Remove the index file of ``delete_key_hash`` unless a record owns it. Caller holds
+        the lock, so no insert is between writing an index and committing its record."""
+        if self._holder(delete_key_hash) is None and remove(
+            self.layout.index_path(delete_key_hash)
+        ):
+            log.info("removed dangling delete-key index %s", delete_key_hash[:12])
+
+    def _remove(self, meta: SnapshotMeta) -> None:
+        """Unlink a record (the commit point), then its index file if it still names this key.
+        Caller holds the lock and appends the journal line."""
+        remove(self.layout.record_path(meta.key))
+        index_path = self.layout.index_path(meta.delete_key_hash)
+        if read_index(index_path) == meta.key:
+            remove(index_path)
+
+    def _undo_insert(self, record_path: str, index_path: str, journaled_id: int | None) -> None:
+        """Best effort after a failed insert: whatever was at either path was absent, corrupt
+        or dangling (checked before writing), so removing it loses nothing."""
+        try:
+            for path in (record_path, index_path):
+                remove(path)
+            if journaled_id is not None:
+                self.journal.append(encode_journal_remove(journaled_id), durable=False)
+        except OSError as exc:
+            # What is left is a ghost journal entry or a dangling index: both harmless.
+            log.warning("could not fully clean up a failed insert: %s", exc)
+
+    def _next_id(self) -> int:
+        """Hand out the next id and persist it before it is used. Caller holds the lock."""
+        data = read_bytes(self.layout.counter)
+        last = 0
+        if data is not None:
+            try:
+                last = decode_counter(data)
+            except CorruptRecord as exc:
+                log.error("id counter %s is corrupt (%s); recovering", self.layout.counter, exc)
+                data = None
+        if data is None:
+            # Missing or corrupt: never below any id on disk or in the journal. (Ids of records
+            # removed before the counter was lost cannot be known; do not delete the file.)
+            known = [m.id for m in self.scan()] + [m.id for m in self.journal.entries()]
+            last = max(known, default=0)
+        write_atomic(self.layout.counter, encode_counter(last + 1))
+        return last + 1
