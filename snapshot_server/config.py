@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .config_reader import Section
 from .errors import ConfigError
 from .models import hash_secret
 
@@ -149,7 +150,7 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(data: Mapping[str, Any]) -> Config:
     """Validate an already-parsed TOML document. Raises ``ConfigError`` naming the first bad key."""
-    root = _Section(data, "")
+    root = Section(data, "")
     server = _parse_server(root.section("server"))
     storage = _parse_storage(root.section("storage"))
     snapshots = _parse_snapshots(root.section("snapshots"))
@@ -160,7 +161,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     return Config(server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn)
 
 
-def _parse_server(s: _Section) -> ServerConfig:
+def _parse_server(s: Section) -> ServerConfig:
     d = ServerConfig()
     root_url = s.get_str("root_url", d.root_url)
     if root_url:
@@ -178,7 +179,7 @@ def _parse_server(s: _Section) -> ServerConfig:
     return cfg
 
 
-def _parse_storage(s: _Section) -> StorageConfig:
+def _parse_storage(s: Section) -> StorageConfig:
     backend = s.get_str("backend", "sqlite")
     if backend not in BACKEND_NAMES:
         raise ConfigError(f"{s.key('backend')}: must be one of {', '.join(BACKEND_NAMES)}")
@@ -210,7 +211,7 @@ def _parse_storage(s: _Section) -> StorageConfig:
     return StorageConfig(backend=backend, sqlite=sqlite, redis=redis, filesystem=filesystem)
 
 
-def _parse_snapshots(s: _Section) -> SnapshotsConfig:
+def _parse_snapshots(s: Section) -> SnapshotsConfig:
     d = SnapshotsConfig()
     public_mode = s.get_bool("public_mode", d.public_mode)
     cfg = SnapshotsConfig(
@@ -238,7 +239,7 @@ def _parse_snapshots(s: _Section) -> SnapshotsConfig:
     return cfg
 
 
-def _parse_token(s: _Section) -> TokenConfig:
+def _parse_token(s: Section) -> TokenConfig:
     name = s.get_str("name", "", required=True)
     plain = s.get_str("token", "")
     hashed = s.get_str("token_sha256", "").lower()
@@ -297,7 +298,7 @@ _PURGER_REQUIRED = {
 _HTTP_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
-def _parse_purger(s: _Section) -> PurgerConfig:
+def _parse_purger(s: Section) -> PurgerConfig:
     kind = s.get_str("kind", "", required=True)
     if kind not in PURGER_KINDS:
         raise ConfigError(f"{s.key('kind')}: must be one of {', '.join(PURGER_KINDS)}")
@@ -340,94 +341,3 @@ def _check_http_url(key: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{key}: {url!r} is not an absolute http(s) URL")
-
-
-class _Section:
-    """A TOML table being read: typed getters that name the dotted key on error."""
-
-    def __init__(self, data: Any, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"{path}: must be a table")
-        self.data: Mapping[str, Any] = data
-        self.path = path
-        self.seen: set[str] = set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def _get(self, name: str) -> Any:
-        self.seen.add(name)
-        return self.data.get(name)
-
-    def section(self, name: str) -> _Section:
-        value = self._get(name)
-        return _Section({} if value is None else value, self.key(name))
-
-    def tables(self, name: str) -> list[_Section]:
-        value = self._get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise ConfigError(f"{self.key(name)}: must be an array of tables")
-        return [_Section(v, f"{self.key(name)}[{i}]") for i, v in enumerate(value)]
-
-    def get_str(self, name: str, default: str, *, required: bool = False) -> str:
-        value = self._get(name)
-        if value is None:
-            value = default
-        if not isinstance(value, str):
-            raise ConfigError(f"{self.key(name)}: must be a string")
-        if required and not value:
-            raise ConfigError(f"{self.key(name)}: must be a non-empty string")
-        return value
-
-    def get_str_list(self, name: str, default: list[str] | None) -> list[str] | None:
-        value = self._get(name)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(f"{self.key(name)}: must be a list of non-empty strings")
-        return value
-
-    def get_bool(self, name: str, default: bool) -> bool:
-        value = self._get(name)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self.key(name)}: must be true or false")
-        return value
-
-    def get_int(
-        self, name: str, default: int, *, lo: int | None = None, hi: int | None = None
-    ) -> int:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.key(name)}: must be an integer")
-        _check_range(self.key(name), value, lo, hi)
-        return value
-
-    def get_float(
-        self, name: str, default: float, *, lo: float | None = None, hi: float | None = None
-    ) -> float:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{self.key(name)}: must be a number")
-        _check_range(self.key(name), value, lo, hi)
-        return float(value)
-
-    def done(self) -> None:
-        """Raise for the first key nobody asked for: almost always a typo."""
-        for name in self.data:
-            if name not in self.seen:
-                raise ConfigError(f"{self.key(name)}: unknown key")
-
-
-def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> None:
-    if lo is not None and value < lo:
-        raise ConfigError(f"{key}: must be at least {lo}")
-    if hi is not None and value > hi:
-        raise ConfigError(f"{key}: must be at most {hi}")
