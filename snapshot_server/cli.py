@@ -23,7 +23,7 @@ from aiohttp import web
 from backends import open_store
 
 from .app import create_app
-from .config import ROLES, AuthConfig, Config, TokenConfig, load_config, role_scopes
+from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError
 from .models import hash_secret
 
@@ -123,14 +123,7 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
 def _newcomer_config(config: Config) -> Config:
     """No config file: SQLite in the working directory and a token for this run, printed."""
     token = secrets.token_urlsafe(24)
-    dev = TokenConfig(
-        name="development",
-        token_sha256=hash_secret(token),
-        org_id=1,
-        user_id=1,
-        role="Admin",
-        scopes=role_scopes("Admin"),
-    )
+    dev = token_config("development", token, role="Admin")
     print(
         "\nNo config file given: serving SQLite at "
         f"{os.path.abspath(config.storage.sqlite.path)}.\n"

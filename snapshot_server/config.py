@@ -267,6 +267,20 @@ def _parse_token(s: Section) -> TokenConfig:
     return cfg
 
 
+def token_config(
+    name: str, token: str, *, role: str, org_id: int = 1, user_id: int = 1
+) -> TokenConfig:
+    """A token entry for a plain ``token`` (stored as its SHA-256) with ``role``'s scopes."""
+    return TokenConfig(
+        name=name,
+        token_sha256=hash_secret(token),
+        org_id=org_id,
+        user_id=user_id,
+        role=role,
+        scopes=role_scopes(role),
+    )
+
+
 def role_scopes(role: str) -> frozenset[str]:
     """The Grafana RBAC scopes a role grants (SPEC §2)."""
     if role == "Viewer":

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
 import time
 
 import pytest
+
+from snapshot_server.models import NewSnapshot, hash_secret
 
 
 class ManualClock:
@@ -61,3 +64,31 @@ async def wait_until_healthy(base_url: str, within: float = 20.0) -> None:
             if time.monotonic() > deadline:
                 pytest.fail(f"server at {base_url} did not become healthy in {within}s")
             await asyncio.sleep(0.05)
+
+
+def new_record(
+    now: float,
+    key: str | None = None,
+    delete_key: str | None = None,
+    *,
+    name: str = "snap",
+    org_id: int = 1,
+    user_id: int = 1,
+    expires_in: float | None = None,
+    dashboard: bytes = b'{"title":"t","panels":[]}',
+) -> NewSnapshot:
+    """A record to insert, created at ``now``; random keys unless given."""
+    return NewSnapshot(
+        key=key or secrets.token_hex(16),
+        delete_key_hash=hash_secret(delete_key or secrets.token_hex(16)),
+        name=name,
+        org_id=org_id,
+        user_id=user_id,
+        external=False,
+        external_url="",
+        external_delete_url="",
+        created=now,
+        expires=None if expires_in is None else now + expires_in,
+        etag='"e"',
+        dashboard=dashboard,
+    )

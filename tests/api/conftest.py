@@ -19,10 +19,8 @@ from snapshot_server.config import (
     ServerConfig,
     SnapshotsConfig,
     StorageConfig,
-    TokenConfig,
-    role_scopes,
+    token_config,
 )
-from snapshot_server.models import hash_secret
 from tests.support import ManualClock
 
 ROOT_URL = "https://snapshots.example.test/"
@@ -47,14 +45,7 @@ def auth(user: str) -> dict[str, str]:
 
 def api_config(storage: StorageConfig, **snapshots: Any) -> Config:
     tokens = tuple(
-        TokenConfig(
-            name=name,
-            token_sha256=hash_secret(token),
-            org_id=org,
-            user_id=user,
-            role=role,
-            scopes=role_scopes(role),
-        )
+        token_config(name, token, role=role, org_id=org, user_id=user)
         for name, (token, org, user, role) in USERS.items()
     )
     return Config(

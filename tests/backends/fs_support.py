@@ -5,41 +5,15 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import stat
 from pathlib import Path
 
 from snapshot_server.config import FilesystemConfig, StorageConfig
-from snapshot_server.models import NewSnapshot, hash_secret
+from snapshot_server.models import hash_secret
 
 
 def config_for(root: Path) -> StorageConfig:
     return StorageConfig(backend="filesystem", filesystem=FilesystemConfig(path=str(root)))
-
-
-def new(
-    now: float,
-    key: str | None = None,
-    delete_key: str | None = None,
-    *,
-    name: str = "snap",
-    expires_in: float | None = None,
-    dashboard: bytes = b'{"title":"t","panels":[]}',
-) -> NewSnapshot:
-    return NewSnapshot(
-        key=key or secrets.token_hex(16),
-        delete_key_hash=hash_secret(delete_key or secrets.token_hex(16)),
-        name=name,
-        org_id=1,
-        user_id=1,
-        external=False,
-        external_url="",
-        external_delete_url="",
-        created=now,
-        expires=None if expires_in is None else now + expires_in,
-        etag='"e"',
-        dashboard=dashboard,
-    )
 
 
 def all_files(root: Path) -> list[Path]:

@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,20 @@ from tests.backends.fs_support import (
     debris,
     index_file,
     mode,
-    new,
     realpath,
     record_files,
     walk,
 )
-from tests.support import ManualClock
+from tests.support import ManualClock, new_record
 
 RECORD_PATH = re.compile(r"records/([0-9a-f]{2})/([0-9a-f])/([0-9a-f]{64})\.rec")
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "store" / "root"
-
-
-@pytest.fixture
-async def fs(root: Path) -> AsyncIterator[FilesystemStore]:
-    store = await FilesystemStore.open(config_for(root))
-    try:
-        yield store
-    finally:
-        await store.aclose()
 
 
 async def test_root_dirs_and_files_are_private(
     fs: FilesystemStore, root: Path, clock: ManualClock
 ) -> None:
     for i in range(5):
-        await fs.insert(new(clock(), f"private-{i}", f"private-dk-{i}"))
+        await fs.insert(new_record(clock(), f"private-{i}", f"private-dk-{i}"))
     assert mode(root) == 0o700
     dirs = [p for p in walk(root) if p.is_dir()]
     assert len(dirs) == 2 + 2 * 2 * 5  # records/, deletekeys/, two shard levels per file
@@ -68,7 +52,7 @@ async def test_records_are_sharded_by_key_hash(
 ) -> None:
     keys = [f"key-{i}" for i in range(300)]
     for key in keys:
-        await fs.insert(new(clock(), key))
+        await fs.insert(new_record(clock(), key))
     paths = [p.relative_to(root).as_posix() for p in record_files(root)]
     assert len(paths) == 300
     digests = set()
@@ -98,7 +82,7 @@ async def test_every_path_stays_under_the_root(
             await fs.delete(key, clock())
     with pytest.raises(SnapshotNotFound):
         await fs.get_by_delete_key("../" * 20 + "etc/passwd", clock())
-    await fs.insert(new(clock(), "normal-key"))
+    await fs.insert(new_record(clock(), "normal-key"))
     resolved = realpath(root)
     assert all(realpath(p).startswith(resolved + "/") for p in walk(root))
     # Nothing was created beside the root.
@@ -131,7 +115,7 @@ async def test_failed_write_leaves_nothing_and_is_storage_unavailable(
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    record = new(clock(), "doomed", "doomed-dk", expires_in=60)
+    record = new_record(clock(), "doomed", "doomed-dk", expires_in=60)
     with pytest.raises(StorageUnavailable):
         await fs.insert(record)
     monkeypatch.setattr(os, "replace", real_replace)
@@ -152,7 +136,7 @@ async def test_stray_temp_files_are_ignored_then_removed_on_open(
     root: Path, clock: ManualClock
 ) -> None:
     store = await FilesystemStore.open(config_for(root))
-    kept = await store.insert(new(clock(), "kept", "kept-dk"))
+    kept = await store.insert(new_record(clock(), "kept", "kept-dk"))
     (record,) = record_files(root)
     shard = record.parent
     strays = [
@@ -182,16 +166,16 @@ async def test_stray_temp_files_are_ignored_then_removed_on_open(
 
 async def test_ids_are_never_reused_across_reopen(root: Path, clock: ManualClock) -> None:
     store = await FilesystemStore.open(config_for(root))
-    await store.insert(new(clock()))
-    last = await store.insert(new(clock(), "last"))
+    await store.insert(new_record(clock()))
+    last = await store.insert(new_record(clock(), "last"))
     await store.delete("last", clock())
     await store.aclose()
     store = await FilesystemStore.open(config_for(root))
     try:
-        assert (await store.insert(new(clock()))).id == last.id + 1
+        assert (await store.insert(new_record(clock()))).id == last.id + 1
         # A lost counter file is rebuilt from the records on disk.
         (root / "counter").unlink()
-        assert (await store.insert(new(clock()))).id == last.id + 2
+        assert (await store.insert(new_record(clock()))).id == last.id + 2
     finally:
         await store.aclose()
 
@@ -212,7 +196,7 @@ async def test_blocking_io_runs_on_the_store_threads(
 
     monkeypatch.setattr(filesystem_ops, "write_atomic", write_spy)
     monkeypatch.setattr(filesystem_ops, "read_snapshot", read_spy)
-    await fs.insert(new(clock(), "k"))
+    await fs.insert(new_record(clock(), "k"))
     await fs.get("k", clock())
     await fs.delete("k", clock())
     assert len(threads) >= 5  # counter, index, record; two verified reads
@@ -227,7 +211,7 @@ async def test_os_errors_become_storage_unavailable(root: Path, clock: ManualClo
         with pytest.raises(StorageUnavailable):
             await store.ping()
         with pytest.raises(StorageUnavailable):
-            await store.insert(new(clock()))
+            await store.insert(new_record(clock()))
     finally:
         await store.aclose()
     with pytest.raises(StorageUnavailable):

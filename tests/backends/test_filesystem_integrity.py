@@ -3,7 +3,7 @@ and the listing journal stays correct through torn lines, compaction and loss.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,24 +20,9 @@ from tests.backends.fs_support import (
     index_file,
     journal_ids,
     journal_lines,
-    new,
     record_files,
 )
-from tests.support import ManualClock
-
-
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return tmp_path / "store" / "root"
-
-
-@pytest.fixture
-async def fs(root: Path) -> AsyncIterator[FilesystemStore]:
-    store = await FilesystemStore.open(config_for(root))
-    try:
-        yield store
-    finally:
-        await store.aclose()
+from tests.support import ManualClock, new_record
 
 
 async def test_crash_between_index_and_record_leaves_nothing_visible(
@@ -45,8 +30,8 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
 ) -> None:
     """What a crash after steps 1-2 of an insert leaves (the counter, the delete-key index and
     the journal entry, but no record), plus an index whose key now has another deleteKey."""
-    kept = await fs.insert(new(clock(), "kept", "kept-dk"))
-    ghost = new(clock(), "ghost", "ghost-dk", expires_in=5).with_id(kept.id + 1)
+    kept = await fs.insert(new_record(clock(), "kept", "kept-dk"))
+    ghost = new_record(clock(), "ghost", "ghost-dk", expires_in=5).with_id(kept.id + 1)
     (root / "counter").write_bytes(f"snapshot-counter/1 {ghost.id}\n".encode())
     dangling = index_file(root, "ghost-dk", encode_index("ghost", ghost.id))
     stale = index_file(root, "stale-dk", encode_index("kept", 99))
@@ -61,7 +46,7 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
             await fs.get_by_delete_key(hash_secret(delete_key), clock())
         assert not index.exists()  # found dangling, removed under the lock
     # The key and deleteKey are free; the ghost's id is not handed out again.
-    again = await fs.insert(new(clock(), "ghost", "ghost-dk"))
+    again = await fs.insert(new_record(clock(), "ghost", "ghost-dk"))
     assert again.id == ghost.id + 1
     clock.advance(5)
     assert await fs.delete_expired(clock()) == []  # the expired ghost is not reported...
@@ -76,17 +61,17 @@ async def test_journal_survives_torn_lines_and_is_compacted(
     fs: FilesystemStore, root: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(filesystem_journal, "COMPACT_MIN_DEAD", 6)
-    first = await fs.insert(new(clock(), "first"))
+    first = await fs.insert(new_record(clock(), "first"))
     # A crash in the middle of appending "-13": the torn "-1" must not remove id 1.
     append_journal(root, encode_journal_remove(first.id * 10 + 3)[:-2])
     assert [m.id for m in await fs.list_snapshots(1, None, "", 10, 1, clock())] == [first.id]
-    second = await fs.insert(new(clock(), "second"))  # terminates the torn line first
+    second = await fs.insert(new_record(clock(), "second"))  # terminates the torn line first
     assert [m.id for m in await fs.list_snapshots(1, None, "", 10, 1, clock())] == [
         first.id,
         second.id,
     ]
     for i in range(4):
-        await fs.insert(new(clock(), f"temp-{i}"))
+        await fs.insert(new_record(clock(), f"temp-{i}"))
         await fs.delete(f"temp-{i}", clock())
     # Uncompacted: 2 live + 1 torn + 8 dead lines. Dead lines reached 7 after the third delete,
     # so it rewrote the journal to the 2 live lines; the fourth pair came after.
@@ -104,7 +89,7 @@ async def test_journal_survives_torn_lines_and_is_compacted(
 
 async def test_missing_journal_is_rebuilt_on_open(root: Path, clock: ManualClock) -> None:
     store = await FilesystemStore.open(config_for(root))
-    stored = [await store.insert(new(clock(), f"k{i}")) for i in range(3)]
+    stored = [await store.insert(new_record(clock(), f"k{i}")) for i in range(3)]
     await store.aclose()
     (root / "journal").unlink()
     store = await FilesystemStore.open(config_for(root))
@@ -129,7 +114,7 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
 async def test_corrupt_record_is_never_returned(
     fs: FilesystemStore, root: Path, clock: ManualClock, corruption: str
 ) -> None:
-    victim = await fs.insert(new(clock(), "victim", "victim-dk", expires_in=60))
+    victim = await fs.insert(new_record(clock(), "victim", "victim-dk", expires_in=60))
     (path,) = record_files(root)
     data = path.read_bytes()
     changed = CORRUPTIONS[corruption](data)
@@ -147,7 +132,7 @@ async def test_corrupt_record_is_never_returned(
     # it (documented); every other corruption is caught by the header checksum or file size.
     assert [m.key for m in listed] == (["victim"] if corruption == "dashboard-byte-flipped" else [])
     # The damaged record does not block its key or deleteKey.
-    replacement = await fs.insert(new(clock(), "victim", "victim-dk"))
+    replacement = await fs.insert(new_record(clock(), "victim", "victim-dk"))
     assert await fs.get("victim", clock()) == replacement
     assert await fs.list_snapshots(1, None, "", 100, 1, clock()) == [replacement.meta()]
     # With its header still readable, the replaced record's journal entry is dropped at once;
@@ -162,7 +147,7 @@ async def test_corrupt_record_is_never_returned(
 async def test_delete_expired_reclaims_an_unreadable_expired_record(
     fs: FilesystemStore, root: Path, clock: ManualClock
 ) -> None:
-    await fs.insert(new(clock(), "damaged", "damaged-dk", expires_in=10))
+    await fs.insert(new_record(clock(), "damaged", "damaged-dk", expires_in=10))
     (path,) = record_files(root)
     path.write_bytes(b"snapshot-record/1 garbage\n")
     clock.advance(10)

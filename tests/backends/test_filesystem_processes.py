@@ -9,8 +9,8 @@ from typing import Any
 
 from backends.filesystem import FilesystemStore
 from snapshot_server.errors import SnapshotExists
-from tests.backends.fs_support import config_for, new
-from tests.support import ManualClock
+from tests.backends.fs_support import config_for
+from tests.support import ManualClock, new_record
 
 
 def _worker(root: str, tag: int, count: int, barrier: Any, results: Any) -> None:
@@ -30,8 +30,8 @@ async def _insert_many(
     try:
         barrier.wait(timeout=60)
         for record in (
-            new(clock(), "contested-key"),
-            new(clock(), f"own-{tag}", "contested-dk"),
+            new_record(clock(), "contested-key"),
+            new_record(clock(), f"own-{tag}", "contested-dk"),
         ):
             try:
                 await store.insert(record)
@@ -40,7 +40,7 @@ async def _insert_many(
                 contested.append(exc.field)
         ids, keys = [], []
         for i in range(count):
-            stored = await store.insert(new(clock(), f"p{tag}-{i}"))
+            stored = await store.insert(new_record(clock(), f"p{tag}-{i}"))
             ids.append(stored.id)
             keys.append(stored.key)
     finally:

@@ -18,8 +18,7 @@ from snapshot_server.config import RedisConfig, StorageConfig
 from snapshot_server.errors import ConfigError, SnapshotNotFound
 from snapshot_server.models import hash_secret
 from snapshot_server.storage import SnapshotStore
-from tests.contract.test_store import new
-from tests.support import ManualClock
+from tests.support import ManualClock, new_record
 
 Raw = Redis | RedisCluster
 
@@ -69,7 +68,7 @@ def snapshot_keys(keys: KeySpace, key: str, delete_key: str) -> set[str]:
 async def test_every_key_of_an_expiring_snapshot_has_a_ttl_ending_at_expiry(
     store: SnapshotStore, raw: Raw, keys: KeySpace, clock: ManualClock
 ) -> None:
-    record = new(clock, key="ttl", delete_key="ttl-dk", expires_in=3600)
+    record = new_record(clock(), key="ttl", delete_key="ttl-dk", expires_in=3600)
     await store.insert(record)
     assert record.expires is not None
     found = await all_keys(raw, keys)
@@ -86,7 +85,7 @@ async def test_every_key_of_an_expiring_snapshot_has_a_ttl_ending_at_expiry(
 async def test_a_never_expiring_snapshot_has_no_ttl(
     store: SnapshotStore, raw: Raw, keys: KeySpace, clock: ManualClock
 ) -> None:
-    await store.insert(new(clock, key="forever", delete_key="forever-dk"))
+    await store.insert(new_record(clock(), key="forever", delete_key="forever-dk"))
     found = await all_keys(raw, keys)
     assert snapshot_keys(keys, "forever", "forever-dk") <= found
     for name in found:
@@ -97,7 +96,7 @@ async def test_delete_leaves_nothing_but_the_id_counter(
     store: SnapshotStore, raw: Raw, keys: KeySpace, clock: ManualClock
 ) -> None:
     for user_id, expires_in in ((1, None), (2, 60.0)):
-        stored = await store.insert(new(clock, user_id=user_id, expires_in=expires_in))
+        stored = await store.insert(new_record(clock(), user_id=user_id, expires_in=expires_in))
         await store.delete(stored.key, clock())
     assert await all_keys(raw, keys) == {keys.counter}
 
@@ -106,7 +105,7 @@ async def test_delete_expired_leaves_nothing_but_the_id_counter(
     store: SnapshotStore, raw: Raw, keys: KeySpace, clock: ManualClock
 ) -> None:
     for _ in range(3):
-        await store.insert(new(clock, expires_in=30))
+        await store.insert(new_record(clock(), expires_in=30))
     clock.advance(30)
     assert len(await store.delete_expired(clock())) == 3
     assert await all_keys(raw, keys) == {keys.counter}
@@ -116,7 +115,7 @@ async def test_stored_metadata_is_what_python_encodes(
     store: SnapshotStore, raw: Raw, keys: KeySpace, clock: ManualClock
 ) -> None:
     # The scripts compare stored metadata byte for byte, so Lua and Python must build it alike.
-    record = new(clock, name='naïve "quoted" ✓', expires_in=99.5)
+    record = new_record(clock(), name='naïve "quoted" ✓', expires_in=99.5)
     stored = await store.insert(record)
     assert await raw.get(keys.claim(record.key)) == encode_meta(stored.id, meta_tail(record))
 
@@ -126,7 +125,9 @@ async def test_delete_expired_returns_records_redis_already_reclaimed(
 ) -> None:
     # Expired 100 s ago by the real clock: Redis drops the keys at once (PXAT in the past).
     clock = ManualClock(start=time.time() - 200)
-    stored = await store.insert(new(clock, key="gone", delete_key="gone-dk", expires_in=100))
+    stored = await store.insert(
+        new_record(clock(), key="gone", delete_key="gone-dk", expires_in=100)
+    )
     assert not snapshot_keys(keys, "gone", "gone-dk") & await all_keys(raw, keys)
     with pytest.raises(SnapshotNotFound):
         await store.get("gone", clock())
@@ -139,8 +140,10 @@ async def test_a_reused_key_is_not_hurt_by_cleanup_of_its_predecessor(
     store: SnapshotStore, clock: ManualClock
 ) -> None:
     old_clock = ManualClock(start=time.time() - 200)
-    await store.insert(new(old_clock, key="reused", delete_key="reused-dk", expires_in=100))
-    fresh = await store.insert(new(clock, key="reused", delete_key="reused-dk"))
+    await store.insert(
+        new_record(old_clock(), key="reused", delete_key="reused-dk", expires_in=100)
+    )
+    fresh = await store.insert(new_record(clock(), key="reused", delete_key="reused-dk"))
     removed = await store.delete_expired(clock())
     assert [m.key for m in removed] == ["reused"]
     assert removed[0].id != fresh.id
@@ -150,7 +153,7 @@ async def test_a_reused_key_is_not_hurt_by_cleanup_of_its_predecessor(
 
 
 async def test_list_pages_across_index_batches(store: SnapshotStore, clock: ManualClock) -> None:
-    ids = [(await store.insert(new(clock, name=f"n{i}"))).id for i in range(1203)]
+    ids = [(await store.insert(new_record(clock(), name=f"n{i}"))).id for i in range(1203)]
     listed = await store.list_snapshots(1, None, "", 5000, 1, clock())
     assert [m.id for m in listed] == ids
     page = await store.list_snapshots(1, None, "n1", 100, 2, clock())

@@ -19,10 +19,9 @@ from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
 from snapshot_server.models import hash_secret
 from snapshot_server.storage import SnapshotStore
-from tests.contract.test_store import new
 from tests.redis_servers import RedisServer, start_cluster, wait_cluster_ok
 from tests.stores.redis import redis_config
-from tests.support import ManualClock, skip_or_fail
+from tests.support import ManualClock, new_record, skip_or_fail
 
 SOCKET_TIMEOUT = 0.5
 # The cluster client retries twice (backoff <= 0.5 s) and re-reads the topology in between.
@@ -103,7 +102,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
         body_node = await node_of(config, nodes, keys.body(key))
         if body_node is not meta_node:
             break
-    victim = await store.insert(new(clock, key=key, delete_key="old-dk"))
+    victim = await store.insert(new_record(clock(), key=key, delete_key="old-dk"))
     body_node.stop()
 
     # Delete commits on the metadata node; the unreachable body waits in the trash.
@@ -113,7 +112,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
     assert await raw.smembers(keys.trash) == {b"%d:%s" % (victim.id, key.encode())}
 
     # A create whose body cannot be written is rolled back: nothing half-created is visible.
-    await fails_promptly(store.insert(new(clock, key=key, delete_key="dk")))
+    await fails_promptly(store.insert(new_record(clock(), key=key, delete_key="dk")))
     assert await store.list_snapshots(1, None, "", 10, 1, clock()) == []
     with pytest.raises(SnapshotNotFound):
         await store.get_by_delete_key(hash_secret("dk"), clock())
@@ -123,7 +122,9 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
     # The cleanup job empties the trash once the node is back: nothing is left behind.
     assert await store.delete_expired(clock()) == []
     assert {k async for k in raw.scan_iter(match=f"{keys.prefix}*")} == {keys.counter.encode()}
-    stored = await store.insert(new(clock, key=key, delete_key="dk"))  # the key is free again
+    stored = await store.insert(
+        new_record(clock(), key=key, delete_key="dk")
+    )  # the key is free again
     assert (await store.get(key, clock())).id == stored.id
 
 
@@ -133,11 +134,11 @@ async def test_losing_the_metadata_node_fails_fast_and_the_same_store_recovers(
     meta_node = await node_of(config, nodes, KeySpace(config.redis.key_prefix).counter)
     meta_node.stop()
     await fails_promptly(store.ping())
-    await fails_promptly(store.insert(new(clock)))
+    await fails_promptly(store.insert(new_record(clock())))
     await fails_promptly(store.get("k", clock()))
     await fails_promptly(store.list_snapshots(1, None, "", 10, 1, clock()))
 
     meta_node.start()
     wait_cluster_ok(nodes, within=RECOVER_WITHIN)
-    stored = await store.insert(new(clock))
+    stored = await store.insert(new_record(clock()))
     assert (await store.get(stored.key, clock())).id == stored.id

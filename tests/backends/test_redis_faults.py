@@ -15,10 +15,9 @@ from backends.redis import RedisStore
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
 from snapshot_server.storage import SnapshotStore
-from tests.contract.test_store import new
 from tests.redis_servers import RedisServer, start_server
 from tests.stores.redis import redis_config
-from tests.support import ManualClock, skip_or_fail
+from tests.support import ManualClock, new_record, skip_or_fail
 
 SOCKET_TIMEOUT = 0.5
 MARGIN = 1.0  # scheduling slack on a loaded CI machine
@@ -56,7 +55,7 @@ async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) 
     slack). They run concurrently, so a frozen server costs one timeout, not six."""
     operations = {
         "ping": store.ping(),
-        "insert": store.insert(new(clock)),
+        "insert": store.insert(new_record(clock())),
         "get": store.get("k", clock()),
         "list": store.list_snapshots(1, None, "", 10, 1, clock()),
         "delete": store.delete("k", clock()),
@@ -73,13 +72,13 @@ async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) 
 async def test_a_killed_server_fails_fast_and_a_restarted_one_is_used_again(
     server: RedisServer, store: SnapshotStore, clock: ManualClock
 ) -> None:
-    before = await store.insert(new(clock))
+    before = await store.insert(new_record(clock()))
     server.stop()
     await assert_unavailable_promptly(store, clock)
     # Same port, same store object: pooled connections to the dead process are replaced.
     server.start()
     await store.ping()
-    after = await store.insert(new(clock))
+    after = await store.insert(new_record(clock()))
     assert after.id > 0
     assert (await store.get(after.key, clock())).id == after.id
     with pytest.raises(SnapshotNotFound):  # the store caches nothing: the new server is empty
@@ -89,7 +88,7 @@ async def test_a_killed_server_fails_fast_and_a_restarted_one_is_used_again(
 async def test_a_frozen_server_times_out_and_recovers_when_it_thaws(
     server: RedisServer, store: SnapshotStore, clock: ManualClock
 ) -> None:
-    stored = await store.insert(new(clock))
+    stored = await store.insert(new_record(clock()))
     server.pause()
     try:
         await assert_unavailable_promptly(store, clock)

@@ -4,42 +4,14 @@ backend in ``tests/conftest.py``. Time is a ``ManualClock``: expiry is tested wi
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import orjson
 import pytest
 
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound
-from snapshot_server.models import NewSnapshot, hash_secret
+from snapshot_server.models import hash_secret
 from snapshot_server.storage import SnapshotStore
-from tests.support import ManualClock
-
-
-def new(
-    clock: ManualClock,
-    *,
-    key: str | None = None,
-    delete_key: str | None = None,
-    name: str = "snap",
-    org_id: int = 1,
-    user_id: int = 1,
-    expires_in: float | None = None,
-    dashboard: bytes = b'{"title":"t","panels":[]}',
-) -> NewSnapshot:
-    return NewSnapshot(
-        key=key or secrets.token_hex(16),
-        delete_key_hash=hash_secret(delete_key or secrets.token_hex(16)),
-        name=name,
-        org_id=org_id,
-        user_id=user_id,
-        external=False,
-        external_url="",
-        external_delete_url="",
-        created=clock(),
-        expires=None if expires_in is None else clock() + expires_in,
-        etag='"e"',
-        dashboard=dashboard,
-    )
+from tests.support import ManualClock, new_record
 
 
 class TestInsertAndGet:
@@ -47,7 +19,7 @@ class TestInsertAndGet:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         dashboard = orjson.dumps({"title": "ünïcode ✓", "panels": [{"id": 1, "v": 1.5e300}]})
-        record = new(clock, name="My snap", expires_in=60, dashboard=dashboard)
+        record = new_record(clock(), name="My snap", expires_in=60, dashboard=dashboard)
         stored = await store.insert(record)
         assert stored.id > 0
         got = await store.get(record.key, clock())
@@ -62,14 +34,14 @@ class TestInsertAndGet:
     async def test_ids_increase_with_creation(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        ids = [(await store.insert(new(clock))).id for _ in range(5)]
+        ids = [(await store.insert(new_record(clock()))).id for _ in range(5)]
         assert ids == sorted(ids)
         assert len(set(ids)) == 5
 
     async def test_concurrent_inserts_get_distinct_ids(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        stored = await asyncio.gather(*(store.insert(new(clock)) for _ in range(40)))
+        stored = await asyncio.gather(*(store.insert(new_record(clock())) for _ in range(40)))
         assert len({s.id for s in stored}) == 40
 
     async def test_unknown_key_is_not_found(self, store: SnapshotStore, clock: ManualClock) -> None:
@@ -81,9 +53,11 @@ class TestInsertAndGet:
     async def test_taken_key_is_refused_and_nothing_written(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        first = await store.insert(new(clock, key="shared"))
+        first = await store.insert(new_record(clock(), key="shared"))
         with pytest.raises(SnapshotExists) as info:
-            await store.insert(new(clock, key="shared", delete_key="other-delete", name="dup"))
+            await store.insert(
+                new_record(clock(), key="shared", delete_key="other-delete", name="dup")
+            )
         assert info.value.field == "key"
         assert await store.get("shared", clock()) == first
         # The refused record's deleteKey was not claimed either.
@@ -93,9 +67,9 @@ class TestInsertAndGet:
     async def test_taken_delete_key_is_refused_and_nothing_written(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        await store.insert(new(clock, delete_key="del"))
+        await store.insert(new_record(clock(), delete_key="del"))
         with pytest.raises(SnapshotExists) as info:
-            await store.insert(new(clock, key="fresh", delete_key="del"))
+            await store.insert(new_record(clock(), key="fresh", delete_key="del"))
         assert info.value.field == "deleteKey"
         with pytest.raises(SnapshotNotFound):
             await store.get("fresh", clock())
@@ -104,13 +78,14 @@ class TestInsertAndGet:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         results = await asyncio.gather(
-            *(store.insert(new(clock, key="race")) for _ in range(10)), return_exceptions=True
+            *(store.insert(new_record(clock(), key="race")) for _ in range(10)),
+            return_exceptions=True,
         )
         assert sum(not isinstance(r, BaseException) for r in results) == 1
         assert all(isinstance(r, SnapshotExists) for r in results if isinstance(r, BaseException))
 
     async def test_get_by_delete_key(self, store: SnapshotStore, clock: ManualClock) -> None:
-        stored = await store.insert(new(clock, delete_key="the-delete-key"))
+        stored = await store.insert(new_record(clock(), delete_key="the-delete-key"))
         meta = await store.get_by_delete_key(hash_secret("the-delete-key"), clock())
         assert meta == stored.meta()
         # The view key is not a deleteKey, and a deleteKey is not a view key.
@@ -124,7 +99,7 @@ class TestInsertAndGet:
     ) -> None:
         dashboard = orjson.dumps({"panels": [{"data": list(range(1000))}] * 400})
         assert len(dashboard) > 1_000_000
-        record = new(clock, dashboard=dashboard)
+        record = new_record(clock(), dashboard=dashboard)
         await store.insert(record)
         assert (await store.get(record.key, clock())).dashboard == dashboard
 
@@ -133,7 +108,7 @@ class TestExpiry:
     async def test_expired_the_instant_expires_passes(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        record = new(clock, delete_key="d", expires_in=10)
+        record = new_record(clock(), delete_key="d", expires_in=10)
         await store.insert(record)
         clock.advance(9.999)
         assert (await store.get(record.key, clock())).key == record.key
@@ -148,7 +123,7 @@ class TestExpiry:
         assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
 
     async def test_never_expiring_stays(self, store: SnapshotStore, clock: ManualClock) -> None:
-        record = new(clock)
+        record = new_record(clock())
         await store.insert(record)
         clock.advance(100 * 365 * 86400)
         assert (await store.get(record.key, clock())).expires is None
@@ -156,9 +131,9 @@ class TestExpiry:
     async def test_delete_expired_removes_only_expired_and_returns_them(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        short = await store.insert(new(clock, expires_in=5))
-        long = await store.insert(new(clock, expires_in=500))
-        never = await store.insert(new(clock))
+        short = await store.insert(new_record(clock(), expires_in=5))
+        long = await store.insert(new_record(clock(), expires_in=500))
+        never = await store.insert(new_record(clock()))
         assert await store.delete_expired(clock()) == []
         clock.advance(5)
         removed = await store.delete_expired(clock())
@@ -176,7 +151,7 @@ class TestExpiry:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         for _ in range(5):
-            await store.insert(new(clock, expires_in=1))
+            await store.insert(new_record(clock(), expires_in=1))
         clock.advance(1)
         first = await store.delete_expired(clock(), limit=3)
         rest = await store.delete_expired(clock(), limit=3)
@@ -189,7 +164,7 @@ class TestDelete:
     async def test_delete_returns_the_record_and_removes_it(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        stored = await store.insert(new(clock, delete_key="dk"))
+        stored = await store.insert(new_record(clock(), delete_key="dk"))
         assert await store.delete(stored.key, clock()) == stored.meta()
         with pytest.raises(SnapshotNotFound):
             await store.get(stored.key, clock())
@@ -202,15 +177,15 @@ class TestDelete:
     async def test_deleted_keys_can_be_used_again(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        first = await store.insert(new(clock, key="k", delete_key="dk"))
+        first = await store.insert(new_record(clock(), key="k", delete_key="dk"))
         await store.delete("k", clock())
-        second = await store.insert(new(clock, key="k", delete_key="dk"))
+        second = await store.insert(new_record(clock(), key="k", delete_key="dk"))
         assert second.id > first.id
 
     async def test_concurrent_deletes_of_one_key_succeed_once(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        stored = await store.insert(new(clock))
+        stored = await store.insert(new_record(clock()))
         results = await asyncio.gather(
             *(store.delete(stored.key, clock()) for _ in range(8)), return_exceptions=True
         )
@@ -218,8 +193,8 @@ class TestDelete:
         assert all(isinstance(r, SnapshotNotFound) for r in results if isinstance(r, BaseException))
 
     async def test_delete_leaves_others(self, store: SnapshotStore, clock: ManualClock) -> None:
-        a = await store.insert(new(clock))
-        b = await store.insert(new(clock))
+        a = await store.insert(new_record(clock()))
+        b = await store.insert(new_record(clock()))
         await store.delete(a.key, clock())
         assert (await store.get(b.key, clock())).id == b.id
         assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
@@ -229,10 +204,10 @@ class TestList:
     async def test_scoped_to_org_and_user_in_id_order(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        a = await store.insert(new(clock, org_id=1, user_id=1))
-        b = await store.insert(new(clock, org_id=1, user_id=2))
-        c = await store.insert(new(clock, org_id=2, user_id=1))
-        d = await store.insert(new(clock, org_id=1, user_id=1))
+        a = await store.insert(new_record(clock(), org_id=1, user_id=1))
+        b = await store.insert(new_record(clock(), org_id=1, user_id=2))
+        c = await store.insert(new_record(clock(), org_id=2, user_id=1))
+        d = await store.insert(new_record(clock(), org_id=1, user_id=1))
 
         async def ids(org_id: int, user_id: int | None) -> list[int]:
             return [m.id for m in await store.list_snapshots(org_id, user_id, "", 100, 1, clock())]
@@ -247,7 +222,7 @@ class TestList:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         names = ["CPU usage", "cpu load", "Memory", "100% disk", "a_b", "axb", "STRASSE", "Straße"]
-        ids = {n: (await store.insert(new(clock, name=n))).id for n in names}
+        ids = {n: (await store.insert(new_record(clock(), name=n))).id for n in names}
 
         async def found(query: str) -> list[str]:
             return [m.name for m in await store.list_snapshots(1, None, query, 100, 1, clock())]
@@ -261,7 +236,7 @@ class TestList:
         assert len(await found("")) == len(ids)
 
     async def test_limit_and_page(self, store: SnapshotStore, clock: ManualClock) -> None:
-        ids = [(await store.insert(new(clock))).id for _ in range(7)]
+        ids = [(await store.insert(new_record(clock()))).id for _ in range(7)]
 
         async def page(limit: int, number: int) -> list[int]:
             return [m.id for m in await store.list_snapshots(1, None, "", limit, number, clock())]
@@ -275,7 +250,7 @@ class TestList:
     async def test_list_never_carries_the_dashboard(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        await store.insert(new(clock))
+        await store.insert(new_record(clock()))
         (item,) = await store.list_snapshots(1, None, "", 10, 1, clock())
         assert not hasattr(item, "dashboard")
 

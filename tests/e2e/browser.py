@@ -23,8 +23,7 @@ from aiohttp.test_utils import TestServer
 
 from backends import open_store
 from snapshot_server.app import create_app
-from snapshot_server.config import AuthConfig, Config, StorageConfig, TokenConfig, role_scopes
-from snapshot_server.models import hash_secret
+from snapshot_server.config import AuthConfig, Config, StorageConfig, token_config
 from tests.support import skip_or_fail
 from tests.viewer.dashboards import (
     FIXTURE_NAMES,
@@ -141,10 +140,7 @@ def real_app() -> web.Application:
     return create_app(
         Config(
             storage=StorageConfig(backend="memory"),
-            auth=AuthConfig(tokens=(TokenConfig(
-                name="e2e", token_sha256=hash_secret(TOKEN), org_id=1, user_id=1,
-                role="Editor", scopes=role_scopes("Editor"),
-            ),)),
+            auth=AuthConfig(tokens=(token_config("e2e", TOKEN, role="Editor"),)),
         ),
         open_store,
     )  # fmt: skip

@@ -36,10 +36,8 @@ from snapshot_server.config import (
     SnapshotsConfig,
     SQLiteConfig,
     StorageConfig,
-    TokenConfig,
-    role_scopes,
+    token_config,
 )
-from snapshot_server.models import hash_secret
 from tests.e2e.varnish import Varnish, VarnishFactory
 from tests.support import free_port
 
@@ -72,14 +70,7 @@ class Stack:
 
 
 def config(tmp_path: Path, varnish_url: str) -> Config:
-    token = TokenConfig(
-        name="e2e",
-        token_sha256=hash_secret(TOKEN),
-        org_id=1,
-        user_id=1,
-        role="Editor",
-        scopes=role_scopes("Editor"),
-    )
+    token = token_config("e2e", TOKEN, role="Editor")
     return Config(
         server=ServerConfig(root_url=ROOT),
         storage=StorageConfig(backend="sqlite", sqlite=SQLiteConfig(str(tmp_path / "s.db"))),
