@@ -38,6 +38,8 @@ from snapshot_server.config import (
     StorageConfig,
     token_config,
 )
+from snapshot_server.keys import PURGER
+from snapshot_server.purge import PurgeDispatcher
 from tests.e2e.varnish import Varnish, VarnishFactory
 from tests.support import free_port
 
@@ -52,6 +54,8 @@ DASHBOARD = {"title": "CDN e2e", "panels": [], "schemaVersion": 39}
 class Stack:
     varnish: Varnish
     session: aiohttp.ClientSession
+    app_url: str  # the server itself, not through Varnish
+    dispatcher: PurgeDispatcher
 
     async def get(self, path: str) -> tuple[int, str]:
         """GET through Varnish as the public would; returns (status, X-Cache)."""
@@ -86,9 +90,12 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     backend_port = free_port()  # Varnish needs it first; the app needs Varnish's address
     varnish = varnish_factory(backend_port)
-    await aiohttp_server(create_app(config(tmp_path, varnish.url), open_store), port=backend_port)
+    app = create_app(config(tmp_path, varnish.url), open_store)
+    server = await aiohttp_server(app, port=backend_port)
+    dispatcher = app[PURGER]
+    assert dispatcher is not None
     async with aiohttp.ClientSession() as session:
-        yield Stack(varnish, session)
+        yield Stack(varnish, session, str(server.make_url("/")).rstrip("/"), dispatcher)
 
 
 async def wait_for_404(stack: Stack, path: str, within: float = 2.0) -> None:
@@ -146,3 +153,23 @@ async def test_expiring_snapshot_is_never_served_after_expiry(stack: Stack) -> N
     assert hits, "Varnish never cached the snapshot, so the test proves nothing"
     assert after
     assert all(status == 404 for _, status, _ in after), after
+
+
+async def test_delete_with_varnish_down_answers_at_once_and_purge_is_retried(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    created = await stack.create()
+    stack.varnish.stop()
+    started = time.perf_counter()
+    async with stack.session.get(stack.app_url + urlsplit(created["deleteUrl"]).path) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["message"].startswith("Snapshot deleted.")
+    answered_in = time.perf_counter() - started
+    # The purge runs behind the answer: 3 attempts with backoff, then a logged failure.
+    async with asyncio.timeout(20):
+        await stack.dispatcher.join()
+    assert (stack.dispatcher.stats.failed, stack.dispatcher.stats.retried) == (2, 4)
+    assert "purge failed: http[0]" in caplog.text
+    assert f"{ROOT}api/snapshots/{created['key']}" in caplog.text
+    assert "after 3 attempt(s)" in caplog.text
+    assert answered_in < 1.0  # not held up by the unreachable cache (it retries for seconds)

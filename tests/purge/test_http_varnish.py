@@ -157,7 +157,7 @@ async def test_stopped_varnish_is_retried_and_logged_and_submit_is_instant(
     async with asyncio.timeout(10):
         await d.join()
     await d.aclose()
-    assert submit_seconds < 0.01
+    assert submit_seconds < 0.1  # no I/O on the caller's side: it only queues
     assert (d.stats.failed, d.stats.retried, d.stats.succeeded) == (2, 4, 0)
     assert len(sleep.delays) == 4
     assert (
