@@ -89,12 +89,12 @@ class SQLiteStore:
 
     async def insert(self, record: NewSnapshot) -> Snapshot:
         try:
-            cursor = await self._db.execute(
+            rows = await self._all(
                 "INSERT INTO snapshot (key, delete_key_hash, name, org_id, user_id, external,"
                 " external_url, external_delete_url, created, updated, expires, etag, dashboard)"
                 " VALUES (:key, :delete_key_hash, :name, :org_id, :user_id, :external,"
                 " :external_url, :external_delete_url, :created, :created, :expires, :etag,"
-                " :dashboard)",
+                " :dashboard) RETURNING id",
                 {
                     "key": record.key,
                     "delete_key_hash": record.delete_key_hash,
@@ -113,10 +113,7 @@ class SQLiteStore:
         except sqlite3.IntegrityError as exc:
             # The message names the failing unique index: "snapshot.key" / ".delete_key_hash".
             raise SnapshotExists("deleteKey" if "delete_key_hash" in str(exc) else "key") from exc
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
-            raise StorageUnavailable() from exc
-        assert cursor.lastrowid is not None
-        return record.with_id(cursor.lastrowid)
+        return record.with_id(int(next(iter(rows))["id"]))
 
     async def get(self, key: str, now: float) -> Snapshot:
         row = await self._one(
@@ -182,9 +179,16 @@ class SQLiteStore:
         await self._db.close()
 
     async def _all(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+        """Run one statement to completion in a single hop to the database thread.
+
+        (``execute`` then ``fetchall`` would be two hops, with other coroutines' statements
+        free to run on this connection in between.) Raises ``sqlite3.IntegrityError`` as is
+        (the caller knows what it means), any other driver error as ``StorageUnavailable``.
+        """
         try:
-            async with self._db.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return await self._db.execute_fetchall(sql, params)
+        except sqlite3.IntegrityError:
+            raise
         except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
             raise StorageUnavailable() from exc
 
