@@ -4,11 +4,14 @@ from TOML text, a free loopback port, start / wait-healthy / SIGKILL / SIGTERM."
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import sys
 from pathlib import Path
 
-from tests.support import free_port, wait_until_healthy
+import aiohttp
+
+from tests.support import free_port
 
 EDITOR_TOKEN = "e2e-editor-token"
 ADMIN_TOKEN = "e2e-admin-token"
@@ -23,24 +26,45 @@ def tokens_toml() -> str:
 
 
 class ServerProcess:
-    """One server process. ``extra_toml`` holds everything but ``[server]`` and the tokens."""
+    """One server process. ``extra_toml`` holds everything but ``[server]`` and the tokens.
 
-    def __init__(
-        self, directory: Path, extra_toml: str, *, port: int | None = None, workers: int = 1
-    ) -> None:
+    Its port may change between starts: while the server is down (between crash rounds, say),
+    any other process on the machine may take the port. ``start`` therefore proves that the
+    server answering is this one (it accepts a token only this config holds) and moves to a
+    fresh port when its process could not bind. ``base_url`` always names the current port.
+    """
+
+    def __init__(self, directory: Path, extra_toml: str, *, workers: int = 1) -> None:
         self.directory = directory
-        self.port = port or free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/"
-        self.config_path = directory / f"server-{self.port}.toml"
-        self.log_path = directory / f"server-{self.port}.log"
-        self.config_path.write_text(
-            f'[server]\nhost = "127.0.0.1"\nport = {self.port}\nworkers = {workers}\n\n'
-            f"{extra_toml}\n\n{tokens_toml()}"
-        )
+        self.extra_toml = extra_toml
+        self.workers = workers
+        self.probe_token = secrets.token_urlsafe(16)
+        self.name = f"server-{secrets.token_hex(4)}"
+        self.config_path = directory / f"{self.name}.toml"
+        self.log_path = directory / f"{self.name}.log"
         self.process: asyncio.subprocess.Process | None = None
+        self._use_port(free_port())
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}/"
+        self.config_path.write_text(
+            f'[server]\nhost = "127.0.0.1"\nport = {port}\nworkers = {self.workers}\n\n'
+            f"{self.extra_toml}\n\n{tokens_toml()}\n"
+            f'[[auth.tokens]]\nname = "probe"\ntoken = "{self.probe_token}"\nrole = "Viewer"\n'
+        )
 
     async def start(self) -> None:
-        """Start and wait until ``/api/health`` answers 200."""
+        """Start, and return once this very process answers; a taken port means a new one."""
+        for _attempt in range(5):
+            await self._launch()
+            if await self._wait_until_ours():
+                return
+            await self.kill()
+            self._use_port(free_port())
+        raise AssertionError(f"{self.name} could not start:\n{self.log()[-3000:]}")
+
+    async def _launch(self) -> None:
         log = self.log_path.open("ab")
         try:
             self.process = await asyncio.create_subprocess_exec(
@@ -49,11 +73,21 @@ class ServerProcess:
             )  # fmt: skip
         finally:
             log.close()  # the child holds its own copy of the descriptor
-        try:
-            await wait_until_healthy(self.base_url)
-        except BaseException:
-            await self.kill()
-            raise
+
+    async def _wait_until_ours(self, within: float = 20.0) -> bool:
+        """True once our process answers; False if it exited (could not bind its port)."""
+        headers = {"Authorization": f"Bearer {self.probe_token}"}
+        url = f"{self.base_url}api/snapshot/shared-options"
+        async with asyncio.timeout(within), aiohttp.ClientSession() as session:
+            while self.process is not None and self.process.returncode is None:
+                try:
+                    async with session.get(url, headers=headers) as response:
+                        if response.status == 200:
+                            return True
+                except aiohttp.ClientError:
+                    pass  # not listening yet
+                await asyncio.sleep(0.05)
+        return False
 
     async def kill(self) -> None:
         """SIGKILL: the process gets no chance to finish anything."""

@@ -46,26 +46,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-async def wait_until_healthy(base_url: str, within: float = 20.0) -> None:
-    """Poll ``{base_url}api/health`` until it answers 200; fail after ``within`` seconds."""
-    import asyncio
-
-    import aiohttp
-
-    deadline = time.monotonic() + within
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(f"{base_url}api/health") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server at {base_url} did not become healthy in {within}s")
-            await asyncio.sleep(0.05)
-
-
 def new_record(
     now: float,
     key: str | None = None,

@@ -8,38 +8,64 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.support import free_port, wait_until_healthy
+from tests.support import free_port
 
 
-@pytest.fixture
-async def newcomer_server(tmp_path: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+@dataclass
+class Newcomer:
+    base: str
+    token: str
+    process: asyncio.subprocess.Process
+
+
+async def launch(directory: Path) -> Newcomer | None:
+    """``serve --port P`` with no config; ``None`` if another process took P first."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "SNAPSHOT_SERVER_CONFIG"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "snapshot_server",
-        "serve",
-        "--port",
-        str(port),
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/"
+        sys.executable, "-m", "snapshot_server", "serve", "--port", str(port),
+        cwd=directory, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    server = Newcomer(f"http://127.0.0.1:{port}/", await read_token(process), process)
+    # Only this process accepts the token it printed: a 200 proves we reach it, not whatever
+    # else may hold the port.
+    headers = {"Authorization": f"Bearer {server.token}"}
+    async with asyncio.timeout(20), aiohttp.ClientSession() as session:
+        while process.returncode is None:
+            try:
+                async with session.get(f"{server.base}api/health", headers=headers) as health:
+                    pass
+                async with session.get(
+                    f"{server.base}api/dashboard/snapshots", headers=headers
+                ) as response:
+                    if health.status == response.status == 200:
+                        return server
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    return None
+
+
+@pytest.fixture
+async def newcomer_server(tmp_path: Path) -> AsyncIterator[Newcomer]:
+    for _attempt in range(5):
+        server = await launch(tmp_path)
+        if server is not None:
+            break
+    else:
+        pytest.fail("serve could not bind a free port in 5 attempts")
     try:
-        await wait_until_healthy(base)
-        yield base, process
+        yield server
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.wait(), 10)
+        if server.process.returncode is None:
+            server.process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(server.process.wait(), 10)
 
 
 async def read_token(process: asyncio.subprocess.Process) -> str:
@@ -53,10 +79,9 @@ async def read_token(process: asyncio.subprocess.Process) -> str:
 
 
 async def test_serve_without_config_uses_sqlite_and_prints_a_token(
-    newcomer_server: tuple[str, asyncio.subprocess.Process], tmp_path: Path
+    newcomer_server: Newcomer, tmp_path: Path
 ) -> None:
-    base, process = newcomer_server
-    token = await read_token(process)
+    base, token, process = newcomer_server.base, newcomer_server.token, newcomer_server.process
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as session:
         async with session.post(
