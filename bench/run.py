@@ -79,11 +79,16 @@ async def start_server(
     async with aiohttp.ClientSession() as session:
         for _ in range(400):
             try:
-                async with session.get(f"{base}api/health") as response:
+                # Our token proves the answer is from our server, not another on that port.
+                url = f"{base}api/snapshot/shared-options"
+                async with session.get(url, headers=HEADERS) as response:
                     if response.status == 200:
                         return base, process
             except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
+                pass
+            if process.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
     raise SystemExit(f"{backend} server did not start")
 
 
