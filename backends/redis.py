@@ -49,7 +49,14 @@ from contextlib import suppress
 from typing import Self, TypeVar, cast
 
 from backends import redis_layout as layout
-from backends.redis_client import DRIVER_ERRORS, Client, Script, connect, unavailable
+from backends.redis_client import (
+    DRIVER_ERRORS,
+    Client,
+    Script,
+    connect,
+    redacted,
+    unavailable,
+)
 from backends.redis_layout import (
     KeySpace,
     decode_meta,
@@ -95,14 +102,18 @@ class RedisStore:
         try:
             client = connect(cfg)
         except (ValueError, *DRIVER_ERRORS) as exc:
-            raise StorageUnavailable(f"cannot connect to Redis at {cfg.url}: {exc}") from exc
+            raise StorageUnavailable(
+                f"cannot connect to Redis at {redacted(cfg.url)}: {exc}"
+            ) from exc
         store = cls(client, cfg)
         try:
             await store.ping()
         except StorageUnavailable as exc:
             with suppress(StorageUnavailable):
                 await store.aclose()
-            raise StorageUnavailable(f"cannot connect to Redis at {cfg.url}: {exc}") from exc
+            raise StorageUnavailable(
+                f"cannot connect to Redis at {redacted(cfg.url)}: {exc}"
+            ) from exc
         return store
 
     async def _call(self, awaitable: Awaitable[T]) -> T:

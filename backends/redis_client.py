@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -69,3 +70,16 @@ class Script:
             return await self._client.evalsha(self._sha, len(keys), *keys, *args)
         except NoScriptError:
             return await self._client.eval(self._text, len(keys), *keys, *args)
+
+
+def redacted(url: str) -> str:
+    """``url`` with any password replaced by ``***``: safe to log or show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -115,6 +115,10 @@ async def run_cleanup_job(
         except SnapshotError as exc:
             log.warning("cleanup job: %s", exc.message)
             continue
+        except Exception:
+            # A bug must not end the job for good: expired data would never be reclaimed.
+            log.exception("cleanup job failed; retrying next round")
+            continue
         removed_count(removed)
         if removed:
             log.info("cleanup job removed %d expired snapshot(s)", removed)

@@ -24,7 +24,7 @@ from backends import open_store
 
 from .app import create_app
 from .config import ROLES, AuthConfig, Config, load_config, token_config
-from .errors import ConfigError
+from .errors import ConfigError, StorageUnavailable
 from .models import hash_secret
 
 log = logging.getLogger("snapshot_server")
@@ -141,14 +141,19 @@ def run_worker(config: Config, *, reuse_port: bool) -> None:
     """Serve in this process until SIGINT/SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(config, open_store)
-    web.run_app(
-        app,
-        host=config.server.host,
-        port=config.server.port,
-        reuse_port=reuse_port,
-        print=None,
-        access_log=None,
-    )
+    try:
+        web.run_app(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            reuse_port=reuse_port,
+            print=None,
+            access_log=None,
+        )
+    except StorageUnavailable as exc:
+        # A clear line for the operator instead of a traceback (e.g. Redis not running).
+        print(f"error: storage unavailable: {exc.message}", file=sys.stderr)
+        sys.exit(3)
 
 
 def run_workers(config: Config) -> None:

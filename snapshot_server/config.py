@@ -245,7 +245,7 @@ def _parse_token(s: Section) -> TokenConfig:
     hashed = s.get_str("token_sha256", "").lower()
     if bool(plain) == bool(hashed):
         raise ConfigError(f"{s.path}: give exactly one of token or token_sha256")
-    if hashed and not _SHA256_HEX.match(hashed):
+    if hashed and not _SHA256_HEX.fullmatch(hashed):
         raise ConfigError(f"{s.key('token_sha256')}: must be 64 hex digits")
     role = s.get_str("role", "Viewer")
     if role not in ROLES:
@@ -326,7 +326,7 @@ def _parse_purger(s: Section) -> PurgerConfig:
     for node in nodes:
         _check_http_url(s.key("nodes"), node)
     method = s.get_str("method", "PURGE", required=True).upper()
-    if not _HTTP_TOKEN.match(method):
+    if not _HTTP_TOKEN.fullmatch(method):
         raise ConfigError(f"{s.key('method')}: {method!r} is not an HTTP method name")
     cfg = PurgerConfig(
         kind=kind,

@@ -48,3 +48,15 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
         if candidate in ("*", etag):
             return True
     return False
+
+
+def route_template(request: web.Request) -> str:
+    """The matched route's template (``/api/snapshots/{key}``), or ``"unmatched"``.
+
+    Use it wherever a request is logged or counted: the path itself holds keys, which are
+    secrets, and is unbounded in number.
+    """
+    info = request.match_info
+    if info.http_exception is not None or info.route.resource is None:
+        return "unmatched"
+    return info.route.resource.canonical

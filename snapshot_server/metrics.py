@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from .http import route_template
 from .purge import PurgeDispatcher
 
 
@@ -70,21 +71,13 @@ class _PurgeCollector(Collector):
 METRICS = web.AppKey("metrics", Metrics)
 
 
-def _route(request: web.Request) -> str:
-    # Route templates, never raw paths: the key in a path is a secret and unbounded in number.
-    info = request.match_info
-    if info.http_exception is not None or info.route.resource is None:
-        return "unmatched"
-    return info.route.resource.canonical
-
-
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Outermost: counts every response, including the error middleware's."""
     started = time.perf_counter()
     response = await handler(request)
     metrics = request.app[METRICS]
-    route = _route(request)
+    route = route_template(request)
     metrics.duration.labels(request.method, route).observe(time.perf_counter() - started)
     metrics.requests.labels(request.method, route, str(response.status)).inc()
     return response

@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from .errors import SnapshotError
-from .http import NO_STORE, json_response
+from .http import NO_STORE, json_response, route_template
 from .keys import AUTHENTICATOR, IDENTITY
 from .viewer import content_security_policy, render_error_page
 
@@ -46,17 +46,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except SnapshotError as exc:
-        if exc.status >= 500 and not isinstance(exc.__cause__, SnapshotError):
+        cause = exc.__cause__
+        if exc.status >= 500 and cause is not None and not isinstance(cause, SnapshotError):
+            # A driver error behind a 503: the operator needs it (the client gets the message).
             log.warning(
-                "%s %s: %s", request.method, request.path, exc.message, exc_info=exc.__cause__
+                "%s %s: %s", request.method, route_template(request), exc.message, exc_info=cause
             )
         return error_response(request, exc.status, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(request, exc.status, _HTTP_MESSAGES.get(exc.status, exc.reason))
+        response = error_response(request, exc.status, _HTTP_MESSAGES.get(exc.status, exc.reason))
+        if "Allow" in exc.headers:  # a 405 must say which methods the resource has
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, route_template(request))
         return error_response(request, 500, "Internal server error")
 
 

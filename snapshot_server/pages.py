@@ -29,28 +29,31 @@ STATIC_CACHE_CONTROL = "public, max-age=31536000, immutable"  # asset URLs carry
 
 
 class RenderCache:
-    """Rendered pages by ETag, least recently used dropped first beyond ``max_bytes``."""
+    """Rendered pages by ETag, least recently used dropped first beyond ``max_bytes``.
+
+    A page is kept as UTF-8 bytes (its real size) with its nonce replaced by a random
+    placeholder, so every response can carry a fresh nonce (a CSP nonce must not repeat).
+    """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._pages: OrderedDict[str, tuple[bytes, bytes]] = OrderedDict()
         self._bytes = 0
 
-    def get(self, etag: str) -> tuple[str, str] | None:
-        """``(html, nonce)`` rendered earlier for ``etag``, or ``None``."""
+    def get(self, etag: str) -> tuple[bytes, bytes] | None:
+        """``(page, placeholder)`` rendered earlier for ``etag``, or ``None``."""
         page = self._pages.get(etag)
         if page is not None:
             self._pages.move_to_end(etag)
         return page
 
-    def put(self, etag: str, html: str, nonce: str) -> None:
-        size = len(html)
-        if size > self.max_bytes or etag in self._pages:
+    def put(self, etag: str, page: bytes, placeholder: bytes) -> None:
+        if len(page) > self.max_bytes or etag in self._pages:
             return
-        self._pages[etag] = (html, nonce)
-        self._bytes += size
+        self._pages[etag] = (page, placeholder)
+        self._bytes += len(page)
         while self._bytes > self.max_bytes:
-            _, (old, _nonce) = self._pages.popitem(last=False)
+            _, (old, _placeholder) = self._pages.popitem(last=False)
             self._bytes -= len(old)
 
 
@@ -67,18 +70,21 @@ async def snapshot_page(request: web.Request) -> web.StreamResponse:
     cache = request.app[RENDER_CACHE]
     cached = cache.get(headers["ETag"])
     if cached is None:
-        nonce = secrets.token_urlsafe(16)
+        # Unguessable, so no dashboard text can contain it and receive the nonce.
+        placeholder = secrets.token_hex(16)
         render = functools.partial(
-            render_snapshot_page, snapshot, nonce=nonce, static_prefix=STATIC_PREFIX
+            render_snapshot_page, snapshot, nonce=placeholder, static_prefix=STATIC_PREFIX
         )
         html = await asyncio.get_running_loop().run_in_executor(None, render)
-        cache.put(headers["ETag"], html, nonce)
-    else:
-        html, nonce = cached
+        cached = (html.encode(), placeholder.encode())
+        cache.put(headers["ETag"], *cached)
+    page, placeholder_bytes = cached
+    nonce = secrets.token_urlsafe(16)
     headers["Content-Security-Policy"] = content_security_policy(nonce)
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"  # the URL is the secret: never leak it onwards
-    return web.Response(text=html, content_type="text/html", headers=headers)
+    body = page.replace(placeholder_bytes, nonce.encode())
+    return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
 def page_etag(snapshot: Snapshot) -> str:

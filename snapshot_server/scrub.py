@@ -13,12 +13,18 @@ from typing import Any
 
 
 def safe_original_url(value: object) -> bool:
-    """True for an ``originalUrl`` that may be linked: ``http://``, ``https://`` or ``/path``."""
-    if not isinstance(value, str):
+    """True for an ``originalUrl`` that may be linked: ``http://``, ``https://`` or ``/path``.
+
+    Any whitespace or control character disqualifies it: browsers drop tabs and newlines
+    inside URLs before parsing, so ``"/\t/evil.example"`` would open ``//evil.example``.
+    """
+    if not isinstance(value, str) or any(
+        c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in value
+    ):
         return False
-    lowered = value.strip().lower()
-    if lowered.startswith(("http://", "https://")):
-        return True
+    scheme, sep, rest = value.partition("://")
+    if sep and scheme.lower() in ("http", "https"):
+        return bool(rest) and not rest.startswith(("/", "\\"))
     return value.startswith("/") and not value.startswith("//") and "\\" not in value
 
 
@@ -41,7 +47,7 @@ def sanitize_dashboard(dashboard: dict[str, Any], *, scrub: bool) -> bool:
 def _scrub(dashboard: dict[str, Any]) -> bool:
     changed = _pop(dashboard, "links")
     for panel in _panels(dashboard.get("panels")):
-        changed = _pop(panel, "targets") | _pop(panel, "links") | changed
+        changed = _scrub_targets(panel) | _pop(panel, "links") | changed
     annotations = dashboard.get("annotations")
     if isinstance(annotations, dict):
         for annotation in _dicts(annotations.get("list")):
@@ -51,6 +57,26 @@ def _scrub(dashboard: dict[str, Any]) -> bool:
         for variable in _dicts(templating.get("list")):
             changed = _pop(variable, "query") | _pop(variable, "definition") | changed
     return changed
+
+
+def _scrub_targets(panel: dict[str, Any]) -> bool:
+    """Drop the queries; keep Scenes' ``targets[].snapshot`` (Grafana 10.1+), which is where
+    such a snapshot's data lives, with only what identifies it."""
+    targets = panel.get("targets")
+    if targets is None:
+        return False
+    kept = [
+        {k: t[k] for k in ("refId", "queryType", "snapshot") if k in t}
+        for t in _dicts(targets)
+        if "snapshot" in t
+    ]
+    if kept:
+        if kept == targets:
+            return False
+        panel["targets"] = kept
+    else:
+        del panel["targets"]
+    return True
 
 
 def _panels(panels: object) -> list[dict[str, Any]]:

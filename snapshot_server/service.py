@@ -118,7 +118,7 @@ class SnapshotService:
             # Publishing to another snapshot server is not implemented (config refuses it).
             raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
         for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
-            if value is not None and not KEY_PATTERN.match(value):
+            if value is not None and not KEY_PATTERN.fullmatch(value):
                 raise InvalidSnapshot(f"{field} must match {KEY_PATTERN.pattern}")
         if request.key is not None and request.key == request.delete_key:
             # Otherwise everyone the view link is shared with could delete the snapshot.
@@ -129,7 +129,11 @@ class SnapshotService:
         dashboard = request.dashboard
         sanitize_dashboard(dashboard, scrub=self.config.snapshots.scrub)
         # Serialised once here; every GET serves these bytes as they are.
-        body = orjson.dumps(dashboard)
+        try:
+            body = orjson.dumps(dashboard)
+        except orjson.JSONEncodeError as exc:
+            # orjson reads 1024 levels of nesting but writes only 254: refuse, don't 500.
+            raise InvalidSnapshot("dashboard is nested too deeply") from exc
         # A generated key that happens to collide (~2^-190) is simply drawn again.
         for _attempt in range(3):
             key = request.key or _generate_key()
@@ -181,7 +185,7 @@ class SnapshotService:
                 raise Unauthorized()
             if not identity.can("snapshots:read"):
                 raise Forbidden()
-        if not KEY_PATTERN.match(key):
+        if not KEY_PATTERN.fullmatch(key):
             raise SnapshotNotFound()
         return await self.store.get(key, self.clock())
 
@@ -192,7 +196,7 @@ class SnapshotService:
             raise Unauthorized()
         if not identity.can("snapshots:delete"):
             raise Forbidden()
-        if not KEY_PATTERN.match(key):
+        if not KEY_PATTERN.fullmatch(key):
             raise SnapshotNotFound()
         now = self.clock()
         existing = await self.store.get(key, now)
@@ -212,7 +216,7 @@ class SnapshotService:
         """
         self.check_enabled()
         try:
-            if not KEY_PATTERN.match(delete_key):
+            if not KEY_PATTERN.fullmatch(delete_key):
                 raise SnapshotNotFound()
             now = self.clock()
             meta = await self.store.get_by_delete_key(hash_secret(delete_key), now)

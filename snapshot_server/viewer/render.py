@@ -11,6 +11,7 @@ import jinja2
 import orjson
 
 from ..models import Snapshot
+from ..scrub import safe_original_url
 from .data import JSON, as_dict, as_list, as_str
 from .layout import dashboard_panels, place_panels
 from .panels import PanelView, panel_view
@@ -66,14 +67,8 @@ def content_security_policy(nonce: str) -> str:
 
 
 def safe_link(url: JSON) -> str:
-    """``url`` if ``http(s)://...`` or a path with one leading ``/``, else "" (CVE-2022-39324)."""
-    text = as_str(url).strip()
-    lowered = text.lower()
-    if lowered.startswith(("http://", "https://")) and len(text) > len("https://"):
-        return text
-    if text.startswith("/") and not text.startswith(("//", "/\\")):
-        return text
-    return ""
+    """``url`` if it may be linked (``safe_original_url``: CVE-2022-39324), else ""."""
+    return url if isinstance(url, str) and safe_original_url(url) else ""
 
 
 def _iso(epoch_ms: float) -> str:

@@ -6,7 +6,9 @@ import re
 
 from .data import JSON, as_dict, as_str, to_epoch_ms
 
-_RELATIVE = re.compile(r"now(?:-(\d+)([smhdwMy]))?(?:/[smhdwMy])?")
+_RELATIVE = re.compile(r"now(?:-(\d{1,12})([smhdwMy]))?(?:/[smhdwMy])?")
+# What a date can show: years 1 to 9999 (datetime's range), in epoch milliseconds.
+_EARLIEST_MS, _LATEST_MS = -62_135_596_800_000.0, 253_402_300_799_000.0
 _UNIT_MS = {"s": 1e3, "m": 6e4, "h": 3.6e6, "d": 8.64e7, "w": 6.048e8, "M": 2.592e9, "y": 3.1536e10}
 
 
@@ -20,7 +22,8 @@ def parse_point(value: JSON, now_ms: float) -> float | None:
     if match is None:
         return None
     amount, unit = match.groups()
-    return now_ms - (int(amount) * _UNIT_MS[unit] if amount else 0.0)
+    point = now_ms - (int(amount) * _UNIT_MS[unit] if amount else 0.0)
+    return point if _EARLIEST_MS <= point <= _LATEST_MS else None
 
 
 def dashboard_time_range(

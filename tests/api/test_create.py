@@ -57,7 +57,14 @@ async def test_client_chosen_keys_are_used(client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("key", "has space"), ("key", "x" * 129), ("deleteKey", "semi;colon"), ("key", "ü")],
+    [
+        ("key", "has space"),
+        ("key", "x" * 129),
+        ("deleteKey", "semi;colon"),
+        ("key", "ü"),
+        ("key", "abc\n"),  # "$" would let a final newline through into headers
+        ("deleteKey", "del\n"),
+    ],
 )
 async def test_invalid_client_key_is_400(client: Client, field: str, value: str) -> None:
     data = await create(client, status=400, **{field: value})
@@ -259,6 +266,10 @@ async def test_original_url_is_kept_only_when_safe(client: Client) -> None:
         " JavaScript:alert(1)": False,
         "data:text/html,x": False,
         "/\\evil.example": False,
+        "/\t/evil.example": False,  # browsers drop tabs and newlines: this is //evil.example
+        "/\n/evil.example": False,
+        "https:///evil.example": False,
+        "https://": False,
     }
     for url, kept in cases.items():
         made = await create(client, dashboard={"snapshot": {"originalUrl": url, "t": 1}})
@@ -287,6 +298,35 @@ async def test_scrub_strips_queries_and_links(make_client: MakeClient) -> None:
         "annotations": {"list": [{"name": "a", "snapshotData": []}]},
         "templating": {"list": [{"name": "v", "current": {}}]},
     }
+
+
+async def test_scrub_keeps_scenes_snapshot_data(make_client: MakeClient) -> None:
+    """Grafana 10.1+ keeps a panel's data in targets[].snapshot: scrubbing must not lose it."""
+    client = await make_client(scrub=True)
+    frame = {"schema": {"fields": [{"name": "time"}]}, "data": {"values": [[1, 2]]}}
+    dashboard = {
+        "panels": [
+            {
+                "targets": [
+                    {"refId": "A", "queryType": "snapshot", "snapshot": [frame], "expr": "q"},
+                    {"refId": "B", "expr": "secret query"},
+                ]
+            }
+        ]
+    }
+    made = await create(client, dashboard=dashboard)
+    stored = (await (await client.get(f"/api/snapshots/{made['key']}")).json())["dashboard"]
+    assert stored == {
+        "panels": [{"targets": [{"refId": "A", "queryType": "snapshot", "snapshot": [frame]}]}]
+    }
+
+
+async def test_dashboard_nested_too_deeply_is_400(client: Client) -> None:
+    deep: Any = 1
+    for _ in range(300):
+        deep = [deep]
+    data = await create(client, status=400, dashboard={"deep": deep})
+    assert data["message"] == "dashboard is nested too deeply"
 
 
 async def test_without_scrub_queries_are_kept(client: Client) -> None:

@@ -14,7 +14,7 @@ from backends.memory import MemoryStore
 from snapshot_server.app import create_app, run_cleanup_job
 from snapshot_server.config import StorageConfig
 from snapshot_server.keys import SERVICE, STORE
-from snapshot_server.models import Snapshot
+from snapshot_server.models import Snapshot, SnapshotMeta
 from snapshot_server.storage import SnapshotStore
 from tests.api.conftest import Client, MakeClient, api_config, auth, create
 from tests.support import ManualClock
@@ -79,6 +79,7 @@ async def test_wrong_method_is_json_405(client: Client) -> None:
     response = await client.put("/api/snapshots/abc", headers=auth("admin"))
     assert response.status == 405
     assert await response.json() == {"message": "Method not allowed"}
+    assert {"GET", "DELETE"} <= set(response.headers["Allow"].split(","))
 
 
 class ExplodingStore(MemoryStore):
@@ -95,15 +96,20 @@ async def test_unexpected_error_is_json_500_without_traceback(
         return ExplodingStore()
 
     client = await make_client(opener=opener)
-    response = await client.get("/api/snapshots/abc")
+    response = await client.get("/api/snapshots/SecretViewKey123")
     assert response.status == 500
     assert response.content_type == "application/json"
     assert await response.json() == {"message": "Internal server error"}
     assert "bug in a backend" in caplog.text  # logged for the operator, not sent to the client
+    assert "/api/snapshots/{key}" in caplog.text
+    assert "SecretViewKey123" not in caplog.text  # keys are secrets: never logged
 
 
 async def test_storage_down_is_503(
-    aiohttp_client: Callable[[web.Application], Any], tmp_path: Any, clock: ManualClock
+    aiohttp_client: Callable[[web.Application], Any],
+    tmp_path: Any,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from snapshot_server.config import SQLiteConfig
 
@@ -125,6 +131,9 @@ async def test_storage_down_is_503(
     health = await client.get("/api/health")
     assert health.status == 503
     assert (await health.json())["database"] == "failing"
+    assert "Storage unavailable" in caplog.text
+    assert made["key"] not in caplog.text
+    assert made["deleteKey"] not in caplog.text
 
 
 async def test_cleanup_removes_expired(client: Client, clock: ManualClock) -> None:
@@ -160,4 +169,44 @@ async def test_cleanup_job_runs_every_interval(client: Client, clock: ManualCloc
     assert rounds == [42.0, 42.0, 42.0]
     assert counted == [1, 0]
     clock.advance(-5)
+    assert (await client.get(f"/api/snapshots/{made['key']}")).status == 404
+
+
+class FlakyCleanupStore(MemoryStore):
+    """A store whose first ``delete_expired`` fails with a bug (not a StorageUnavailable)."""
+
+    failed = False
+
+    async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
+        if not self.failed:
+            self.failed = True
+            raise ValueError("unreadable index entry")
+        return await super().delete_expired(now, limit)
+
+
+async def test_cleanup_job_survives_an_unexpected_error(
+    make_client: MakeClient, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def opener(config: StorageConfig) -> SnapshotStore:
+        return FlakyCleanupStore()
+
+    client = await make_client(opener=opener)
+    made = await create(client, expires=5)
+    clock.advance(5)
+    rounds = 0
+    done = asyncio.Event()
+
+    async def fake_sleep(seconds: float) -> None:
+        nonlocal rounds
+        rounds += 1
+        if rounds == 3:
+            done.set()
+            await asyncio.Event().wait()
+        await asyncio.sleep(0)
+
+    job = asyncio.create_task(run_cleanup_job(client.app[SERVICE], 1.0, fake_sleep))
+    await asyncio.wait_for(done.wait(), 5)
+    job.cancel()
+    assert "cleanup job failed" in caplog.text
+    clock.advance(-5)  # the second round removed it for real
     assert (await client.get(f"/api/snapshots/{made['key']}")).status == 404

@@ -131,6 +131,7 @@ async def test_delete_key_is_not_a_view_key(client: Client) -> None:
         "/api/snapshots/*",
         "/api/snapshots/%25",
         "/api/snapshots/..%2F",
+        "/api/snapshots/abc%0A",
     ],
 )
 async def test_empty_or_odd_key_segments_never_match(client: Client, path: str) -> None:

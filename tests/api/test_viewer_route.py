@@ -97,3 +97,15 @@ async def test_static_assets_are_served_and_long_cached(client: Client) -> None:
     assert response.status == 200
     assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert (await client.get("/public/snapshot-viewer/nothing.js")).status == 404
+
+
+async def test_every_response_gets_its_own_nonce(client: Client) -> None:
+    made = await create(client)
+    nonces = []
+    for _ in range(2):  # the second is served from the render cache
+        response = await client.get(f"/dashboard/snapshot/{made['key']}")
+        csp = response.headers["Content-Security-Policy"]
+        nonce = csp.split("'nonce-", 1)[1].split("'", 1)[0]
+        assert f'nonce="{nonce}"' in await response.text()
+        nonces.append(nonce)
+    assert nonces[0] != nonces[1]

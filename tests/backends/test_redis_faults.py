@@ -104,3 +104,14 @@ async def test_open_fails_promptly_when_nothing_listens(
     async with asyncio.timeout(SOCKET_TIMEOUT + MARGIN):
         with pytest.raises(StorageUnavailable, match="cannot connect"):
             await RedisStore.open(config)
+
+
+async def test_unreachable_redis_error_never_shows_the_password() -> None:
+    config = StorageConfig(
+        backend="redis",
+        redis=redis_config("redis://:hunter2secret@127.0.0.1:1/0", socket_timeout=SOCKET_TIMEOUT),
+    )
+    with pytest.raises(StorageUnavailable) as info:
+        await RedisStore.open(config)
+    assert "hunter2secret" not in info.value.message
+    assert "redis://:***@127.0.0.1:1/0" in info.value.message

@@ -119,3 +119,19 @@ async def test_serve_with_bad_config_names_the_key(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2
     assert b"storage.backend: must be one of" in err
+
+
+async def test_serve_with_unreachable_storage_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "redis.toml"
+    config.write_text(
+        f'[server]\nport = {free_port()}\n[storage]\nbackend = "redis"\n'
+        '[storage.redis]\nurl = "redis://:pw@127.0.0.1:1/0"\n'
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "snapshot_server", "serve", "--config", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 3
+    assert b"error: storage unavailable: cannot connect to Redis at redis://:***@" in err
+    assert b"Traceback" not in err

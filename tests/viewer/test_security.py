@@ -172,6 +172,9 @@ def test_csp_is_strict_and_matches_the_page_nonce() -> None:
         ("d/abc", False),
         ("", False),
         (42, False),
+        ("/\t/evil.example", False),  # a browser drops the tab: //evil.example
+        ("/\r\n/evil.example", False),
+        ("https:///evil.example", False),
     ],
 )
 def test_original_url_is_linked_only_when_safe(url: object, linked: bool) -> None:
