@@ -11,7 +11,6 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from backends import open_store
 from backends.redis import RedisStore
 from backends.redis_layout import KeySpace, encode_meta, meta_tail
 from snapshot_server.config import RedisConfig, StorageConfig
@@ -24,27 +23,18 @@ Raw = Redis | RedisCluster
 
 
 @pytest.fixture(params=["redis", "redis_cluster"])
-def config(request: pytest.FixtureRequest) -> StorageConfig:
-    config: StorageConfig = request.getfixturevalue(f"{request.param}_storage_config")
-    return config
+def storage_config(request: pytest.FixtureRequest) -> StorageConfig:
+    storage_config: StorageConfig = request.getfixturevalue(f"{request.param}_storage_config")
+    return storage_config
 
 
 @pytest.fixture
-async def store(config: StorageConfig) -> AsyncIterator[SnapshotStore]:
-    opened = await open_store(config)
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
-
-
-@pytest.fixture
-async def raw(config: StorageConfig) -> AsyncIterator[Raw]:
+async def raw(storage_config: StorageConfig) -> AsyncIterator[Raw]:
     client: Raw
-    if config.redis.cluster:
-        client = RedisCluster.from_url(config.redis.url)
+    if storage_config.redis.cluster:
+        client = RedisCluster.from_url(storage_config.redis.url)
     else:
-        client = Redis.from_url(config.redis.url)
+        client = Redis.from_url(storage_config.redis.url)
     try:
         yield client
     finally:
@@ -52,8 +42,8 @@ async def raw(config: StorageConfig) -> AsyncIterator[Raw]:
 
 
 @pytest.fixture
-def keys(config: StorageConfig) -> KeySpace:
-    return KeySpace(config.redis.key_prefix)
+def keys(storage_config: StorageConfig) -> KeySpace:
+    return KeySpace(storage_config.redis.key_prefix)
 
 
 async def all_keys(raw: Raw, keys: KeySpace) -> set[str]:
@@ -161,7 +151,9 @@ async def test_list_pages_across_index_batches(store: SnapshotStore, clock: Manu
     assert [m.id for m in page] == matching[100:200]
 
 
-async def test_a_hash_tag_brace_in_the_prefix_is_refused(config: StorageConfig) -> None:
-    bad = StorageConfig(backend="redis", redis=RedisConfig(url=config.redis.url, key_prefix="a{b}"))
+async def test_a_hash_tag_brace_in_the_prefix_is_refused(storage_config: StorageConfig) -> None:
+    bad = StorageConfig(
+        backend="redis", redis=RedisConfig(url=storage_config.redis.url, key_prefix="a{b}")
+    )
     with pytest.raises(ConfigError, match="key_prefix"):
         await RedisStore.open(bad)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from backends.redis import RedisStore
 from backends.redis_layout import KeySpace
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
@@ -42,7 +41,7 @@ def nodes(tmp_path: Path) -> Iterator[list[RedisServer]]:
 
 
 @pytest.fixture
-def config(nodes: list[RedisServer]) -> StorageConfig:
+def storage_config(nodes: list[RedisServer]) -> StorageConfig:
     url = f"redis://127.0.0.1:{nodes[0].port}"
     return StorageConfig(
         backend="redis", redis=redis_config(url, cluster=True, socket_timeout=SOCKET_TIMEOUT)
@@ -50,26 +49,17 @@ def config(nodes: list[RedisServer]) -> StorageConfig:
 
 
 @pytest.fixture
-async def store(config: StorageConfig) -> AsyncIterator[SnapshotStore]:
-    opened = await RedisStore.open(config)
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
-
-
-@pytest.fixture
-async def raw(config: StorageConfig) -> AsyncIterator[RedisCluster]:
-    client = RedisCluster.from_url(config.redis.url)
+async def raw(storage_config: StorageConfig) -> AsyncIterator[RedisCluster]:
+    client = RedisCluster.from_url(storage_config.redis.url)
     try:
         yield client
     finally:
         await client.aclose()
 
 
-async def node_of(config: StorageConfig, nodes: list[RedisServer], key: str) -> RedisServer:
+async def node_of(storage_config: StorageConfig, nodes: list[RedisServer], key: str) -> RedisServer:
     """The node that serves ``key``'s slot."""
-    client = RedisCluster.from_url(config.redis.url)
+    client = RedisCluster.from_url(storage_config.redis.url)
     try:
         await client.initialize()
         owner = client.get_node_from_key(key)
@@ -89,17 +79,17 @@ async def fails_promptly(operation: Awaitable[object]) -> None:
 
 async def test_losing_a_dashboard_node_keeps_metadata_consistent(
     store: SnapshotStore,
-    config: StorageConfig,
+    storage_config: StorageConfig,
     nodes: list[RedisServer],
     clock: ManualClock,
     raw: RedisCluster,
 ) -> None:
-    keys = KeySpace(config.redis.key_prefix)
-    meta_node = await node_of(config, nodes, keys.counter)
+    keys = KeySpace(storage_config.redis.key_prefix)
+    meta_node = await node_of(storage_config, nodes, keys.counter)
     # A snapshot key whose dashboard lives on another node than the metadata.
     for i in range(1000):
         key = f"k{i}"
-        body_node = await node_of(config, nodes, keys.body(key))
+        body_node = await node_of(storage_config, nodes, keys.body(key))
         if body_node is not meta_node:
             break
     victim = await store.insert(new_record(clock(), key=key, delete_key="old-dk"))
@@ -129,9 +119,14 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
 
 
 async def test_losing_the_metadata_node_fails_fast_and_the_same_store_recovers(
-    store: SnapshotStore, config: StorageConfig, nodes: list[RedisServer], clock: ManualClock
+    store: SnapshotStore,
+    storage_config: StorageConfig,
+    nodes: list[RedisServer],
+    clock: ManualClock,
 ) -> None:
-    meta_node = await node_of(config, nodes, KeySpace(config.redis.key_prefix).counter)
+    meta_node = await node_of(
+        storage_config, nodes, KeySpace(storage_config.redis.key_prefix).counter
+    )
     meta_node.stop()
     await fails_promptly(store.ping())
     await fails_promptly(store.insert(new_record(clock())))

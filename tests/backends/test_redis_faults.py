@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,19 +35,10 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def config(server: RedisServer) -> StorageConfig:
+def storage_config(server: RedisServer) -> StorageConfig:
     return StorageConfig(
         backend="redis", redis=redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
     )
-
-
-@pytest.fixture
-async def store(config: StorageConfig) -> AsyncIterator[SnapshotStore]:
-    opened = await RedisStore.open(config)
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
 
 
 async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) -> None:
@@ -98,20 +89,20 @@ async def test_a_frozen_server_times_out_and_recovers_when_it_thaws(
 
 
 async def test_open_fails_promptly_when_nothing_listens(
-    server: RedisServer, config: StorageConfig
+    server: RedisServer, storage_config: StorageConfig
 ) -> None:
     server.stop()
     async with asyncio.timeout(SOCKET_TIMEOUT + MARGIN):
         with pytest.raises(StorageUnavailable, match="cannot connect"):
-            await RedisStore.open(config)
+            await RedisStore.open(storage_config)
 
 
 async def test_unreachable_redis_error_never_shows_the_password() -> None:
-    config = StorageConfig(
+    storage_config = StorageConfig(
         backend="redis",
         redis=redis_config("redis://:hunter2secret@127.0.0.1:1/0", socket_timeout=SOCKET_TIMEOUT),
     )
     with pytest.raises(StorageUnavailable) as info:
-        await RedisStore.open(config)
+        await RedisStore.open(storage_config)
     assert "hunter2secret" not in info.value.message
     assert "redis://:***@127.0.0.1:1/0" in info.value.message
