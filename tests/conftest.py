@@ -6,7 +6,9 @@ and API suites run unchanged against each. ``SNAPSHOT_TEST_BACKENDS=sqlite,redis
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,25 @@ pytest_plugins = [
     "tests.stores.redis",
     "tests.stores.redis_cluster",
 ]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _only_read_inside_the_repository(event: str, args: tuple[object, ...]) -> None:
+    """A user's clone has nothing beside it: a test that opens a file next to the checkout
+    (a fixture kept outside ``tests/``) passes here and fails there, so it fails here too.
+    Temporary directories, the interpreter and its packages live elsewhere and are allowed."""
+    if event != "open" or not isinstance(args[0], str | Path):
+        return
+    path = os.path.abspath(args[0])
+    beside = str(REPO.parent) + os.sep
+    if path.startswith(beside) and not path.startswith(
+        (str(REPO) + os.sep, sys.prefix + os.sep, sys.base_prefix + os.sep)
+    ):
+        raise PermissionError(f"tests must not read outside the repository: {path}")
+
+
+sys.addaudithook(_only_read_inside_the_repository)
 
 ALL_BACKENDS = ("memory", "sqlite", "filesystem", "redis", "redis_cluster")
 BACKENDS = tuple(

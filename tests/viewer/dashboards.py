@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import pathlib
 from typing import Any
 
@@ -13,17 +12,8 @@ from snapshot_server.viewer import render_snapshot_page
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-# The real Grafana sample is read where it is kept, never copied: the shared/ tree beside the
-# checkout (override the folder with GRAFANA_SNAPSHOT_FIXTURES).
-REAL_SAMPLE = (
-    pathlib.Path(
-        os.environ.get(
-            "GRAFANA_SNAPSHOT_FIXTURES",
-            str(ROOT.parent / "shared" / "fixtures" / "grafana-snapshots"),
-        )
-    )
-    / "grafana-10.4-timeseries-frames-create-body.json"
-)
+# Grafana's own create body, copied byte for byte (tests/fixtures/README.md says from where).
+REAL_SAMPLE = FIXTURES / "grafana" / "grafana-10.4-timeseries-frames-create-body.json"
 FIXTURE_NAMES = ("legacy-graph", "scenes-timeseries", "stats", "tables", "text-xss", "rows")
 CREATED = 1763780405.0  # 2025-11-22T03:00:05Z, just after the fixtures' data
 
