@@ -19,11 +19,12 @@ from .clock import Clock, system_clock
 from .config import Config, StorageConfig
 from .errors import SnapshotError
 from .keys import AUTHENTICATOR, CLOCK, CONFIG, PURGER, SERVICE, STORE
-from .metrics import METRICS, Metrics, metrics_middleware, metrics_view
+from .metrics import METRICS, Metrics, metrics_middleware
 from .middlewares import error_middleware, identity_middleware
 from .pages import setup_pages
+from .protocol import HANDLER_ARGS
 from .purge import build_dispatcher
-from .routes import api_routes
+from .routes import setup_routes
 from .service import SnapshotService
 from .storage import SnapshotStore
 
@@ -46,14 +47,16 @@ def create_app(
         middlewares=[metrics_middleware, error_middleware, identity_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
         client_max_size=config.server.max_body_bytes,
+        # Carried by the app itself, so every runner serves it with aiohttp's own inflation of
+        # request bodies off (see protocol.py).
+        handler_args=HANDLER_ARGS,
     )
     app[CONFIG] = config
     app[CLOCK] = clock
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
     app[METRICS] = metrics = Metrics()
-    app.add_routes(api_routes())
-    app.router.add_get("/metrics", metrics_view)
     setup_pages(app)
+    setup_routes(app)
 
     dispatcher = build_dispatcher(config.cdn, root_url=config.server.public_root, clock=clock)
     app[PURGER] = dispatcher

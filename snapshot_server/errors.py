@@ -6,7 +6,8 @@
     ├── SnapshotExists            409  a client-chosen key or deleteKey is taken
     ├── Unauthorized              401  missing, malformed, unknown or revoked token
     ├── Forbidden                 403  authenticated, but not allowed; ``message`` says why
-    ├── PayloadTooLarge           413  body above ``server.max_body_bytes``
+    ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated)
+    ├── UnsupportedEncoding       415  a request body Content-Encoding other than gzip/deflate
     ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
 
@@ -64,6 +65,13 @@ class Forbidden(SnapshotError):
 class PayloadTooLarge(SnapshotError):
     status = 413
     default_message = "Request body too large"
+
+
+class UnsupportedEncoding(SnapshotError):
+    """A request body in a Content-Encoding the server does not read."""
+
+    status = 415
+    default_message = "Unsupported Content-Encoding"
 
 
 class ExternalDeleteFailed(SnapshotError):

@@ -12,6 +12,7 @@ from aiohttp import web
 JSON_TYPE = "application/json"
 NO_STORE = "no-store"
 PRIVATE_NO_STORE = "private, no-store"
+UNMATCHED = "unmatched"  # the fallback route's name, and the label of requests no route serves
 
 
 def json_response(
@@ -57,6 +58,7 @@ def route_template(request: web.Request) -> str:
     secrets, and is unbounded in number.
     """
     info = request.match_info
-    if info.http_exception is not None or info.route.resource is None:
-        return "unmatched"
-    return info.route.resource.canonical
+    resource = info.route.resource
+    if info.http_exception is not None or resource is None or resource.name == UNMATCHED:
+        return UNMATCHED
+    return resource.canonical

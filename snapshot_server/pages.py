@@ -20,7 +20,7 @@ from aiohttp import web
 from .http import etag_matches
 from .keys import SERVICE, identity_of
 from .models import Snapshot
-from .viewer import STATIC_DIR, content_security_policy, render_snapshot_page
+from .viewer import content_security_policy, render_snapshot_page
 from .views import snapshot_cache_headers
 
 STATIC_PREFIX = "/public/snapshot-viewer/"
@@ -98,9 +98,6 @@ async def _static_cache_headers(request: web.Request, response: web.StreamRespon
 
 
 def setup_pages(app: web.Application) -> None:
-    """Add the viewer route (with and without a trailing slash) and its static files."""
+    """The render cache and the static files' cache headers (routes: ``routes.route_table``)."""
     app[RENDER_CACHE] = RenderCache(RENDER_CACHE_BYTES)
-    app.router.add_get("/dashboard/snapshot/{key}", snapshot_page, allow_head=False)
-    app.router.add_get("/dashboard/snapshot/{key}/", snapshot_page, allow_head=False)
-    app.router.add_static(STATIC_PREFIX, STATIC_DIR)
     app.on_response_prepare.append(_static_cache_headers)

@@ -1,7 +1,7 @@
 """Request parsing and validation for the API: bytes and query strings in, typed values out.
 
-Everything here raises ``InvalidSnapshot`` (400) or ``PayloadTooLarge`` (413) with a message that
-names the offending field; nothing here touches storage.
+Everything here raises ``InvalidSnapshot`` (400) with a message that names the offending field, or
+what reading the body raises (``request_body``); nothing here touches storage.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .errors import InvalidSnapshot, PayloadTooLarge
+from .errors import InvalidSnapshot
+from .request_body import read_body
 from .service import CreateRequest
 
 MAX_NAME_LENGTH = 255
@@ -24,19 +25,14 @@ MAX_PAGE = 1_000_000_000
 
 
 async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
-    """The request body parsed as a JSON object.
+    """The request body parsed as a JSON object (``request_body.read_body`` reads it: call this
+    only once the caller may send a body).
 
     Any Content-Type is accepted (``application/json`` with or without ``;charset=``, and curl's
-    default form type, since ``curl -d`` users forget the header). Raises ``PayloadTooLarge``
-    above ``max_bytes`` (before reading when Content-Length says so) and ``InvalidSnapshot``
-    ("bad request data") for anything that is not a JSON object.
+    default form type, since ``curl -d`` users forget the header). Raises what ``read_body``
+    raises, and ``InvalidSnapshot`` ("bad request data") for anything that is not a JSON object.
     """
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise PayloadTooLarge(f"Request body too large: the limit is {max_bytes} bytes")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge(f"Request body too large: the limit is {max_bytes} bytes") from exc
+    raw = await read_body(request, max_bytes)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -111,7 +107,11 @@ def _bounded_int(params: Mapping[str, str], name: str, default: int, highest: in
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    value = int(raw) if raw.isascii() and raw.isdigit() else 0
-    if not 1 <= value <= highest:
-        raise InvalidSnapshot(f"{name} must be an integer between 1 and {highest}")
-    return value
+    # Only ASCII digits, and no more significant ones than ``highest`` has: a longer number is
+    # out of range anyway, and int() refuses over 4300 digits (ValueError, once a 500).
+    digits = raw.lstrip("0")
+    if raw.isascii() and raw.isdigit() and len(digits) <= len(str(highest)):
+        value = int(digits or "0")
+        if 1 <= value <= highest:
+            return value
+    raise InvalidSnapshot(f"{name} must be an integer between 1 and {highest}")

@@ -103,17 +103,23 @@ class SnapshotService:
         if not self.config.snapshots.enabled:
             raise Forbidden(DISABLED_MESSAGE)
 
+    def authorize_create(self, identity: Identity) -> None:
+        """Raise unless ``identity`` may create snapshots: ``Forbidden`` when snapshots are
+        disabled or the token lacks ``snapshots:create``, ``Unauthorized`` for an anonymous
+        caller outside ``public_mode``. Views call it before reading the request body."""
+        self.check_enabled()
+        if identity.anonymous and not self.config.snapshots.public_mode:
+            raise Unauthorized()
+        if not identity.anonymous and not identity.can("snapshots:create"):
+            raise Forbidden()
+
     async def create(self, identity: Identity, request: CreateRequest) -> Created:
         """Store a new snapshot for ``identity``.
 
         Raises ``Unauthorized``/``Forbidden`` (permissions, external disabled),
         ``InvalidSnapshot`` (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken).
         """
-        self.check_enabled()
-        if identity.anonymous and not self.config.snapshots.public_mode:
-            raise Unauthorized()
-        if not identity.anonymous and not identity.can("snapshots:create"):
-            raise Forbidden()
+        self.authorize_create(identity)
         if request.external:
             # Publishing to another snapshot server is not implemented (config refuses it).
             raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
@@ -228,15 +234,24 @@ class SnapshotService:
         self._after_delete(deleted, "delete-key")
         return deleted
 
+    def authorize_list(self, identity: Identity) -> None:
+        """Raise unless ``identity`` may list: ``Forbidden`` when snapshots are disabled or the
+        token lacks ``snapshots:read``, ``Unauthorized`` for an anonymous caller outside
+        ``public_mode`` (as on every route that needs ``snapshots:read``)."""
+        self.check_enabled()
+        if identity.anonymous and not self.config.snapshots.public_mode:
+            raise Unauthorized()
+        if not identity.anonymous and not identity.can("snapshots:read"):
+            raise Forbidden()
+
     async def list(
         self, identity: Identity, query: str, limit: int, page: int
     ) -> list[SnapshotMeta]:
-        """The caller's snapshots (an Admin's whole org); ``[]`` for anonymous callers."""
-        self.check_enabled()
+        """The caller's snapshots (an Admin's whole org); ``public_mode``'s anonymous caller
+        owns nothing listable and gets ``[]``. Raises what ``authorize_list`` raises."""
+        self.authorize_list(identity)
         if identity.anonymous:
             return []
-        if not identity.can("snapshots:read"):
-            raise Forbidden()
         user_id = None if identity.is_admin else identity.user_id
         return await self.store.list_snapshots(
             identity.org_id, user_id, query, limit, page, self.clock()

@@ -28,9 +28,12 @@ from .parsing import parse_create_request, parse_list_query, read_json_object
 
 async def create_snapshot(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    service.check_enabled()
+    identity = identity_of(request)
+    # Before a byte of the body is read (or invited with 100 Continue): a caller who may not
+    # create is answered at once, whatever it is about to upload.
+    service.authorize_create(identity)
     body = await read_json_object(request, request.app[CONFIG].server.max_body_bytes)
-    created = await service.create(identity_of(request), parse_create_request(body))
+    created = await service.create(identity, parse_create_request(body))
     key = created.snapshot.key
     return json_response(
         {
@@ -108,9 +111,10 @@ def _deleted(request: web.Request, deleted: SnapshotMeta) -> web.Response:
 
 async def list_snapshots(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    service.check_enabled()
+    identity = identity_of(request)
+    service.authorize_list(identity)  # who is asking comes before what they ask
     params = parse_list_query(request.query)
-    items = await service.list(identity_of(request), params.query, params.limit, params.page)
+    items = await service.list(identity, params.query, params.limit, params.page)
     return json_response(
         [_list_item(service.shown_expiry(m), m) for m in items], cache_control=PRIVATE_NO_STORE
     )

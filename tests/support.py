@@ -5,10 +5,31 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import BaseTestServer, TestClient, TestServer
 
 from snapshot_server.models import NewSnapshot, hash_secret
+from snapshot_server.protocol import SnapshotRunner
+
+Client = TestClient[web.Request, web.Application]
+ClientFactory = Callable[[BaseTestServer], Awaitable[Any]]
+
+
+class SnapshotTestServer(TestServer):
+    """aiohttp's test server, serving the app exactly as ``snapshot-server serve`` does:
+    through ``SnapshotRunner`` (JSON protocol errors, no inflation by aiohttp)."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return SnapshotRunner(self.app, **kwargs)
+
+
+async def serve(aiohttp_client: ClientFactory, app: web.Application) -> Client:
+    """A test client of ``app`` served by ``SnapshotTestServer`` on a loopback port."""
+    return cast(Client, await aiohttp_client(SnapshotTestServer(app)))
 
 
 class ManualClock:

@@ -21,7 +21,7 @@ from snapshot_server.config import (
     StorageConfig,
     token_config,
 )
-from tests.support import ManualClock
+from tests.support import ClientFactory, ManualClock, serve
 
 ROOT_URL = "https://snapshots.example.test/"
 
@@ -58,7 +58,7 @@ def api_config(storage: StorageConfig, **snapshots: Any) -> Config:
 
 @pytest.fixture
 def make_client(
-    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    aiohttp_client: ClientFactory,
     storage_config: StorageConfig,
     clock: ManualClock,
 ) -> MakeClient:
@@ -66,7 +66,7 @@ def make_client(
 
     async def make(opener: StoreOpener = open_store, **snapshots: Any) -> Client:
         app = create_app(api_config(storage_config, **snapshots), opener, clock=clock)
-        return await aiohttp_client(app)
+        return await serve(aiohttp_client, app)
 
     return make
 

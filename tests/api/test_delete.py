@@ -141,3 +141,22 @@ async def test_concurrent_deletes_succeed_once(client: Client) -> None:
         *(client.get(f"/api/snapshots-delete/{made['deleteKey']}") for _ in range(5))
     )
     assert sorted(r.status for r in responses) == [200, 404, 404, 404, 404]
+
+
+@pytest.mark.parametrize("path", ["/api/snapshots-delete/{}", "/api/snapshots-delete/{}/"])
+async def test_head_on_the_delete_link_never_deletes(client: Client, path: str) -> None:
+    # Link checkers and mail scanners send HEAD to the links they find, because HEAD is safe.
+    made = await create(client)
+    response = await client.head(path.format(made["deleteKey"]))
+    assert response.status == 405
+    assert response.headers["Allow"] == "GET"
+    assert (await client.get(f"/api/snapshots/{made['key']}")).status == 200
+
+
+async def test_head_is_answered_where_get_is_safe(client: Client) -> None:
+    made = await create(client)
+    view = await client.head(f"/api/snapshots/{made['key']}")
+    assert view.status == 200
+    assert view.headers["ETag"]
+    assert (await client.head("/api/health")).status == 200
+    assert (await client.get(f"/api/snapshots/{made['key']}")).status == 200

@@ -10,21 +10,21 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from backends import open_store
 from snapshot_server.app import create_app
 from snapshot_server.config import CdnConfig, PurgerConfig, StorageConfig
 from snapshot_server.keys import PURGER, SERVICE
 from tests.api.conftest import ROOT_URL, api_config, auth, create
-from tests.support import ManualClock
+from tests.support import ClientFactory, ManualClock, serve
 
 PURGING = "Snapshot deleted. CDN caches are being purged."
 
 
 async def test_every_removal_is_purged(
     aiohttp_server: Callable[[web.Application], Awaitable[TestServer]],
-    aiohttp_client: Callable[[web.Application], Awaitable[TestClient[web.Request, Any]]],
+    aiohttp_client: ClientFactory,
     storage_config: StorageConfig,
     clock: ManualClock,
 ) -> None:
@@ -39,7 +39,7 @@ async def test_every_removal_is_purged(
     hook = await aiohttp_server(receiver)
     purger = PurgerConfig(kind="webhook", url=str(hook.make_url("/hook")), secret="s3cret")
     config = dataclasses.replace(api_config(storage_config), cdn=CdnConfig(purgers=(purger,)))
-    client = await aiohttp_client(create_app(config, open_store, clock=clock))
+    client = await serve(aiohttp_client, create_app(config, open_store, clock=clock))
 
     by_key = await create(client)
     response = await client.delete(f"/api/snapshots/{by_key['key']}", headers=auth("editor"))

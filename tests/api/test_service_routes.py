@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from backends import open_store
 from backends.memory import MemoryStore
@@ -17,7 +15,7 @@ from snapshot_server.keys import SERVICE, STORE
 from snapshot_server.models import Snapshot, SnapshotMeta
 from snapshot_server.storage import SnapshotStore
 from tests.api.conftest import Client, MakeClient, api_config, auth, create
-from tests.support import ManualClock
+from tests.support import ClientFactory, ManualClock, serve
 
 DISABLED = {"message": "Dashboard Snapshots are disabled"}
 
@@ -106,7 +104,7 @@ async def test_unexpected_error_is_json_500_without_traceback(
 
 
 async def test_storage_down_is_503(
-    aiohttp_client: Callable[[web.Application], Any],
+    aiohttp_client: ClientFactory,
     tmp_path: Any,
     clock: ManualClock,
     caplog: pytest.LogCaptureFixture,
@@ -115,7 +113,7 @@ async def test_storage_down_is_503(
 
     storage = StorageConfig(backend="sqlite", sqlite=SQLiteConfig(path=str(tmp_path / "s.db")))
     app = create_app(api_config(storage), open_store, clock=clock)
-    client = await aiohttp_client(app)
+    client = await serve(aiohttp_client, app)
     made = await create(client)
     await app[STORE].aclose()  # the database connection is gone from under the app
     checks = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -18,7 +17,7 @@ from snapshot_server.config import StorageConfig
 from tests.api.conftest import api_config, auth, create
 from tests.redis_servers import start_server
 from tests.stores.redis import redis_config
-from tests.support import ManualClock, skip_or_fail
+from tests.support import ClientFactory, ManualClock, serve, skip_or_fail
 
 SOCKET_TIMEOUT = 0.5
 MARGIN = 1.5  # scheduling slack on a loaded CI machine
@@ -27,7 +26,7 @@ Client = TestClient[web.Request, web.Application]
 
 
 async def test_redis_down_is_503_and_recovers(
-    aiohttp_client: Callable[[web.Application], Awaitable[Client]],
+    aiohttp_client: ClientFactory,
     tmp_path: Path,
     clock: ManualClock,
 ) -> None:
@@ -38,7 +37,9 @@ async def test_redis_down_is_503_and_recovers(
         storage = StorageConfig(
             backend="redis", redis=redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
         )
-        client = await aiohttp_client(create_app(api_config(storage), open_store, clock=clock))
+        client = await serve(
+            aiohttp_client, create_app(api_config(storage), open_store, clock=clock)
+        )
         made = await create(client)
 
         await asyncio.to_thread(server.stop)
