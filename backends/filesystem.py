@@ -56,7 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Self, TypeVar, TypeVarTuple
 
 from snapshot_server.config import StorageConfig
-from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
+from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
 
 from .filesystem_ops import SyncStore
@@ -75,6 +75,7 @@ class FilesystemStore:
         # Writers queue here rather than as threads blocked in flock(), so a burst of inserts
         # cannot occupy every pool thread and starve the readers.
         self._write_lock = asyncio.Lock()
+        self._closed = False
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -112,9 +113,13 @@ class FilesystemStore:
     ) -> list[SnapshotMeta]:
         return await self._run(self._sync.list_snapshots, org_id, user_id, query, limit, page, now)
 
-    async def delete(self, key: str, now: float) -> SnapshotMeta:
+    async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         async with self._write_lock:
-            return _found(await self._run(self._sync.delete, key, now))
+            return _found(await self._run(self._sync.delete, key, now, expect_id))
+
+    async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        async with self._write_lock:
+            return _found(await self._run(self._sync.delete_by_delete_key, delete_key_hash, now))
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         candidates = await self._run(self._sync.expired_candidates, now)
@@ -135,21 +140,24 @@ class FilesystemStore:
         await self._run(self._sync.ping)
 
     async def aclose(self) -> None:
-        """Wait for running operations to finish, then stop the thread pool."""
+        """Refuse new operations, wait for running ones to finish, then stop the thread pool."""
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(self._executor.shutdown, wait=True)
         )
 
     async def _run(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
-        """``func(*args)`` on the pool. ``OSError`` or a closed store -> ``StorageUnavailable``."""
+        """``func(*args)`` on the pool: the store's one error boundary. ``OSError``, or any call
+        after ``aclose``, raises ``StorageUnavailable`` (the cause, naming the path, is logged
+        by the caller's error handler; clients see only "Storage unavailable")."""
+        if self._closed:
+            raise StorageUnavailable() from StoreClosed()
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, functools.partial(func, *args))
         except OSError as exc:
-            raise StorageUnavailable() from exc
-        except RuntimeError as exc:  # "cannot schedule new futures after shutdown"
-            if "shutdown" not in str(exc):
-                raise
             raise StorageUnavailable() from exc
 
 

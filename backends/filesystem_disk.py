@@ -27,10 +27,9 @@ import re
 import tempfile
 from collections.abc import Iterator
 
-from snapshot_server.models import Snapshot, SnapshotMeta
+from snapshot_server.models import HASH_RE, Snapshot, SnapshotMeta
 
 from .filesystem_format import (
-    HASH_RE,
     MAX_HEADER_BYTES,
     CorruptRecord,
     decode_header,
@@ -193,13 +192,14 @@ def read_meta(path: str, *, exact_size: bool = True) -> SnapshotMeta | None:
 
 
 def read_index(path: str) -> str | None:
-    """The view key a delete-key index file names; ``None`` if missing or corrupt."""
+    """The view key a delete-key index file names; ``None`` if missing or corrupt (logged)."""
     data = read_bytes(path)
     if data is None:
         return None
     try:
         return decode_index(data)
-    except CorruptRecord:
+    except CorruptRecord as exc:
+        log.warning("ignoring corrupt delete-key index %s: %s", path, exc)
         return None
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 
 from snapshot_server.errors import InvalidSnapshot, SnapshotExists
-from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import HASH_RE, KEY_RE, NewSnapshot, Snapshot, SnapshotMeta
 
 from .filesystem_disk import (
     Layout,
@@ -27,8 +27,6 @@ from .filesystem_disk import (
     write_atomic,
 )
 from .filesystem_format import (
-    HASH_RE,
-    KEY_RE,
     CorruptRecord,
     decode_counter,
     encode_counter,
@@ -151,18 +149,38 @@ class SyncStore:
                 found.append(meta)
         return found[(page - 1) * limit :]
 
-    def delete(self, key: str, now: float) -> SnapshotMeta | None:
-        """Remove the unexpired record for ``key``. ``None`` if there is none."""
+    def delete(self, key: str, now: float, expect_id: int) -> SnapshotMeta | None:
+        """Remove the unexpired record for ``key`` if it still has id ``expect_id``; ``None``
+        if there is no such record. Checked and removed under the lock: one atomic step."""
         if not KEY_RE.fullmatch(key):
             return None
         with exclusive_lock(self.layout):
             meta = self._meta_of(key)
-            if meta is None or meta.is_expired(now):
+            if meta is None or meta.id != expect_id or meta.is_expired(now):
                 return None
-            self._remove(meta)
-            self.journal.append(encode_journal_remove(meta.id), durable=False)
-            self.journal.compact_if_worthwhile()
+            self._remove_journaled(meta)
         return meta
+
+    def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta | None:
+        """Remove the unexpired record that holds ``delete_key_hash``; ``None`` if there is
+        none. Looked up and removed under the lock: one atomic step."""
+        if not HASH_RE.fullmatch(delete_key_hash):
+            return None
+        with exclusive_lock(self.layout):
+            meta = self._holder(delete_key_hash)
+            if meta is None:
+                self._drop_dangling_index(delete_key_hash)
+                return None
+            if meta.is_expired(now):
+                return None
+            self._remove_journaled(meta)
+        return meta
+
+    def _remove_journaled(self, meta: SnapshotMeta) -> None:
+        """Remove a record and journal its removal. Caller holds the lock."""
+        self._remove(meta)
+        self.journal.append(encode_journal_remove(meta.id), durable=False)
+        self.journal.compact_if_worthwhile()
 
     def expired_candidates(self, now: float) -> list[SnapshotMeta]:
         """Journal entries with ``expires <= now``, earliest expiry first (ghosts included)."""

@@ -79,7 +79,7 @@ async def test_every_path_stays_under_the_root(
         with pytest.raises(SnapshotNotFound):
             await fs.get(key, clock())
         with pytest.raises(SnapshotNotFound):
-            await fs.delete(key, clock())
+            await fs.delete(key, clock(), expect_id=1)
     with pytest.raises(SnapshotNotFound):
         await fs.get_by_delete_key("../" * 20 + "etc/passwd", clock())
     await fs.insert(new_record(clock(), "normal-key"))
@@ -168,7 +168,7 @@ async def test_ids_are_never_reused_across_reopen(root: Path, clock: ManualClock
     store = await FilesystemStore.open(config_for(root))
     await store.insert(new_record(clock()))
     last = await store.insert(new_record(clock(), "last"))
-    await store.delete("last", clock())
+    await store.delete("last", clock(), expect_id=last.id)
     await store.aclose()
     store = await FilesystemStore.open(config_for(root))
     try:
@@ -196,9 +196,9 @@ async def test_blocking_io_runs_on_the_store_threads(
 
     monkeypatch.setattr(filesystem_ops, "write_atomic", write_spy)
     monkeypatch.setattr(filesystem_ops, "read_snapshot", read_spy)
-    await fs.insert(new_record(clock(), "k"))
+    stored = await fs.insert(new_record(clock(), "k"))
     await fs.get("k", clock())
-    await fs.delete("k", clock())
+    await fs.delete("k", clock(), expect_id=stored.id)
     assert len(threads) >= 5  # counter, index, record; two verified reads
     assert all(name.startswith("snapshot-fs") for name in threads), threads
 
