@@ -8,6 +8,11 @@ SQLite's own locking serialises writers and ``busy_timeout`` makes them wait ins
 The schema is versioned with ``PRAGMA user_version``: ``_MIGRATIONS[i]`` takes version ``i`` to
 ``i + 1``, applied in order at open.
 
+Privacy. The database holds every view key and dashboard, so directories this backend creates
+are ``0o700`` and the database file is created ``0o600`` before SQLite opens it (SQLite would
+create it ``0o644`` whatever the umask). SQLite gives its ``-wal`` and ``-shm`` files the mode of
+the database file; ones left with a wider mode by an older version are narrowed at open.
+
 Errors. ``_all`` is the one boundary: every ``sqlite3.Error`` becomes ``StorageUnavailable``
 there, as does any call after ``aclose``. A row that does not read back as a snapshot (edited by
 hand, foreign) is logged and treated as absent.
@@ -15,10 +20,12 @@ hand, foreign) is logged and treated as absent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import aiosqlite
@@ -98,11 +105,17 @@ class SQLiteStore:
     async def open(cls, config: StorageConfig) -> Self:
         path = config.sqlite.path
         try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+            # Opened here, in a thread of ours, not by aiosqlite.connect: when that fails to open
+            # the file it leaves its worker thread to report to an event loop that may be closed
+            # by then ("RuntimeError: Event loop is closed" on stderr). Handed over, it cannot fail.
+            raw = await asyncio.to_thread(_open_private, path)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"cannot open SQLite database {path!r}: {exc.strerror or exc}"
+            ) from exc
+        except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
+        db = await aiosqlite.Connection(lambda: raw, 64)
         try:
             db.row_factory = sqlite3.Row
             await db.execute("PRAGMA busy_timeout = 10000")
@@ -278,6 +291,54 @@ class SQLiteStore:
         log.warning(
             "ignoring corrupt row id=%r in SQLite database %s: %s", row["id"], self._path, exc
         )
+
+
+def _open_private(path: str) -> sqlite3.Connection:
+    """Create missing parent directories ``0o700`` and the database file ``0o600`` (narrowing
+    an existing database, ``-wal`` and ``-shm`` of ours to ``0o600``), then connect. Blocking;
+    raises ``OSError`` naming what failed, or ``sqlite3.Error``."""
+    if path != ":memory:":
+        _make_private_dirs(os.path.dirname(os.path.abspath(path)))
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            _make_private(fd, path)
+        finally:
+            os.close(fd)
+        for companion in (path + "-wal", path + "-shm"):
+            try:
+                fd = os.open(companion, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                _make_private(fd, companion)
+            finally:
+                os.close(fd)
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+
+def _make_private_dirs(directory: str) -> None:
+    """Create ``directory`` and its missing parents with mode ``0o700`` (exactly, whatever the
+    umask); directories that exist are left as they are."""
+    if os.path.isdir(directory):
+        return
+    _make_private_dirs(os.path.dirname(directory))
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        return  # another worker created it first
+    os.chmod(directory, 0o700)
+
+
+def _make_private(fd: int, path: str) -> None:
+    """Narrow the open file to ``0o600`` if others may read it and it is ours to change."""
+    st = os.fstat(fd)
+    if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
+        log.warning(
+            "narrowing %s from mode %o to 600: it holds every snapshot",
+            path,
+            stat.S_IMODE(st.st_mode),
+        )
+        os.fchmod(fd, 0o600)
 
 
 def _casefold(value: str | None) -> str | None:
