@@ -40,10 +40,19 @@ two unlinks and two directory fsyncs, in batches of 32 so writers are never held
 ``open``: one walk of the 4096 shard directories plus a full journal replay (~1 s at 100k); if
 the journal file is missing it is rebuilt from the records (reads every record header: ~5 s).
 
-Blocking calls run on a dedicated thread pool, never on the event loop; ``OSError`` becomes
-``StorageUnavailable`` here. A corrupt record (torn, truncated, edited) is logged and treated as
-absent: its dashboard is never returned, and an insert of its key replaces it. Listings check a
-record's header checksum and size, not the dashboard's checksum, so a record whose dashboard was
+Links and ownership. No symbolic link under the root is ever followed: every file and directory
+is reached from the root one component at a time with ``O_NOFOLLOW`` (``filesystem_disk``), and
+``open`` refuses a link anywhere in the tree, a root that is itself a link, and a root owned by
+another user; a root others may read or write is narrowed to ``0o700`` (with a warning).
+
+Blocking calls run on a dedicated thread pool, never on the event loop; ``OSError`` (and any
+call after ``aclose``) becomes ``StorageUnavailable`` in ``_run``, the one error boundary. At
+``open`` the message names the path and the OS error; per request, clients see only "Storage
+unavailable" and the log gets the cause.
+
+A corrupt record (torn, truncated, edited) is logged and treated as absent: its dashboard is
+never returned, and an insert of its key replaces it. Listings check a record's header checksum
+and size, not the dashboard's checksum, so a record whose dashboard was
 damaged in place (same size) still appears in a list while get/get_by_delete_key/delete say 404.
 """
 
@@ -81,14 +90,20 @@ class FilesystemStore:
     async def open(cls, config: StorageConfig) -> Self:
         """Create the root (``0o700``) if needed, clean up crash debris, return a ready store.
 
-        Raises ``StorageUnavailable`` if the root cannot be created or written.
+        Raises ``StorageUnavailable`` naming the path and the OS error if the root cannot be
+        created or used: a root that is a symbolic link or belongs to another user is refused,
+        one that others may read or write is narrowed to ``0o700``, and a symbolic link
+        anywhere under it is refused.
         """
         executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="snapshot-fs")
         store = cls(SyncStore(config.filesystem.path), executor)
+        root = store._sync.layout.root
         try:
             await store._run(store._sync.prepare)
-        except BaseException:
+        except BaseException as exc:
             executor.shutdown(wait=False)
+            if isinstance(exc, StorageUnavailable) and isinstance(exc.__cause__, OSError):
+                raise StorageUnavailable(_open_error(root, exc.__cause__)) from exc.__cause__
             raise
         return store
 
@@ -159,6 +174,13 @@ class FilesystemStore:
             return await loop.run_in_executor(self._executor, functools.partial(func, *args))
         except OSError as exc:
             raise StorageUnavailable() from exc
+
+
+def _open_error(root: str, exc: OSError) -> str:
+    """What the operator is told when the root cannot be used: the root, the path at fault if
+    it is another one, and the OS's reason."""
+    where = f"{exc.filename}: " if exc.filename and exc.filename != root else ""
+    return f"cannot open filesystem storage {root}: {where}{exc.strerror or exc}"
 
 
 def _found(value: T | None) -> T:
