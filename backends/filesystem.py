@@ -40,10 +40,19 @@ two unlinks and two directory fsyncs, in batches of 32 so writers are never held
 ``open``: one walk of the 4096 shard directories plus a full journal replay (~1 s at 100k); if
 the journal file is missing it is rebuilt from the records (reads every record header: ~5 s).
 
-Blocking calls run on a dedicated thread pool, never on the event loop; ``OSError`` becomes
-``StorageUnavailable`` here. A corrupt record (torn, truncated, edited) is logged and treated as
-absent: its dashboard is never returned, and an insert of its key replaces it. Listings check a
-record's header checksum and size, not the dashboard's checksum, so a record whose dashboard was
+Links and ownership. No symbolic link under the root is ever followed: every file and directory
+is reached from the root one component at a time with ``O_NOFOLLOW`` (``filesystem_disk``), and
+``open`` refuses a link anywhere in the tree, a root that is itself a link, and a root owned by
+another user; a root others may read or write is narrowed to ``0o700`` (with a warning).
+
+Blocking calls run on a dedicated thread pool, never on the event loop; ``OSError`` (and any
+call after ``aclose``) becomes ``StorageUnavailable`` in ``_run``, the one error boundary. At
+``open`` the message names the path and the OS error; per request, clients see only "Storage
+unavailable" and the log gets the cause.
+
+A corrupt record (torn, truncated, edited) is logged and treated as absent: its dashboard is
+never returned, and an insert of its key replaces it. Listings check a record's header checksum
+and size, not the dashboard's checksum, so a record whose dashboard was
 damaged in place (same size) still appears in a list while get/get_by_delete_key/delete say 404.
 """
 
@@ -56,7 +65,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Self, TypeVar, TypeVarTuple
 
 from snapshot_server.config import StorageConfig
-from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
+from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
 
 from .filesystem_ops import SyncStore
@@ -75,19 +84,26 @@ class FilesystemStore:
         # Writers queue here rather than as threads blocked in flock(), so a burst of inserts
         # cannot occupy every pool thread and starve the readers.
         self._write_lock = asyncio.Lock()
+        self._closed = False
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
         """Create the root (``0o700``) if needed, clean up crash debris, return a ready store.
 
-        Raises ``StorageUnavailable`` if the root cannot be created or written.
+        Raises ``StorageUnavailable`` naming the path and the OS error if the root cannot be
+        created or used: a root that is a symbolic link or belongs to another user is refused,
+        one that others may read or write is narrowed to ``0o700``, and a symbolic link
+        anywhere under it is refused.
         """
         executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="snapshot-fs")
         store = cls(SyncStore(config.filesystem.path), executor)
+        root = store._sync.layout.root
         try:
             await store._run(store._sync.prepare)
-        except BaseException:
+        except BaseException as exc:
             executor.shutdown(wait=False)
+            if isinstance(exc, StorageUnavailable) and isinstance(exc.__cause__, OSError):
+                raise StorageUnavailable(_open_error(root, exc.__cause__)) from exc.__cause__
             raise
         return store
 
@@ -112,9 +128,13 @@ class FilesystemStore:
     ) -> list[SnapshotMeta]:
         return await self._run(self._sync.list_snapshots, org_id, user_id, query, limit, page, now)
 
-    async def delete(self, key: str, now: float) -> SnapshotMeta:
+    async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         async with self._write_lock:
-            return _found(await self._run(self._sync.delete, key, now))
+            return _found(await self._run(self._sync.delete, key, now, expect_id))
+
+    async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        async with self._write_lock:
+            return _found(await self._run(self._sync.delete_by_delete_key, delete_key_hash, now))
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         candidates = await self._run(self._sync.expired_candidates, now)
@@ -135,22 +155,32 @@ class FilesystemStore:
         await self._run(self._sync.ping)
 
     async def aclose(self) -> None:
-        """Wait for running operations to finish, then stop the thread pool."""
+        """Refuse new operations, wait for running ones to finish, then stop the thread pool."""
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(self._executor.shutdown, wait=True)
         )
 
     async def _run(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
-        """``func(*args)`` on the pool. ``OSError`` or a closed store -> ``StorageUnavailable``."""
+        """``func(*args)`` on the pool: the store's one error boundary. ``OSError``, or any call
+        after ``aclose``, raises ``StorageUnavailable`` (the cause, naming the path, is logged
+        by the caller's error handler; clients see only "Storage unavailable")."""
+        if self._closed:
+            raise StorageUnavailable() from StoreClosed()
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, functools.partial(func, *args))
         except OSError as exc:
             raise StorageUnavailable() from exc
-        except RuntimeError as exc:  # "cannot schedule new futures after shutdown"
-            if "shutdown" not in str(exc):
-                raise
-            raise StorageUnavailable() from exc
+
+
+def _open_error(root: str, exc: OSError) -> str:
+    """What the operator is told when the root cannot be used: the root, the path at fault if
+    it is another one, and the OS's reason."""
+    where = f"{exc.filename}: " if exc.filename and exc.filename != root else ""
+    return f"cannot open filesystem storage {root}: {where}{exc.strerror or exc}"
 
 
 def _found(value: T | None) -> T:

@@ -24,42 +24,29 @@ must not parse as a shorter, valid line (``-12`` from ``-123``).
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 import orjson
 
-from snapshot_server.models import META_FIELDS, Snapshot, SnapshotMeta
+from snapshot_server.models import (
+    HASH_RE,
+    KEY_RE,
+    META_FIELDS,
+    CorruptData,
+    Snapshot,
+    SnapshotMeta,
+    meta_from_fields,
+)
 
-KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
-HASH_RE = re.compile(r"[0-9a-f]{64}")
 MAX_HEADER_BYTES = 1 << 20  # name <= 255 chars; URLs are the only other free text
 
 _RECORD_MAGIC = b"snapshot-record/1 "
 _INDEX_MAGIC = "snapshot-deletekey/1 "
 _COUNTER_MAGIC = "snapshot-counter/1 "
-
-# The type every header field must have; bool is checked before int (bool is an int subclass).
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "id": (int,),
-    "key": (str,),
-    "delete_key_hash": (str,),
-    "name": (str,),
-    "org_id": (int,),
-    "user_id": (int,),
-    "external": (bool,),
-    "external_url": (str,),
-    "external_delete_url": (str,),
-    "created": (float, int),
-    "updated": (float, int),
-    "expires": (float, int, type(None)),
-    "etag": (str,),
-}
 _META_KEYS = frozenset(META_FIELDS)
-assert set(_FIELD_TYPES) == _META_KEYS
 
 
-class CorruptRecord(Exception):
+class CorruptRecord(CorruptData):
     """A file under the root is not a complete, well-formed record of this format."""
 
 
@@ -100,15 +87,10 @@ def decode_header(line: bytes) -> tuple[SnapshotMeta, int, str]:
 
 
 def _meta_from(header: dict[str, Any]) -> SnapshotMeta:
-    fields: dict[str, Any] = {}
-    for name, types in _FIELD_TYPES.items():
-        value = header.get(name, ...)
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise CorruptRecord(f"field {name!r} missing or mistyped")
-        fields[name] = float(value) if isinstance(value, int) and float in types else value
-    if not KEY_RE.fullmatch(fields["key"]) or not HASH_RE.fullmatch(fields["delete_key_hash"]):
-        raise CorruptRecord("bad key or delete_key_hash")
-    return SnapshotMeta(**fields)
+    try:
+        return meta_from_fields(header)
+    except CorruptData as exc:
+        raise CorruptRecord(str(exc)) from exc
 
 
 def decode_record(data: bytes) -> Snapshot:

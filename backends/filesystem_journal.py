@@ -20,7 +20,7 @@ import threading
 
 from snapshot_server.models import SnapshotMeta
 
-from .filesystem_disk import write_atomic
+from .filesystem_disk import Layout, open_file, stat_file, write_atomic
 from .filesystem_format import CorruptRecord, decode_journal_line, encode_journal_add
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,9 @@ COMPACT_MIN_DEAD = 4096
 
 
 class Journal:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.path = layout.journal
         self._lock = threading.Lock()  # the replay state is shared by the pool's threads
         self._ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the replayed file
         self._offset = 0  # bytes replayed; always just after a newline
@@ -49,7 +50,7 @@ class Journal:
         If a crash left a torn last line, a newline is written before ``data`` so the fragment
         becomes one bad line (skipped on replay) instead of corrupting ``data``'s first line.
         """
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_file(self.layout, self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -72,8 +73,8 @@ class Journal:
                 return
             live = sorted(self._live.values(), key=lambda m: m.id)
             data = b"".join(encode_journal_add(m) for m in live)
-            write_atomic(self.path, data)
-            st = os.stat(self.path)
+            write_atomic(self.layout, self.path, data)
+            st = stat_file(self.layout, self.path)
             self._ident, self._offset, self._lines = (st.st_dev, st.st_ino), len(data), len(live)
             log.info(
                 "compacted journal %s: %d live entries, %d dead dropped", self.path, len(live), dead
@@ -81,11 +82,11 @@ class Journal:
 
     def _refresh(self) -> None:
         try:
-            f = open(self.path, "rb")  # noqa: SIM115 (closed below; fstat needs the same file)
+            fd = open_file(self.layout, self.path, os.O_RDONLY)
         except FileNotFoundError:
             self._reset(None)
             return
-        with f:
+        with open(fd, "rb", closefd=True) as f:
             st = os.fstat(f.fileno())
             if (st.st_dev, st.st_ino) != self._ident or st.st_size < self._offset:
                 self._reset((st.st_dev, st.st_ino))

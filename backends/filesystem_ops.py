@@ -7,28 +7,32 @@ because every file is only ever replaced by ``os.replace``, removed, or (the jou
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
+import stat
 
 from snapshot_server.errors import InvalidSnapshot, SnapshotExists
-from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import HASH_RE, KEY_RE, NewSnapshot, Snapshot, SnapshotMeta
 
 from .filesystem_disk import (
     Layout,
+    check_dir,
     ensure_dir,
     exclusive_lock,
+    exists,
+    is_temp_file,
     iter_record_files,
-    iter_temp_files,
     read_bytes,
     read_index,
     read_meta,
     read_snapshot,
     remove,
+    walk_tree,
     write_atomic,
 )
 from .filesystem_format import (
-    HASH_RE,
-    KEY_RE,
     CorruptRecord,
     decode_counter,
     encode_counter,
@@ -47,31 +51,40 @@ class SyncStore:
 
     def __init__(self, root: str) -> None:
         self.layout = Layout(os.path.normpath(os.path.abspath(root)))
-        self.journal = Journal(self.layout.journal)
+        self.journal = Journal(self.layout)
 
     def prepare(self) -> None:
-        """Create the root (``0o700``) and its subdirectories; then, under the write lock (so no
-        writer is mid-way), remove stray temp files and rebuild the journal if it is missing.
-        Costs one walk of the 4096 shard directories (plus a scan of every record if the
-        journal has to be rebuilt)."""
+        """Create the root (``0o700``) and its subdirectories, or check an existing root (see
+        ``_check_root``); then, under the write lock (so no writer is mid-way), refuse any
+        symbolic link in the tree, remove stray temp files and rebuild the journal if it is
+        missing. Costs one walk of the 8192 shard directories (plus a scan of every record if
+        the journal has to be rebuilt). Raises ``OSError`` naming the path at fault."""
         layout = self.layout
-        if not os.path.isdir(layout.root):
+        if not os.path.lexists(layout.root):
             os.makedirs(os.path.dirname(layout.root), exist_ok=True)
-            try:
+            with contextlib.suppress(FileExistsError):  # another worker process won the race
                 os.mkdir(layout.root, 0o700)
-            except FileExistsError:
-                pass  # another worker process won the race
-            else:
-                os.chmod(layout.root, 0o700)  # mkdir's mode is filtered by the umask
+        _check_root(layout.root)
         for sub in (layout.records, layout.deletekeys):
-            ensure_dir(sub, layout.root)
+            ensure_dir(layout, sub)
         with exclusive_lock(layout):
-            for tmp in list(iter_temp_files(layout)):
+            temp_files = []
+            for entry in walk_tree(layout):
+                if entry.is_symlink():
+                    raise OSError(
+                        errno.ELOOP,
+                        "is a symbolic link; links under the store root are never followed "
+                        "(remove it)",
+                        entry.path,
+                    )
+                if is_temp_file(entry):
+                    temp_files.append(entry.path)
+            for tmp in temp_files:
                 log.info("removing stray temp file %s", tmp)
-                remove(tmp)
-            if not os.path.exists(layout.journal):
+                remove(layout, tmp)
+            if not exists(layout, layout.journal):
                 live = sorted(self.scan(), key=lambda m: m.id)
-                write_atomic(layout.journal, b"".join(encode_journal_add(m) for m in live))
+                write_atomic(layout, layout.journal, b"".join(encode_journal_add(m) for m in live))
         self.journal.entries()  # replay now rather than on the first request
 
     def insert(self, record: NewSnapshot) -> Snapshot:
@@ -90,16 +103,14 @@ class SyncStore:
             if self._holder(record.delete_key_hash) is not None:
                 raise SnapshotExists("deleteKey")
             # A damaged record in the way (replaced below): its journal entry must go too.
-            damaged = read_meta(record_path, exact_size=False)
+            damaged = read_meta(layout, record_path, exact_size=False)
             snapshot = record.with_id(self._next_id())
             journaled = False
             try:
-                ensure_dir(os.path.dirname(index_path), layout.root)
-                write_atomic(index_path, encode_index(record.key, snapshot.id))
+                write_atomic(layout, index_path, encode_index(record.key, snapshot.id))
                 self.journal.append(encode_journal_add(snapshot.meta()), durable=True)
                 journaled = True
-                ensure_dir(os.path.dirname(record_path), layout.root)
-                write_atomic(record_path, encode_record(snapshot))  # the commit point
+                write_atomic(layout, record_path, encode_record(snapshot))  # the commit point
             except BaseException:
                 self._undo_insert(record_path, index_path, snapshot.id if journaled else None)
                 raise
@@ -120,7 +131,7 @@ class SyncStore:
         if not HASH_RE.fullmatch(delete_key_hash):
             return None
         meta = self._holder(delete_key_hash)
-        if meta is None and os.path.exists(self.layout.index_path(delete_key_hash)):
+        if meta is None and exists(self.layout, self.layout.index_path(delete_key_hash)):
             with exclusive_lock(self.layout):
                 self._drop_dangling_index(delete_key_hash)
         return None if meta is None or meta.is_expired(now) else meta
@@ -151,18 +162,38 @@ class SyncStore:
                 found.append(meta)
         return found[(page - 1) * limit :]
 
-    def delete(self, key: str, now: float) -> SnapshotMeta | None:
-        """Remove the unexpired record for ``key``. ``None`` if there is none."""
+    def delete(self, key: str, now: float, expect_id: int) -> SnapshotMeta | None:
+        """Remove the unexpired record for ``key`` if it still has id ``expect_id``; ``None``
+        if there is no such record. Checked and removed under the lock: one atomic step."""
         if not KEY_RE.fullmatch(key):
             return None
         with exclusive_lock(self.layout):
             meta = self._meta_of(key)
-            if meta is None or meta.is_expired(now):
+            if meta is None or meta.id != expect_id or meta.is_expired(now):
                 return None
-            self._remove(meta)
-            self.journal.append(encode_journal_remove(meta.id), durable=False)
-            self.journal.compact_if_worthwhile()
+            self._remove_journaled(meta)
         return meta
+
+    def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta | None:
+        """Remove the unexpired record that holds ``delete_key_hash``; ``None`` if there is
+        none. Looked up and removed under the lock: one atomic step."""
+        if not HASH_RE.fullmatch(delete_key_hash):
+            return None
+        with exclusive_lock(self.layout):
+            meta = self._holder(delete_key_hash)
+            if meta is None:
+                self._drop_dangling_index(delete_key_hash)
+                return None
+            if meta.is_expired(now):
+                return None
+            self._remove_journaled(meta)
+        return meta
+
+    def _remove_journaled(self, meta: SnapshotMeta) -> None:
+        """Remove a record and journal its removal. Caller holds the lock."""
+        self._remove(meta)
+        self.journal.append(encode_journal_remove(meta.id), durable=False)
+        self.journal.compact_if_worthwhile()
 
     def expired_candidates(self, now: float) -> list[SnapshotMeta]:
         """Journal entries with ``expires <= now``, earliest expiry first (ghosts included)."""
@@ -189,13 +220,13 @@ class SyncStore:
                     removed.append(meta)
                 elif meta is None or meta.id != candidate.id:
                     self._drop_dangling_index(candidate.delete_key_hash)
-                    if meta is None and os.path.exists(
-                        path := self.layout.record_path(candidate.key)
+                    if meta is None and exists(
+                        self.layout, path := self.layout.record_path(candidate.key)
                     ):
                         # Unreadable (damaged header) and its journal entry says expired:
                         # nothing can ever read it, so reclaim the space.
                         log.warning("removing damaged expired record %s", path)
-                        remove(path)
+                        remove(self.layout, path)
                 gone.append(candidate.id)
             if gone:
                 self.journal.append(b"".join(map(encode_journal_remove, gone)), durable=False)
@@ -206,21 +237,21 @@ class SyncStore:
         """The headers of every intact record file: O(number of records) reads, no lock."""
         metas = []
         for path in iter_record_files(self.layout):
-            meta = read_meta(path)
+            meta = read_meta(self.layout, path)
             if meta is not None and self.layout.record_path(meta.key) == path:
                 metas.append(meta)
         return metas
 
     def ping(self) -> None:
         """Raise ``OSError`` unless the root is a directory we can write to."""
-        os.stat(self.layout.records)
+        check_dir(self.layout, self.layout.records)
         if not os.access(self.layout.root, os.W_OK | os.X_OK):
-            raise PermissionError(f"{self.layout.root} is not writable")
+            raise PermissionError(errno.EACCES, "not writable", self.layout.root)
 
     def _snapshot_of(self, key: str) -> Snapshot | None:
         """The fully verified record of ``key``: what every lookup by key or deleteKey uses, so
         a record with a damaged dashboard is absent everywhere but in listings."""
-        snapshot = read_snapshot(self.layout.record_path(key))
+        snapshot = read_snapshot(self.layout, self.layout.record_path(key))
         return snapshot if snapshot is not None and snapshot.key == key else None
 
     def _meta_of(self, key: str) -> SnapshotMeta | None:
@@ -229,7 +260,7 @@ class SyncStore:
 
     def _header_of(self, key: str) -> SnapshotMeta | None:
         """The record header of ``key``, checked against the file size but not the dashboard."""
-        meta = read_meta(self.layout.record_path(key))
+        meta = read_meta(self.layout, self.layout.record_path(key))
         return meta if meta is not None and meta.key == key else None
 
     def _is_committed(self, entry: SnapshotMeta) -> bool:
@@ -240,7 +271,7 @@ class SyncStore:
     def _holder(self, delete_key_hash: str) -> SnapshotMeta | None:
         """The record that owns ``delete_key_hash``: the index names a key, and that key's
         record must name the same hash (so a dangling or stale index never matches)."""
-        key = read_index(self.layout.index_path(delete_key_hash))
+        key = read_index(self.layout, self.layout.index_path(delete_key_hash))
         meta = None if key is None else self._meta_of(key)
         return meta if meta is not None and meta.delete_key_hash == delete_key_hash else None
 
@@ -248,24 +279,24 @@ class SyncStore:
         """Remove the index file of ``delete_key_hash`` unless a record owns it. Caller holds
         the lock, so no insert is between writing an index and committing its record."""
         if self._holder(delete_key_hash) is None and remove(
-            self.layout.index_path(delete_key_hash)
+            self.layout, self.layout.index_path(delete_key_hash)
         ):
             log.info("removed dangling delete-key index %s", delete_key_hash[:12])
 
     def _remove(self, meta: SnapshotMeta) -> None:
         """Unlink a record (the commit point), then its index file if it still names this key.
         Caller holds the lock and appends the journal line."""
-        remove(self.layout.record_path(meta.key))
+        remove(self.layout, self.layout.record_path(meta.key))
         index_path = self.layout.index_path(meta.delete_key_hash)
-        if read_index(index_path) == meta.key:
-            remove(index_path)
+        if read_index(self.layout, index_path) == meta.key:
+            remove(self.layout, index_path)
 
     def _undo_insert(self, record_path: str, index_path: str, journaled_id: int | None) -> None:
         """Best effort after a failed insert: whatever was at either path was absent, corrupt
         or dangling (checked before writing), so removing it loses nothing."""
         try:
             for path in (record_path, index_path):
-                remove(path)
+                remove(self.layout, path)
             if journaled_id is not None:
                 self.journal.append(encode_journal_remove(journaled_id), durable=False)
         except OSError as exc:
@@ -274,7 +305,7 @@ class SyncStore:
 
     def _next_id(self) -> int:
         """Hand out the next id and persist it before it is used. Caller holds the lock."""
-        data = read_bytes(self.layout.counter)
+        data = read_bytes(self.layout, self.layout.counter)
         last = 0
         if data is not None:
             try:
@@ -287,5 +318,39 @@ class SyncStore:
             # removed before the counter was lost cannot be known; do not delete the file.)
             known = [m.id for m in self.scan()] + [m.id for m in self.journal.entries()]
             last = max(known, default=0)
-        write_atomic(self.layout.counter, encode_counter(last + 1))
+        write_atomic(self.layout, self.layout.counter, encode_counter(last + 1))
         return last + 1
+
+
+def _check_root(root: str) -> None:
+    """Refuse a root that is a symbolic link, not a directory, or owned by another user (who
+    could replace what is inside); narrow one that others may read or write to ``0o700``.
+    Raises ``OSError`` with the reason and the path."""
+    st = os.lstat(root)
+    if stat.S_ISLNK(st.st_mode):
+        raise OSError(
+            errno.ELOOP,
+            "is a symbolic link; set [storage.filesystem] path to the directory itself "
+            f"({os.path.realpath(root)})",
+            root,
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", root)
+    if st.st_uid != os.geteuid():
+        raise PermissionError(
+            errno.EPERM,
+            f"owned by uid {st.st_uid}, not by this server's user (uid {os.geteuid()}): "
+            "that user could change the snapshots; give the directory to the server's user",
+            root,
+        )
+    mode = stat.S_IMODE(st.st_mode)
+    if mode != 0o700:
+        if mode & 0o077:
+            log.warning("narrowing filesystem storage root %s from mode %o to 700", root, mode)
+        # Through a descriptor opened without following links (Linux has no lchmod); also
+        # undoes a umask that took the owner's bits from a root created just now.
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            os.fchmod(fd, 0o700)
+        finally:
+            os.close(fd)

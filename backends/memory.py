@@ -2,6 +2,8 @@
 
 The smallest correct implementation of the ``SnapshotStore`` contract, used as the test double
 and for trying the server out. Nothing survives a restart and nothing is shared between workers.
+It stores objects, not bytes, so it has no corrupt data to meet and no driver to fail; after
+``aclose`` it refuses every call as the others do.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import itertools
 from typing import Self
 
 from snapshot_server.config import StorageConfig
-from snapshot_server.errors import SnapshotExists, SnapshotNotFound
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
 
 
@@ -19,6 +21,7 @@ class MemoryStore:
         self._by_key: dict[str, Snapshot] = {}
         self._key_by_delete_hash: dict[str, str] = {}
         self._ids = itertools.count(1)
+        self._closed = False
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -26,6 +29,7 @@ class MemoryStore:
 
     # No awaits inside these methods: each runs atomically on the event loop.
     async def insert(self, record: NewSnapshot) -> Snapshot:
+        self._check_open()
         if record.key in self._by_key:
             raise SnapshotExists("key")
         if record.delete_key_hash in self._key_by_delete_hash:
@@ -36,16 +40,12 @@ class MemoryStore:
         return snapshot
 
     async def get(self, key: str, now: float) -> Snapshot:
-        snapshot = self._by_key.get(key)
-        if snapshot is None or snapshot.is_expired(now):
-            raise SnapshotNotFound()
-        return snapshot
+        self._check_open()
+        return self._live(key, now)
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
-        key = self._key_by_delete_hash.get(delete_key_hash)
-        if key is None:
-            raise SnapshotNotFound()
-        return (await self.get(key, now)).meta()
+        self._check_open()
+        return self._live(self._key_by_delete_hash.get(delete_key_hash), now).meta()
 
     async def list_snapshots(
         self,
@@ -56,6 +56,7 @@ class MemoryStore:
         page: int,
         now: float,
     ) -> list[SnapshotMeta]:
+        self._check_open()
         needle = query.casefold()
         # Dicts keep insertion order and ids are handed out in insertion order: id order, free.
         matches = (
@@ -69,24 +70,45 @@ class MemoryStore:
         start = (page - 1) * limit
         return [s.meta() for s in itertools.islice(matches, start, start + limit)]
 
-    async def delete(self, key: str, now: float) -> SnapshotMeta:
-        snapshot = await self.get(key, now)
+    async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
+        self._check_open()
+        snapshot = self._live(key, now)
+        if snapshot.id != expect_id:
+            raise SnapshotNotFound()
+        self._remove(snapshot)
+        return snapshot.meta()
+
+    async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        self._check_open()
+        snapshot = self._live(self._key_by_delete_hash.get(delete_key_hash), now)
         self._remove(snapshot)
         return snapshot.meta()
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
+        self._check_open()
         expired = [s for s in self._by_key.values() if s.is_expired(now)][:limit]
         for snapshot in expired:
             self._remove(snapshot)
         return [s.meta() for s in expired]
 
+    async def ping(self) -> None:
+        self._check_open()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._by_key.clear()
+        self._key_by_delete_hash.clear()
+
+    def _live(self, key: str | None, now: float) -> Snapshot:
+        snapshot = None if key is None else self._by_key.get(key)
+        if snapshot is None or snapshot.is_expired(now):
+            raise SnapshotNotFound()
+        return snapshot
+
     def _remove(self, snapshot: Snapshot) -> None:
         del self._by_key[snapshot.key]
         del self._key_by_delete_hash[snapshot.delete_key_hash]
 
-    async def ping(self) -> None:
-        return None
-
-    async def aclose(self) -> None:
-        self._by_key.clear()
-        self._key_by_delete_hash.clear()
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageUnavailable() from StoreClosed()

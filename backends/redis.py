@@ -23,11 +23,15 @@ keys, and a listing reads one sorted set without touching per-snapshot keys. The
 Atomicity. All metadata shares the hash tag ``{meta}`` (one cluster slot), so every create,
 delete and cleanup commits in one Lua script: create refuses a taken key or deleteKey, takes an
 id from INCR and writes claims and indexes; delete compares the claim with ``M`` and removes
-claims and index members, so of two racing deletes exactly one wins. Only the dashboard body
+claims and index members, so of two racing deletes exactly one wins. A delete first reads the
+metadata it is to delete (from the view-key claim, or from the deleteKey claim), checks it
+(expiry, the expected id), then runs the script with it: the script deletes nothing unless the
+view-key claim still holds exactly those bytes, so a snapshot deleted and created again under
+the same key in between (a new id, new bytes) is never touched. Only the dashboard body
 lives elsewhere (tagged by its own key, which spreads the bulk of the data over the cluster):
 
 * single server: the body is written and deleted inside those same scripts, so create is one
-  round trip and fully atomic (delete reads the claim first, then runs one script);
+  round trip and fully atomic;
 * cluster: the body is written right after the metadata commits; if that fails the metadata is
   removed again. Delete and cleanup queue the body in ``P{meta}:trash`` inside their commit
   script, then delete it; a failed body delete stays queued and the next ``delete_expired``
@@ -35,6 +39,11 @@ lives elsewhere (tagged by its own key, which spreads the bulk of the data over 
   newer snapshot of the same key. A view needs the claim and a body of the same id, so a
   half-created snapshot is never served. Left if the process dies right after a create's
   commit: a listed snapshot that answers 404 until deleted.
+
+Errors. ``_call`` is the one boundary: every driver error becomes ``StorageUnavailable`` there,
+as does any call after ``aclose``. Stored metadata that does not decode as a snapshot (foreign or
+corrupt data under one of our keys) is logged and treated as absent; such a member of the expiry
+index is removed from it, so it cannot hold every later cleanup round back.
 
 All metadata living in one slot means one shard holds it (and serves every create, delete and
 listing); dashboards, the bulk, are spread. A ``key_prefix`` containing ``{`` or ``}`` would
@@ -44,6 +53,7 @@ change the hash tags and is refused at open.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Sequence
 from contextlib import suppress
 from typing import Self, TypeVar, cast
@@ -71,8 +81,11 @@ from snapshot_server.errors import (
     SnapshotExists,
     SnapshotNotFound,
     StorageUnavailable,
+    StoreClosed,
 )
-from snapshot_server.models import META_FIELDS, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import META_FIELDS, CorruptData, NewSnapshot, Snapshot, SnapshotMeta
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _LIST_BATCH = 500  # index members fetched per round trip while listing
@@ -91,6 +104,7 @@ class RedisStore:
         self._delete = Script(client, layout.DELETE)
         self._delete_body = Script(client, layout.DELETE_BODY)
         self._delete_expired = Script(client, layout.DELETE_EXPIRED)
+        self._closed = False
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -117,7 +131,12 @@ class RedisStore:
         return store
 
     async def _call(self, awaitable: Awaitable[T]) -> T:
-        """Await one driver call under the connection gate, wrapping driver errors."""
+        """Await one driver call under the connection gate: the store's one error boundary.
+        Driver errors, and any call after ``aclose``, raise ``StorageUnavailable``."""
+        if self._closed:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never awaited: close it so Python does not warn
+            raise StorageUnavailable() from StoreClosed()
         async with self._gate:
             with unavailable():
                 return await awaitable
@@ -170,7 +189,7 @@ class RedisStore:
         pipe.get(self._keys.claim(key))
         pipe.hmget(self._keys.body(key), ["id", "body"])
         raw, (body_id, body) = await self._call(pipe.execute())
-        meta = self._live(raw, now)
+        meta = self._live(raw, now, self._keys.claim(key))
         # The body must be this snapshot's: not yet written, or left by a deleted predecessor
         # of the same key, means "not found".
         if body is None or body_id != b"%d" % meta.id:
@@ -178,8 +197,8 @@ class RedisStore:
         return Snapshot(dashboard=body, **{f: getattr(meta, f) for f in META_FIELDS})
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
-        raw = await self._call(self._client.get(self._keys.delete_key(delete_key_hash)))
-        return self._live(raw, now)
+        name = self._keys.delete_key(delete_key_hash)
+        return self._live(await self._call(self._client.get(name)), now, name)
 
     async def list_snapshots(
         self,
@@ -202,14 +221,16 @@ class RedisStore:
         after = "-inf"
         while len(found) < limit:
             batch = cast(
-                list[bytes],
+                list[tuple[bytes, float]],
                 await self._call(
-                    self._client.zrangebyscore(index, after, "+inf", start=0, num=_LIST_BATCH)
+                    self._client.zrangebyscore(
+                        index, after, "+inf", start=0, num=_LIST_BATCH, withscores=True
+                    )
                 ),
             )
-            for raw in batch:
-                meta = decode_meta(raw)
-                if meta.is_expired(now) or needle not in meta.name.casefold():
+            for raw, _score in batch:
+                meta = _decoded(raw, index)
+                if meta is None or meta.is_expired(now) or needle not in meta.name.casefold():
                     continue
                 if skip:
                     skip -= 1
@@ -218,20 +239,38 @@ class RedisStore:
             if len(batch) < _LIST_BATCH:
                 break
             # Resume after the last id seen (exclusive), not at a rank, so concurrent inserts
-            # and deletes never make a page skip or repeat an item.
-            after = f"({decode_meta(batch[-1]).id}"
+            # and deletes never make a page skip or repeat an item. The score is the id, and is
+            # there even for a member that does not decode.
+            after = f"({int(batch[-1][1])}"
         return found
 
-    async def delete(self, key: str, now: float) -> SnapshotMeta:
-        raw = await self._call(self._client.get(self._keys.claim(key)))
-        meta = self._live(raw, now)
+    async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
+        name = self._keys.claim(key)
+        raw = await self._call(self._client.get(name))
+        meta = self._live(raw, now, name)
+        if meta.id != expect_id:
+            raise SnapshotNotFound()  # the key was deleted and created again since the read
         assert raw is not None
+        return await self._delete_meta(raw, meta)
+
+    async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        name = self._keys.delete_key(delete_key_hash)
+        raw = await self._call(self._client.get(name))
+        meta = self._live(raw, now, name)
+        assert raw is not None
+        return await self._delete_meta(raw, meta)
+
+    async def _delete_meta(self, raw: bytes | str, meta: SnapshotMeta) -> SnapshotMeta:
+        """Delete the snapshot whose stored metadata is ``raw``, if the view-key claim still
+        holds exactly ``raw`` (the DELETE script compares): a newer snapshot of the same key
+        has another id, so other bytes, and is left alone. Raises ``SnapshotNotFound`` if the
+        snapshot is gone already."""
         keys = [*self._keys.meta_keys(meta), self._keys.expiry, self._keys.trash]
         if not self._cluster:
-            keys.append(self._keys.body(key))
+            keys.append(self._keys.body(meta.key))
         member = trash_member(meta)
         if not await self._call(self._delete(keys=keys, args=[raw, meta.id, member])):
-            raise SnapshotNotFound()  # a concurrent delete won
+            raise SnapshotNotFound()  # a concurrent delete won, or the key holds a newer one
         if self._cluster:
             await self._empty_trash([member])
         return meta
@@ -245,24 +284,34 @@ class RedisStore:
                 self._client.zrangebyscore(self._keys.expiry, "-inf", repr(now), start=0, num=limit)
             ),
         )
-        removed = await self._remove_expired(members) if members else []
+        removed = await self._remove_expired(members)
         if self._cluster:
             trash = await self._call(self._client.srandmember(self._keys.trash, limit))
             await self._empty_trash(cast(list[bytes], trash))
         return removed
 
     async def _remove_expired(self, members: list[bytes]) -> list[SnapshotMeta]:
-        """Remove these expiry-index members' snapshots; return those this call removed."""
-        metas = [decode_meta(raw) for raw in members]
+        """Remove these expiry-index members' snapshots; return those this call removed.
+
+        A member that does not decode names no snapshot this store can find: it is logged and
+        taken out of the index, or it would come first in every later round, for ever.
+        """
+        decoded = [(raw, _decoded(raw, self._keys.expiry)) for raw in members]
+        corrupt = [raw for raw, meta in decoded if meta is None]
+        if corrupt:
+            await self._call(self._client.zrem(self._keys.expiry, *corrupt))
+        valid = [(raw, meta) for raw, meta in decoded if meta is not None]
+        if not valid:
+            return []
         keys = [self._keys.expiry, self._keys.trash]
         args: list[bytes | int | str] = [4 if self._cluster else 5]
-        for raw, meta in zip(members, metas, strict=True):
+        for raw, meta in valid:
             keys.extend(self._keys.meta_keys(meta))
             if not self._cluster:
                 keys.append(self._keys.body(meta.key))
             args.extend([raw, meta.id, trash_member(meta)])
         positions: list[int] = await self._call(self._delete_expired(keys=keys, args=args))
-        return [metas[p - 1] for p in positions]
+        return [valid[p - 1][1] for p in positions]
 
     async def _empty_trash(self, members: Sequence[bytes | str]) -> None:
         """Cluster only: delete the dashboard bodies these trash entries name, then the entries.
@@ -280,15 +329,26 @@ class RedisStore:
             await self._call(self._client.srem(self._keys.trash, member))
 
         texts = [m.decode() if isinstance(m, bytes) else m for m in members]
-        await asyncio.gather(*(remove(m) for m in texts), return_exceptions=True)
+        results = await asyncio.gather(*(remove(m) for m in texts), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            # Not raised (the delete itself is done), but an operator must be able to see why
+            # dashboard bodies pile up in the trash.
+            log.warning(
+                "could not delete %d of %d dashboard bodies (left queued in %s for the next "
+                "cleanup round): %s",
+                len(failures),
+                len(texts),
+                self._keys.trash,
+                failures[0].__cause__ or failures[0],
+            )
 
     @staticmethod
-    def _live(raw: bytes | str | None, now: float) -> SnapshotMeta:
-        """The metadata in ``raw``. Raises ``SnapshotNotFound`` if absent or expired."""
-        if raw is None:
-            raise SnapshotNotFound()
-        meta = decode_meta(raw)
-        if meta.is_expired(now):
+    def _live(raw: bytes | str | None, now: float, name: str) -> SnapshotMeta:
+        """The metadata in ``raw``, read from key ``name``. Raises ``SnapshotNotFound`` if
+        absent, expired, or not a snapshot's metadata (logged)."""
+        meta = None if raw is None else _decoded(raw, name)
+        if meta is None or meta.is_expired(now):
             raise SnapshotNotFound()
         return meta
 
@@ -300,5 +360,18 @@ class RedisStore:
             await self._call(self._client.exists(self._keys.counter))
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         with unavailable():
             await self._client.aclose()
+
+
+def _decoded(raw: bytes | str, name: str) -> SnapshotMeta | None:
+    """The snapshot metadata ``raw`` (read from key ``name``), or ``None`` if it is not that:
+    foreign or corrupt data is logged and treated as absent."""
+    try:
+        return decode_meta(raw)
+    except CorruptData as exc:
+        log.warning("ignoring corrupt snapshot metadata in %s: %s", name, exc)
+        return None

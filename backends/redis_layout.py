@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 import orjson
 
-from snapshot_server.models import META_FIELDS, NewSnapshot, SnapshotMeta
+from snapshot_server.models import (
+    META_FIELDS,
+    CorruptData,
+    NewSnapshot,
+    SnapshotMeta,
+    meta_from_fields,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +87,15 @@ def encode_meta(snapshot_id: int, tail: bytes) -> bytes:
 
 
 def decode_meta(raw: bytes | str) -> SnapshotMeta:
-    """Parse stored metadata JSON. Raises ``ValueError``/``TypeError`` on foreign data."""
-    fields = orjson.loads(raw)
+    """Parse stored metadata JSON, every field checked. Raises ``CorruptData`` on foreign or
+    damaged data."""
+    try:
+        fields = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptData("snapshot metadata is not JSON") from exc
     if not isinstance(fields, dict):
-        raise ValueError("snapshot metadata is not a JSON object")
-    return SnapshotMeta(**fields)
+        raise CorruptData("snapshot metadata is not a JSON object")
+    return meta_from_fields(fields)
 
 
 def trash_member(meta: SnapshotMeta) -> str:

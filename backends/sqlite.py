@@ -7,20 +7,43 @@ SQLite's own locking serialises writers and ``busy_timeout`` makes them wait ins
 
 The schema is versioned with ``PRAGMA user_version``: ``_MIGRATIONS[i]`` takes version ``i`` to
 ``i + 1``, applied in order at open.
+
+Privacy. The database holds every view key and dashboard, so directories this backend creates
+are ``0o700`` and the database file is created ``0o600`` before SQLite opens it (SQLite would
+create it ``0o644`` whatever the umask). SQLite gives its ``-wal`` and ``-shm`` files the mode of
+the database file; ones left with a wider mode by an older version are narrowed at open.
+
+Errors. ``_all`` is the one boundary: every ``sqlite3.Error`` becomes ``StorageUnavailable``
+there, as does any call after ``aclose``. A row that does not read back as a snapshot (edited by
+hand, foreign) is logged and treated as absent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import sqlite3
-from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, Self
+import stat
+from collections.abc import Callable, Iterable
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
 from snapshot_server.config import StorageConfig
-from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import META_FIELDS, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
+from snapshot_server.models import (
+    META_FIELDS,
+    CorruptData,
+    NewSnapshot,
+    Snapshot,
+    SnapshotMeta,
+    meta_from_fields,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _MIGRATIONS: tuple[str, ...] = (
     """
@@ -52,29 +75,47 @@ _META_COLUMNS = ", ".join(META_FIELDS)
 _UNEXPIRED = "(expires IS NULL OR expires > :now)"
 
 
-def _fields(row: sqlite3.Row) -> dict[str, Any]:
-    fields = {f: row[f] for f in META_FIELDS}
-    fields["external"] = bool(fields["external"])  # SQLite has no boolean type
-    return fields
+_INSERT_ATTEMPTS = 8
 
 
 def _meta(row: sqlite3.Row) -> SnapshotMeta:
-    return SnapshotMeta(**_fields(row))
+    """The row's metadata, strictly checked. Raises ``CorruptData``."""
+    fields = {f: row[f] for f in META_FIELDS}
+    if fields["external"] in (0, 1):
+        fields["external"] = bool(fields["external"])  # SQLite has no boolean type
+    return meta_from_fields(fields)
+
+
+def _snapshot(row: sqlite3.Row) -> Snapshot:
+    """The row as a whole snapshot. Raises ``CorruptData``."""
+    meta = _meta(row)
+    dashboard = row["dashboard"]
+    if not isinstance(dashboard, bytes):
+        raise CorruptData("dashboard is not a BLOB")
+    return Snapshot(dashboard=dashboard, **{f: getattr(meta, f) for f in META_FIELDS})
 
 
 class SQLiteStore:
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db
+        self._path = path
+        self._closed = False
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
         path = config.sqlite.path
         try:
-            if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+            # Opened here, in a thread of ours, not by aiosqlite.connect: when that fails to open
+            # the file it leaves its worker thread to report to an event loop that may be closed
+            # by then ("RuntimeError: Event loop is closed" on stderr). Handed over, it cannot fail.
+            raw = await asyncio.to_thread(_open_private, path)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"cannot open SQLite database {path!r}: {exc.strerror or exc}"
+            ) from exc
+        except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
+        db = await aiosqlite.Connection(lambda: raw, 64)
         try:
             db.row_factory = sqlite3.Row
             await db.execute("PRAGMA busy_timeout = 10000")
@@ -85,49 +126,63 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             await db.close()
             raise StorageUnavailable(f"cannot prepare SQLite database {path!r}: {exc}") from exc
-        return cls(db)
+        return cls(db, path)
 
     async def insert(self, record: NewSnapshot) -> Snapshot:
-        try:
-            rows = await self._all(
-                "INSERT INTO snapshot (key, delete_key_hash, name, org_id, user_id, external,"
-                " external_url, external_delete_url, created, updated, expires, etag, dashboard)"
-                " VALUES (:key, :delete_key_hash, :name, :org_id, :user_id, :external,"
-                " :external_url, :external_delete_url, :created, :created, :expires, :etag,"
-                " :dashboard) RETURNING id",
-                {
-                    "key": record.key,
-                    "delete_key_hash": record.delete_key_hash,
-                    "name": record.name,
-                    "org_id": record.org_id,
-                    "user_id": record.user_id,
-                    "external": record.external,
-                    "external_url": record.external_url,
-                    "external_delete_url": record.external_delete_url,
-                    "created": record.created,
-                    "expires": record.expires,
-                    "etag": record.etag,
-                    "dashboard": record.dashboard,
-                },
+        params = {
+            "key": record.key,
+            "delete_key_hash": record.delete_key_hash,
+            "name": record.name,
+            "org_id": record.org_id,
+            "user_id": record.user_id,
+            "external": record.external,
+            "external_url": record.external_url,
+            "external_delete_url": record.external_delete_url,
+            "created": record.created,
+            "expires": record.expires,
+            "etag": record.etag,
+            "dashboard": record.dashboard,
+        }
+        # ON CONFLICT DO NOTHING: a taken key or deleteKey inserts nothing and returns no row
+        # (no IntegrityError whose message would have to be parsed for the index name). Which
+        # one is taken is then read; if the holder was deleted in between, try again.
+        for _attempt in range(_INSERT_ATTEMPTS):
+            rows = list(
+                await self._all(
+                    "INSERT INTO snapshot (key, delete_key_hash, name, org_id, user_id, external,"
+                    " external_url, external_delete_url, created, updated, expires, etag,"
+                    " dashboard) VALUES (:key, :delete_key_hash, :name, :org_id, :user_id,"
+                    " :external, :external_url, :external_delete_url, :created, :created,"
+                    " :expires, :etag, :dashboard) ON CONFLICT DO NOTHING RETURNING id",
+                    params,
+                )
             )
-        except sqlite3.IntegrityError as exc:
-            # The message names the failing unique index: "snapshot.key" / ".delete_key_hash".
-            raise SnapshotExists("deleteKey" if "delete_key_hash" in str(exc) else "key") from exc
-        return record.with_id(int(next(iter(rows))["id"]))
+            if rows:
+                return record.with_id(int(rows[0]["id"]))
+            taken = list(
+                await self._all(
+                    "SELECT max(key = :key) AS key_taken FROM snapshot"
+                    " WHERE key = :key OR delete_key_hash = :delete_key_hash",
+                    params,
+                )
+            )
+            if taken and taken[0]["key_taken"] is not None:
+                raise SnapshotExists("key" if taken[0]["key_taken"] else "deleteKey")
+        raise StorageUnavailable("insert kept conflicting with concurrent deletes")
 
     async def get(self, key: str, now: float) -> Snapshot:
         row = await self._one(
             f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key = :key AND {_UNEXPIRED}",
             {"key": key, "now": now},
         )
-        return Snapshot(dashboard=row["dashboard"], **_fields(row))
+        return self._checked(_snapshot, row)
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         row = await self._one(
             f"SELECT {_META_COLUMNS} FROM snapshot WHERE delete_key_hash = :hash AND {_UNEXPIRED}",
             {"hash": delete_key_hash, "now": now},
         )
-        return _meta(row)
+        return self._checked(_meta, row)
 
     async def list_snapshots(
         self,
@@ -154,14 +209,24 @@ class SQLiteStore:
             sql += " AND instr(casefold(name), :needle) > 0"
             params["needle"] = query.casefold()
         sql += " ORDER BY id LIMIT :limit OFFSET :offset"
-        return [_meta(r) for r in await self._all(sql, params)]
+        return self._valid(await self._all(sql, params))
 
-    async def delete(self, key: str, now: float) -> SnapshotMeta:
+    async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
+        # One statement: the row goes only if it is still the snapshot the caller read.
         row = await self._one(
-            f"DELETE FROM snapshot WHERE key = :key AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
-            {"key": key, "now": now},
+            "DELETE FROM snapshot WHERE key = :key AND id = :id"
+            f" AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
+            {"key": key, "id": expect_id, "now": now},
         )
-        return _meta(row)
+        return self._checked(_meta, row)
+
+    async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        row = await self._one(
+            f"DELETE FROM snapshot WHERE delete_key_hash = :hash AND {_UNEXPIRED}"
+            f" RETURNING {_META_COLUMNS}",
+            {"hash": delete_key_hash, "now": now},
+        )
+        return self._checked(_meta, row)
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         rows = await self._all(
@@ -170,26 +235,32 @@ class SQLiteStore:
             f" RETURNING {_META_COLUMNS}",
             {"now": now, "limit": limit},
         )
-        return [_meta(r) for r in rows]
+        return self._valid(rows)
 
     async def ping(self) -> None:
         await self._all("SELECT 1", {})
 
     async def aclose(self) -> None:
-        await self._db.close()
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._db.close()
+        except sqlite3.Error as exc:
+            raise StorageUnavailable() from exc
 
     async def _all(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
         """Run one statement to completion in a single hop to the database thread.
 
         (``execute`` then ``fetchall`` would be two hops, with other coroutines' statements
-        free to run on this connection in between.) Raises ``sqlite3.IntegrityError`` as is
-        (the caller knows what it means), any other driver error as ``StorageUnavailable``.
+        free to run on this connection in between.) The store's one error boundary: a driver
+        error, or any call after ``aclose``, raises ``StorageUnavailable``.
         """
+        if self._closed:
+            raise StorageUnavailable() from StoreClosed()
         try:
             return await self._db.execute_fetchall(sql, params)
-        except sqlite3.IntegrityError:
-            raise
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: the connection is closed
+        except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
 
     async def _one(self, sql: str, params: dict[str, Any]) -> sqlite3.Row:
@@ -197,6 +268,77 @@ class SQLiteStore:
         if not rows:
             raise SnapshotNotFound()
         return rows[0]
+
+    def _checked(self, parse: Callable[[sqlite3.Row], T], row: sqlite3.Row) -> T:
+        """``parse(row)``; a row that is not a snapshot is logged and reported as absent."""
+        try:
+            return parse(row)
+        except CorruptData as exc:
+            self._log_corrupt(row, exc)
+            raise SnapshotNotFound() from None
+
+    def _valid(self, rows: Iterable[sqlite3.Row]) -> list[SnapshotMeta]:
+        """The metadata of every row that is a snapshot; the others are logged and skipped."""
+        metas = []
+        for row in rows:
+            try:
+                metas.append(_meta(row))
+            except CorruptData as exc:
+                self._log_corrupt(row, exc)
+        return metas
+
+    def _log_corrupt(self, row: sqlite3.Row, exc: CorruptData) -> None:
+        log.warning(
+            "ignoring corrupt row id=%r in SQLite database %s: %s", row["id"], self._path, exc
+        )
+
+
+def _open_private(path: str) -> sqlite3.Connection:
+    """Create missing parent directories ``0o700`` and the database file ``0o600`` (narrowing
+    an existing database, ``-wal`` and ``-shm`` of ours to ``0o600``), then connect. Blocking;
+    raises ``OSError`` naming what failed, or ``sqlite3.Error``."""
+    if path != ":memory:":
+        _make_private_dirs(os.path.dirname(os.path.abspath(path)))
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            _make_private(fd, path)
+        finally:
+            os.close(fd)
+        for companion in (path + "-wal", path + "-shm"):
+            try:
+                fd = os.open(companion, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                _make_private(fd, companion)
+            finally:
+                os.close(fd)
+    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+
+def _make_private_dirs(directory: str) -> None:
+    """Create ``directory`` and its missing parents with mode ``0o700`` (exactly, whatever the
+    umask); directories that exist are left as they are."""
+    if os.path.isdir(directory):
+        return
+    _make_private_dirs(os.path.dirname(directory))
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        return  # another worker created it first
+    os.chmod(directory, 0o700)
+
+
+def _make_private(fd: int, path: str) -> None:
+    """Narrow the open file to ``0o600`` if others may read it and it is ours to change."""
+    st = os.fstat(fd)
+    if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
+        log.warning(
+            "narrowing %s from mode %o to 600: it holds every snapshot",
+            path,
+            stat.S_IMODE(st.st_mode),
+        )
+        os.fchmod(fd, 0o600)
 
 
 def _casefold(value: str | None) -> str | None:

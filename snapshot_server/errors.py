@@ -12,6 +12,8 @@
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
 
     ConfigError                   not an HTTP error: a bad config file, names the key
+    StoreClosed                   not raised alone: the cause of a ``StorageUnavailable`` from a
+                                  store used after ``aclose`` (so the operator's log says why)
 
 Backends wrap their driver's exceptions (``aiosqlite.Error``, ``RedisError``, ``OSError``) into
 ``StorageUnavailable`` at their own boundary (``raise StorageUnavailable(...) from exc``), so the
@@ -88,3 +90,10 @@ class StorageUnavailable(SnapshotError):
 
 class ConfigError(Exception):
     """A config file is invalid; the message starts with the dotted key (``server.port: ...``)."""
+
+
+class StoreClosed(Exception):
+    """A store was used after ``aclose``. Backends raise ``StorageUnavailable`` from it."""
+
+    def __init__(self) -> None:
+        super().__init__("the store is closed")

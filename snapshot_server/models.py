@@ -6,7 +6,13 @@ Times are POSIX seconds (float, UTC). ``expires is None`` means the snapshot nev
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +90,51 @@ META_FIELDS: tuple[str, ...] = tuple(
     f
     for f in SnapshotMeta.__dataclass_fields__  # insertion order = declaration order
 )
+
+# The type every stored field must have. bool is checked apart from int (it is a subclass).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (int,),
+    "key": (str,),
+    "delete_key_hash": (str,),
+    "name": (str,),
+    "org_id": (int,),
+    "user_id": (int,),
+    "external": (bool,),
+    "external_url": (str,),
+    "external_delete_url": (str,),
+    "created": (float, int),
+    "updated": (float, int),
+    "expires": (float, int, type(None)),
+    "etag": (str,),
+}
+assert tuple(_FIELD_TYPES) == META_FIELDS
+
+
+class CorruptData(ValueError):
+    """Stored data does not read back as a snapshot: corrupt, truncated or foreign.
+
+    Backends log it and treat the record as absent; it never reaches the service.
+    """
+
+
+def meta_from_fields(fields: Mapping[str, Any]) -> SnapshotMeta:
+    """A ``SnapshotMeta`` from stored fields, every one checked for presence and type, the key
+    and deleteKey hash for their shape. Extra fields are ignored. Raises ``CorruptData``.
+
+    What a backend reads back passes through here (or a check as strict), so a foreign or
+    damaged record is refused at the storage boundary instead of failing later in a view.
+    """
+    values: dict[str, Any] = {}
+    for name, types in _FIELD_TYPES.items():
+        value = fields.get(name, ...)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise CorruptData(f"field {name!r} missing or mistyped")
+        values[name] = float(value) if isinstance(value, int) and float in types else value
+    if not KEY_RE.fullmatch(values["key"]) or not HASH_RE.fullmatch(values["delete_key_hash"]):
+        raise CorruptData("bad key or delete_key_hash")
+    if values["id"] <= 0:
+        raise CorruptData("id is not positive")
+    return SnapshotMeta(**values)
 
 
 def hash_secret(secret: str) -> str:

@@ -210,7 +210,9 @@ class SnapshotService:
             raise SnapshotNotFound()  # another org's snapshot does not exist for this caller
         if existing.user_id != identity.user_id and not identity.is_admin:
             raise Forbidden("Access denied to this snapshot")
-        deleted = await self.store.delete(key, now)
+        # Only the snapshot the permissions were checked on: if it was deleted and its key
+        # created again since the read, the new owner's snapshot must survive (404 here).
+        deleted = await self.store.delete(key, now, expect_id=existing.id)
         self._after_delete(deleted, "delete")
         return deleted
 
@@ -224,9 +226,9 @@ class SnapshotService:
         try:
             if not KEY_PATTERN.fullmatch(delete_key):
                 raise SnapshotNotFound()
-            now = self.clock()
-            meta = await self.store.get_by_delete_key(hash_secret(delete_key), now)
-            deleted = await self.store.delete(meta.key, now)
+            # One atomic store operation: a lookup followed by a delete by view key could hit a
+            # newer snapshot that reused the key in between.
+            deleted = await self.store.delete_by_delete_key(hash_secret(delete_key), self.clock())
         except SnapshotNotFound:
             if self.config.snapshots.grafana_external_compat:
                 raise ExternalDeleteFailed() from None

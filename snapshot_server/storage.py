@@ -6,8 +6,13 @@ injected clock) into every method that must honour expiry, so an expired snapsho
 instant ``expires <= now``, whether or not the backend has reclaimed it yet.
 
 Keys are passed already validated (``^[A-Za-z0-9_-]{1,128}$``); deleteKeys are passed only as their
-hex SHA-256. Every method may raise ``StorageUnavailable`` when the backend cannot be reached; no
-other driver exception may escape.
+hex SHA-256.
+
+Errors. Every method may raise ``StorageUnavailable`` when the backend cannot be reached; each
+backend turns its driver's exceptions into it at one boundary, and no other driver exception
+may escape. After ``aclose`` every method raises ``StorageUnavailable``. Stored data the backend
+cannot read back as a snapshot (corrupt, truncated, foreign) is logged and treated as absent:
+``SnapshotNotFound`` for lookups, skipped by listings and cleanup, never a crash.
 """
 
 from __future__ import annotations
@@ -65,11 +70,25 @@ class SnapshotStore(Protocol):
         """
         ...
 
-    async def delete(self, key: str, now: float) -> SnapshotMeta:
-        """Delete the snapshot with view key ``key`` and return what was deleted.
+    async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
+        """Delete the snapshot with view key ``key`` if it is still the one with id
+        ``expect_id``, and return what was deleted: one atomic compare-and-delete.
 
-        Raises ``SnapshotNotFound`` if none or expired (an expired one is left to the cleanup job).
-        Two concurrent deletes of one key: exactly one returns, the other raises.
+        The caller names the snapshot it read (to check permissions, say); ids are never reused,
+        so if that snapshot was deleted and the key created again in between, the newcomer is
+        left alone. Raises ``SnapshotNotFound`` if the key holds nothing, an expired snapshot
+        (left to the cleanup job) or a snapshot with another id. Two concurrent deletes of one
+        snapshot: exactly one returns, the other raises.
+        """
+        ...
+
+    async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        """Delete the snapshot whose deleteKey hashes to ``delete_key_hash`` and return what was
+        deleted, in one atomic step: only the snapshot that holds this deleteKey at the moment
+        of the delete is removed, never a later snapshot of the same view key.
+
+        Raises ``SnapshotNotFound`` if none or expired. Two concurrent deletes: exactly one
+        returns, the other raises.
         """
         ...
 
@@ -84,5 +103,6 @@ class SnapshotStore(Protocol):
         ...
 
     async def aclose(self) -> None:
-        """Release connections and files. The store is unusable afterwards."""
+        """Release connections and files. Idempotent; every other method raises
+        ``StorageUnavailable`` afterwards."""
         ...

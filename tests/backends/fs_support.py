@@ -69,3 +69,13 @@ def realpath(path: Path) -> str:
 
 def record_files(root: Path) -> list[Path]:
     return sorted(root.glob("records/*/*/*.rec"))
+
+
+def entries(directory: Path) -> list[Path]:
+    return sorted(directory.iterdir())
+
+
+def make_dir(path: Path, mode: int) -> None:
+    """``path`` (and missing parents) created with exactly ``mode``, whatever the umask."""
+    path.mkdir(parents=True)
+    os.chmod(path, mode)

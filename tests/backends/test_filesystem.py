@@ -79,7 +79,7 @@ async def test_every_path_stays_under_the_root(
         with pytest.raises(SnapshotNotFound):
             await fs.get(key, clock())
         with pytest.raises(SnapshotNotFound):
-            await fs.delete(key, clock())
+            await fs.delete(key, clock(), expect_id=1)
     with pytest.raises(SnapshotNotFound):
         await fs.get_by_delete_key("../" * 20 + "etc/passwd", clock())
     await fs.insert(new_record(clock(), "normal-key"))
@@ -105,14 +105,14 @@ async def test_failed_write_leaves_nothing_and_is_storage_unavailable(
 ) -> None:
     real_replace = os.replace
 
-    def failing_replace(src: Any, dst: Any) -> None:
+    def failing_replace(src: Any, dst: Any, **dir_fds: Any) -> None:
         # Targeted fault: only the record file's rename fails (the counter and the delete-key
         # index are written first and must be rolled back).
         if str(dst).endswith(".rec"):
             if when == "after-rename":
-                real_replace(src, dst)
+                real_replace(src, dst, **dir_fds)
             raise OSError(errno.EIO, "injected I/O error")
-        real_replace(src, dst)
+        real_replace(src, dst, **dir_fds)
 
     monkeypatch.setattr(os, "replace", failing_replace)
     record = new_record(clock(), "doomed", "doomed-dk", expires_in=60)
@@ -168,7 +168,7 @@ async def test_ids_are_never_reused_across_reopen(root: Path, clock: ManualClock
     store = await FilesystemStore.open(config_for(root))
     await store.insert(new_record(clock()))
     last = await store.insert(new_record(clock(), "last"))
-    await store.delete("last", clock())
+    await store.delete("last", clock(), expect_id=last.id)
     await store.aclose()
     store = await FilesystemStore.open(config_for(root))
     try:
@@ -186,19 +186,19 @@ async def test_blocking_io_runs_on_the_store_threads(
     threads: list[str] = []
     real_write, real_read = filesystem_disk.write_atomic, filesystem_disk.read_snapshot
 
-    def write_spy(path: str, data: bytes) -> None:
+    def write_spy(layout: Layout, path: str, data: bytes) -> None:
         threads.append(threading.current_thread().name)
-        real_write(path, data)
+        real_write(layout, path, data)
 
-    def read_spy(path: str) -> Snapshot | None:
+    def read_spy(layout: Layout, path: str) -> Snapshot | None:
         threads.append(threading.current_thread().name)
-        return real_read(path)
+        return real_read(layout, path)
 
     monkeypatch.setattr(filesystem_ops, "write_atomic", write_spy)
     monkeypatch.setattr(filesystem_ops, "read_snapshot", read_spy)
-    await fs.insert(new_record(clock(), "k"))
+    stored = await fs.insert(new_record(clock(), "k"))
     await fs.get("k", clock())
-    await fs.delete("k", clock())
+    await fs.delete("k", clock(), expect_id=stored.id)
     assert len(threads) >= 5  # counter, index, record; two verified reads
     assert all(name.startswith("snapshot-fs") for name in threads), threads
 

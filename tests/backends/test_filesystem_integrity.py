@@ -71,8 +71,8 @@ async def test_journal_survives_torn_lines_and_is_compacted(
         second.id,
     ]
     for i in range(4):
-        await fs.insert(new_record(clock(), f"temp-{i}"))
-        await fs.delete(f"temp-{i}", clock())
+        temp = await fs.insert(new_record(clock(), f"temp-{i}"))
+        await fs.delete(temp.key, clock(), expect_id=temp.id)
     # Uncompacted: 2 live + 1 torn + 8 dead lines. Dead lines reached 7 after the third delete,
     # so it rewrote the journal to the 2 live lines; the fourth pair came after.
     assert len(journal_lines(root)) == 2 + 2
@@ -126,7 +126,9 @@ async def test_corrupt_record_is_never_returned(
     with pytest.raises(SnapshotNotFound):
         await fs.get_by_delete_key(hash_secret("victim-dk"), clock())
     with pytest.raises(SnapshotNotFound):
-        await fs.delete("victim", clock())
+        await fs.delete("victim", clock(), expect_id=victim.id)
+    with pytest.raises(SnapshotNotFound):
+        await fs.delete_by_delete_key(hash_secret("victim-dk"), clock())
     listed = await fs.list_snapshots(1, None, "", 100, 1, clock())
     # Listing reads headers only: a same-size in-place change of the dashboard is invisible to
     # it (documented); every other corruption is caught by the header checksum or file size.

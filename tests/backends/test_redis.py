@@ -4,6 +4,7 @@ left behind, records Redis already reclaimed. Each test runs against a plain ser
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -87,7 +88,7 @@ async def test_delete_leaves_nothing_but_the_id_counter(
 ) -> None:
     for user_id, expires_in in ((1, None), (2, 60.0)):
         stored = await store.insert(new_record(clock(), user_id=user_id, expires_in=expires_in))
-        await store.delete(stored.key, clock())
+        await store.delete(stored.key, clock(), expect_id=stored.id)
     assert await all_keys(raw, keys) == {keys.counter}
 
 
@@ -157,3 +158,24 @@ async def test_a_hash_tag_brace_in_the_prefix_is_refused(storage_config: Storage
     )
     with pytest.raises(ConfigError, match="key_prefix"):
         await RedisStore.open(bad)
+
+
+async def test_a_failed_cluster_body_delete_is_logged_and_stays_queued(
+    redis_cluster_storage_config: StorageConfig,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = await RedisStore.open(redis_cluster_storage_config)
+    raw = RedisCluster.from_url(redis_cluster_storage_config.redis.url)
+    keys = KeySpace(redis_cluster_storage_config.redis.key_prefix)
+    try:
+        stored = await store.insert(new_record(clock(), key="body"))
+        await raw.set(keys.body("body"), b"not a hash")  # the body delete script now fails
+        caplog.set_level(logging.WARNING, logger="backends")
+        assert await store.delete("body", clock(), expect_id=stored.id) == stored.meta()
+        assert "could not delete 1 of 1 dashboard bodies" in caplog.text
+        assert "WRONGTYPE" in caplog.text
+        assert await raw.smembers(keys.trash) == {b"%d:body" % stored.id}
+    finally:
+        await raw.aclose()
+        await store.aclose()

@@ -97,7 +97,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
 
     # Delete commits on the metadata node; the unreachable body waits in the trash.
     started = time.monotonic()
-    assert await store.delete(key, clock()) == victim.meta()
+    assert await store.delete(key, clock(), expect_id=victim.id) == victim.meta()
     assert time.monotonic() - started < FAIL_WITHIN
     assert await raw.smembers(keys.trash) == {b"%d:%s" % (victim.id, key.encode())}
 

@@ -14,6 +14,7 @@ import pytest
 from backends.redis import RedisStore
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
+from snapshot_server.models import hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.redis_servers import RedisServer, start_server
 from tests.stores.redis import redis_config
@@ -43,13 +44,14 @@ def storage_config(server: RedisServer) -> StorageConfig:
 
 async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) -> None:
     """Every kind of operation raises ``StorageUnavailable`` within one socket timeout (plus
-    slack). They run concurrently, so a frozen server costs one timeout, not six."""
+    slack). They run concurrently, so a frozen server costs one timeout, not seven."""
     operations = {
         "ping": store.ping(),
         "insert": store.insert(new_record(clock())),
         "get": store.get("k", clock()),
         "list": store.list_snapshots(1, None, "", 10, 1, clock()),
-        "delete": store.delete("k", clock()),
+        "delete": store.delete("k", clock(), expect_id=1),
+        "delete_by_delete_key": store.delete_by_delete_key(hash_secret("k"), clock()),
         "delete_expired": store.delete_expired(clock()),
     }
     started = time.monotonic()

@@ -4,12 +4,13 @@ backend in ``tests/conftest.py``. Time is a ``ManualClock``: expiry is tested wi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import orjson
 import pytest
 
-from snapshot_server.errors import SnapshotExists, SnapshotNotFound
-from snapshot_server.models import hash_secret
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
+from snapshot_server.models import SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock, new_record
 
@@ -109,7 +110,7 @@ class TestExpiry:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         record = new_record(clock(), delete_key="d", expires_in=10)
-        await store.insert(record)
+        stored = await store.insert(record)
         clock.advance(9.999)
         assert (await store.get(record.key, clock())).key == record.key
         assert (await store.get_by_delete_key(hash_secret("d"), clock())).key == record.key
@@ -119,8 +120,12 @@ class TestExpiry:
         with pytest.raises(SnapshotNotFound):
             await store.get_by_delete_key(hash_secret("d"), clock())
         with pytest.raises(SnapshotNotFound):
-            await store.delete(record.key, clock())
+            await store.delete(record.key, clock(), expect_id=stored.id)
+        with pytest.raises(SnapshotNotFound):
+            await store.delete_by_delete_key(hash_secret("d"), clock())
         assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+        clock.advance(-0.001)  # the refused deletes left it in place
+        assert (await store.get(record.key, clock())).id == stored.id
 
     async def test_never_expiring_stays(self, store: SnapshotStore, clock: ManualClock) -> None:
         record = new_record(clock())
@@ -165,37 +170,120 @@ class TestDelete:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         stored = await store.insert(new_record(clock(), delete_key="dk"))
-        assert await store.delete(stored.key, clock()) == stored.meta()
+        assert await store.delete(stored.key, clock(), expect_id=stored.id) == stored.meta()
         with pytest.raises(SnapshotNotFound):
             await store.get(stored.key, clock())
         with pytest.raises(SnapshotNotFound):
             await store.get_by_delete_key(hash_secret("dk"), clock())
         with pytest.raises(SnapshotNotFound):
-            await store.delete(stored.key, clock())
+            await store.delete(stored.key, clock(), expect_id=stored.id)
+        with pytest.raises(SnapshotNotFound):
+            await store.delete_by_delete_key(hash_secret("dk"), clock())
         assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+
+    async def test_delete_by_delete_key_returns_the_record_and_removes_it(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        stored = await store.insert(new_record(clock(), delete_key="dk"))
+        with pytest.raises(SnapshotNotFound):  # the view key is not a deleteKey
+            await store.delete_by_delete_key(hash_secret(stored.key), clock())
+        assert await store.delete_by_delete_key(hash_secret("dk"), clock()) == stored.meta()
+        with pytest.raises(SnapshotNotFound):
+            await store.get(stored.key, clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.delete_by_delete_key(hash_secret("dk"), clock())
+        with pytest.raises(SnapshotNotFound):
+            await store.delete(stored.key, clock(), expect_id=stored.id)
+        assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+
+    async def test_delete_of_another_id_deletes_nothing(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        stored = await store.insert(new_record(clock()))
+        other = await store.insert(new_record(clock()))
+        for wrong in (other.id, stored.id + 1000, 0):
+            with pytest.raises(SnapshotNotFound):
+                await store.delete(stored.key, clock(), expect_id=wrong)
+        assert await store.get(stored.key, clock()) == stored
+        assert await store.get(other.key, clock()) == other
 
     async def test_deleted_keys_can_be_used_again(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         first = await store.insert(new_record(clock(), key="k", delete_key="dk"))
-        await store.delete("k", clock())
+        await store.delete("k", clock(), expect_id=first.id)
         second = await store.insert(new_record(clock(), key="k", delete_key="dk"))
         assert second.id > first.id
+        await store.delete_by_delete_key(hash_secret("dk"), clock())
+        third = await store.insert(new_record(clock(), key="k", delete_key="dk"))
+        assert third.id > second.id
+
+    async def test_a_stale_delete_never_removes_a_newer_snapshot_of_the_same_key(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        """Issue 9, item 11, as a fixed interleaving: A is read, A is deleted, the same
+        client-chosen key is created again by B, then the deletes meant for A arrive."""
+        a = await store.insert(new_record(clock(), key="reused", delete_key="a-dk", user_id=1))
+        read = await store.get("reused", clock())  # what a permission check saw
+        assert await store.delete_by_delete_key(hash_secret("a-dk"), clock()) == a.meta()
+        b = await store.insert(new_record(clock(), key="reused", delete_key="b-dk", user_id=2))
+
+        with pytest.raises(SnapshotNotFound):
+            await store.delete("reused", clock(), expect_id=read.id)
+        with pytest.raises(SnapshotNotFound):
+            await store.delete_by_delete_key(hash_secret("a-dk"), clock())
+        assert await store.get("reused", clock()) == b
+        assert await store.get_by_delete_key(hash_secret("b-dk"), clock()) == b.meta()
+        assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
 
     async def test_concurrent_deletes_of_one_key_succeed_once(
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
-        stored = await store.insert(new_record(clock()))
+        stored = await store.insert(new_record(clock(), delete_key="dk"))
         results = await asyncio.gather(
-            *(store.delete(stored.key, clock()) for _ in range(8)), return_exceptions=True
+            *(store.delete(stored.key, clock(), expect_id=stored.id) for _ in range(4)),
+            *(store.delete_by_delete_key(hash_secret("dk"), clock()) for _ in range(4)),
+            return_exceptions=True,
         )
         assert [r for r in results if not isinstance(r, BaseException)] == [stored.meta()]
         assert all(isinstance(r, SnapshotNotFound) for r in results if isinstance(r, BaseException))
 
+    async def test_racing_deletes_and_a_re_create_never_remove_the_newcomer(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        """The same race with real concurrency: stale deletes of A (by deleteKey and by id)
+        run alongside the re-creation of A's key by B; B must survive every round."""
+        for round_no in range(15):
+            key = f"race-{round_no}"
+            a = await store.insert(new_record(clock(), key=key, delete_key=f"a-{round_no}"))
+
+            async def re_create(key: str = key, round_no: int = round_no) -> int:
+                while True:
+                    try:
+                        record = new_record(clock(), key=key, delete_key=f"b-{round_no}")
+                        return (await store.insert(record)).id
+                    except SnapshotExists:
+                        await asyncio.sleep(0)
+
+            results = await asyncio.gather(
+                store.delete_by_delete_key(hash_secret(f"a-{round_no}"), clock()),
+                store.delete_by_delete_key(hash_secret(f"a-{round_no}"), clock()),
+                store.delete(key, clock(), expect_id=a.id),
+                re_create(),
+                store.delete_by_delete_key(hash_secret(f"a-{round_no}"), clock()),
+                store.delete(key, clock(), expect_id=a.id),
+                return_exceptions=True,
+            )
+            b_id = results[3]
+            assert isinstance(b_id, int), results
+            deleted = [r for r in results if isinstance(r, SnapshotMeta)]
+            assert [m.id for m in deleted] == [a.id], results
+            assert (await store.get(key, clock())).id == b_id
+
     async def test_delete_leaves_others(self, store: SnapshotStore, clock: ManualClock) -> None:
         a = await store.insert(new_record(clock()))
         b = await store.insert(new_record(clock()))
-        await store.delete(a.key, clock())
+        await store.delete(a.key, clock(), expect_id=a.id)
         assert (await store.get(b.key, clock())).id == b.id
         assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
 
@@ -257,3 +345,29 @@ class TestList:
 
 async def test_ping(store: SnapshotStore) -> None:
     await store.ping()
+
+
+async def test_every_method_after_aclose_is_storage_unavailable(
+    store: SnapshotStore, clock: ManualClock
+) -> None:
+    stored = await store.insert(new_record(clock(), delete_key="dk"))
+    await store.aclose()
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "insert": lambda: store.insert(new_record(clock())),
+        "get": lambda: store.get(stored.key, clock()),
+        "get_by_delete_key": lambda: store.get_by_delete_key(hash_secret("dk"), clock()),
+        "list_snapshots": lambda: store.list_snapshots(1, None, "", 10, 1, clock()),
+        "delete": lambda: store.delete(stored.key, clock(), expect_id=stored.id),
+        "delete_by_delete_key": lambda: store.delete_by_delete_key(hash_secret("dk"), clock()),
+        "delete_expired": lambda: store.delete_expired(clock() + 10**9),
+        "ping": store.ping,
+    }
+    answered = []
+    for name, call in calls.items():
+        try:
+            await call()
+        except StorageUnavailable:
+            continue
+        answered.append(name)
+    assert answered == []
+    await store.aclose()  # a second close is harmless (the fixture closes again, too)
