@@ -2,10 +2,14 @@
 static assets. Permissions, expiry and caching are the JSON route's (same service call, same
 cache headers); only the representation differs.
 
-Rendering a large dashboard costs a few hundred milliseconds of CPU, so it runs in a worker
-thread, and the result is kept in a small byte-bounded LRU keyed by the snapshot's ETag: a
-snapshot never changes, and the lookup happens only after the service has confirmed the
-snapshot still exists and has not expired.
+Rendering a large dashboard costs up to a few seconds of CPU (the page's limits bound it, see
+``viewer/budget.py``), so it runs in a worker thread, and the result is kept in a small
+byte-bounded LRU keyed by the snapshot's ETag: a snapshot never changes, and the lookup happens
+only after the service has confirmed the snapshot still exists and has not expired. Every page
+is under ``Limits.page_bytes``, so every page fits in that cache.
+
+:class:`PageRenderer` makes sure a page is rendered once however many people open it at the same
+moment (single flight), and that only a few renders run at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import functools
 import secrets
 from collections import OrderedDict
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -25,6 +30,10 @@ from .views import snapshot_cache_headers
 
 STATIC_PREFIX = "/public/snapshot-viewer/"
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
+# Renders running at once. A render is CPU-bound Python (one core at a time under the GIL), so
+# more at once would not finish sooner; it would only hold more parsed dashboards in memory and
+# take more of the thread pool the rest of the server shares.
+RENDER_CONCURRENCY = 2
 STATIC_CACHE_CONTROL = "public, max-age=31536000, immutable"  # asset URLs carry ?v=<digest>
 
 
@@ -57,7 +66,75 @@ class RenderCache:
             self._bytes -= len(old)
 
 
-RENDER_CACHE = web.AppKey("render_cache", RenderCache)
+Page = tuple[bytes, bytes]  # (page, nonce placeholder), as the cache keeps it
+Render = Callable[..., str]  # render_snapshot_page's signature
+
+
+class PageRenderer:
+    """Rendered pages by ETag: from the cache, else from one shared render.
+
+    Concurrent first views of one snapshot wait for the same render (single flight) instead of
+    each drawing the page. The render runs as its own task, so a viewer who goes away does not
+    cancel it for the others, and its page lands in the cache either way. A render that fails
+    is not remembered: its waiters get the error and the next view renders again. At most
+    ``concurrency`` renders run at once; the others wait their turn.
+    """
+
+    def __init__(self, cache: RenderCache, concurrency: int, render: Render) -> None:
+        self.cache = cache
+        self.render = render  # ``render_snapshot_page``; tests put a counting one in its place
+        self._slots = asyncio.Semaphore(concurrency)
+        self._flights: dict[str, asyncio.Task[Page]] = {}
+        self.running = 0  # renders in the thread pool now
+        self.queued = 0  # renders waiting for a turn
+        self.joined = 0  # views that found their page already being rendered, since start
+
+    async def page(self, snapshot: Snapshot, etag: str) -> Page:
+        """The page of ``snapshot`` (whose page ETag is ``etag``), rendered at most once."""
+        cached = self.cache.get(etag)
+        if cached is not None:
+            return cached
+        flight = self._flights.get(etag)
+        if flight is None:
+            flight = asyncio.create_task(self._render(snapshot, etag))
+            self._flights[etag] = flight
+            flight.add_done_callback(functools.partial(self._landed, etag))
+        else:
+            self.joined += 1
+        # shield: a waiter that is cancelled (its client left) must not cancel the render.
+        return await asyncio.shield(flight)
+
+    async def _render(self, snapshot: Snapshot, etag: str) -> Page:
+        self.queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.queued -= 1
+        self.running += 1
+        try:
+            # Unguessable, so no dashboard text can contain it and receive the nonce.
+            placeholder = secrets.token_hex(16)
+            render = functools.partial(
+                self.render, snapshot, nonce=placeholder, static_prefix=STATIC_PREFIX
+            )
+            html = await asyncio.get_running_loop().run_in_executor(None, render)
+        finally:
+            self.running -= 1
+            self._slots.release()
+        page = (html.encode(), placeholder.encode())
+        self.cache.put(etag, *page)
+        return page
+
+    def _landed(self, etag: str, flight: asyncio.Task[Page]) -> None:
+        if self._flights.get(etag) is flight:
+            del self._flights[etag]
+        if not flight.cancelled():
+            # Marks the error retrieved when every waiter has gone; waiters still there get it
+            # too, and the error middleware logs it once per request.
+            flight.exception()
+
+
+RENDERER = web.AppKey("page_renderer", PageRenderer)
 
 
 async def snapshot_page(request: web.Request) -> web.StreamResponse:
@@ -67,18 +144,7 @@ async def snapshot_page(request: web.Request) -> web.StreamResponse:
     headers["ETag"] = page_etag(snapshot)
     if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
         return web.Response(status=304, headers=headers)
-    cache = request.app[RENDER_CACHE]
-    cached = cache.get(headers["ETag"])
-    if cached is None:
-        # Unguessable, so no dashboard text can contain it and receive the nonce.
-        placeholder = secrets.token_hex(16)
-        render = functools.partial(
-            render_snapshot_page, snapshot, nonce=placeholder, static_prefix=STATIC_PREFIX
-        )
-        html = await asyncio.get_running_loop().run_in_executor(None, render)
-        cached = (html.encode(), placeholder.encode())
-        cache.put(headers["ETag"], *cached)
-    page, placeholder_bytes = cached
+    page, placeholder_bytes = await request.app[RENDERER].page(snapshot, headers["ETag"])
     nonce = secrets.token_urlsafe(16)
     headers["Content-Security-Policy"] = content_security_policy(nonce)
     headers["X-Content-Type-Options"] = "nosniff"
@@ -98,6 +164,8 @@ async def _static_cache_headers(request: web.Request, response: web.StreamRespon
 
 
 def setup_pages(app: web.Application) -> None:
-    """The render cache and the static files' cache headers (routes: ``routes.route_table``)."""
-    app[RENDER_CACHE] = RenderCache(RENDER_CACHE_BYTES)
+    """The page renderer and the static files' cache headers (routes: ``routes.route_table``)."""
+    app[RENDERER] = PageRenderer(
+        RenderCache(RENDER_CACHE_BYTES), RENDER_CONCURRENCY, render_snapshot_page
+    )
     app.on_response_prepare.append(_static_cache_headers)

@@ -73,6 +73,7 @@ class Chart:
     x_ticks: list[Tick]
     y_ticks: list[Tick]
     hover_json: str
+    drawn_points: int  # points in all paths and dots: what the page budget is charged
 
 
 def nice_step(span: float, count: int) -> float:
@@ -141,14 +142,14 @@ def build_chart(
     unit: str,
     decimals: int | None,
     width_cols: int,
+    points: int,
     dashboard_range: tuple[float, float] | None,
     config_min: float | None = None,
     config_max: float | None = None,
 ) -> Chart:
-    """The drawable chart of ``series``; each keeps about 40 points per grid column it spans."""
+    """The drawable chart of ``series``, each downsampled to at most ``points`` points."""
     start, end = time_domain(series, dashboard_range)
     low, high, step = value_domain(series, config_min, config_max)
-    budget = max(40, width_cols * 40)
 
     def x_of(t: float) -> float:
         return (t - start) / (end - start) * VIEW
@@ -158,26 +159,28 @@ def build_chart(
 
     lines: list[Line] = []
     hover: list[dict[str, object]] = []
+    drawn = 0
     for index, item in enumerate(series):
-        runs = downsample(item.times, item.values, budget)
+        runs = downsample(item.times, item.values, points)
         path: list[str] = []
         dots: list[str] = []
-        points: list[list[float | str]] = []
+        readout: list[list[float | str]] = []
         for run in runs:
+            drawn += len(run)
             coords = [(x_of(t), y_of(v)) for t, v in run]
             if len(coords) == 1:
                 dots.append(f"M{_fmt(coords[0][0])} {_fmt(coords[0][1])}h0")
             else:
                 # One decimal of a 1000-unit box is finer than any screen pixel.
                 path.append("M" + "L".join([f"{x:.1f} {y:.1f}" for x, y in coords]))
-            points.extend(
+            readout.extend(
                 [round(x_of(t), 1), format_value(v, unit, decimals)]
                 for t, v in run
                 if start <= t <= end
             )
         color = series_color(item.config, index)
         lines.append(Line(item.name, color, "".join(path), "".join(dots)))
-        hover.append({"n": item.name, "c": color, "p": points})
+        hover.append({"n": item.name, "c": color, "p": readout})
     y_ticks: list[Tick] = []
     tick = low
     while tick <= high + step / 1000 and len(y_ticks) < 20:
@@ -188,6 +191,7 @@ def build_chart(
         lines=lines,
         x_ticks=_time_ticks(start, end, max(3, width_cols // 2)),
         y_ticks=y_ticks,
+        drawn_points=drawn,
         # Safe inside <script type="application/json">: no "<", ">" or "&" can end the element.
         hover_json=hover_json.replace("<", "\\u003c")
         .replace(">", "\\u003e")

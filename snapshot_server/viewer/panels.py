@@ -1,35 +1,38 @@
 """One view model per panel: what the template draws, decided from the panel's type and data.
 
-:func:`panel_view` never raises: a panel that cannot be read becomes a frame with a note.
+:func:`panel_view` never raises: a panel that cannot be read becomes a frame with a note. A panel
+draws within the page's :class:`~.budget.Budget`; whatever it leaves out is said in its ``notes``.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from markupsafe import Markup
 
+from .budget import Budget, clip, plural
 from .chart import Chart, build_chart
 from .colors import threshold_color
 from .data import (
     JSON,
-    Field,
     Frame,
     as_dict,
     as_list,
     as_str,
+    count_numeric_fields,
+    count_series,
     display_name,
     field_kind,
-    frame_series,
     numeric_fields,
     panel_frames,
+    select_series,
     to_epoch_ms,
     to_number,
 )
 from .layout import Placed
 from .reduce import reduce_values
-from .text import text_panel_html
+from .text import shorten, text_html, text_source
 from .units import format_timestamp, format_value
 
 log = logging.getLogger(__name__)
@@ -37,8 +40,6 @@ log = logging.getLogger(__name__)
 CHART_TYPES = frozenset({"timeseries", "graph", "trend"})
 STAT_TYPES = frozenset({"stat", "gauge", "bargauge", "singlestat"})
 TABLE_TYPES = frozenset({"table", "table-old"})
-MAX_TABLE_ROWS = 500
-MAX_STATS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +54,21 @@ class StatValue:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A frame as text cells; ``hidden_rows`` counts rows left out to keep the page small."""
+    """A frame as text cells; ``hidden_rows`` and ``hidden_columns`` were left out (limits)."""
 
     name: str
     headers: list[str]
     rows: list[list[str]]
     hidden_rows: int
+    hidden_columns: int = 0
 
 
 @dataclass(slots=True)
 class PanelView:
-    """A panel ready for the template; ``kind``: chart, stat, table, text, row or note."""
+    """A panel ready for the template; ``kind``: chart, stat, table, text, row or note.
+
+    ``notes`` say what the panel left out to stay within the page's limits.
+    """
 
     dom_id: str
     title: str
@@ -79,6 +84,12 @@ class PanelView:
     tables: list[Table] = field(default_factory=list)
     html: Markup = field(default_factory=Markup)
     show_legend: bool = True
+    notes: list[str] = field(default_factory=list)
+
+
+def is_chart(panel: JSON) -> bool:
+    """Whether ``panel`` is drawn as a time-series chart (and so shares the page's points)."""
+    return as_dict(panel).get("type") in CHART_TYPES
 
 
 def _defaults(panel: dict[str, JSON]) -> dict[str, JSON]:
@@ -101,9 +112,18 @@ def _unit(panel: dict[str, JSON], config: dict[str, JSON]) -> str:
 
 
 def _chart(view: PanelView, panel: dict[str, JSON], frames: list[Frame],
-           time_range: tuple[float, float] | None) -> None:  # fmt: skip
+           time_range: tuple[float, float] | None, budget: Budget) -> None:  # fmt: skip
+    limits = budget.limits
     defaults = _defaults(panel)
-    series = frame_series(frames, defaults)
+    share = budget.chart_share()
+    # Points per series are fixed before any series is read, so reading is bounded too.
+    width_cap = max(limits.points_per_column, view.w * limits.points_per_column)
+    expected = max(1, min(limits.series, count_series(frames)))
+    per_series = min(width_cap, max(2, share // expected))
+    chosen = select_series(
+        frames, defaults, limit=limits.series, max_points=per_series * limits.read_factor
+    )
+    series = [replace(s, name=clip(s.name, limits.name_chars)) for s in chosen.series]
     if not series:
         view.kind, view.note = "note", "No data in this snapshot"
         return
@@ -116,10 +136,22 @@ def _chart(view: PanelView, panel: dict[str, JSON], frames: list[Frame],
         unit=_unit(panel, series[0].config),
         decimals=_decimals(defaults),
         width_cols=view.w,
+        points=min(width_cap, max(2, share // len(series))),
         dashboard_range=time_range,
         config_min=to_number(defaults.get("min")),
         config_max=to_number(defaults.get("max")),
     )
+    budget.spend_points(view.chart.drawn_points)
+    if chosen.hidden:
+        view.notes.append(
+            f"{chosen.hidden:,} more series not shown (a chart draws at most {limits.series})"
+        )
+    thinned = max(series, key=lambda s: s.read_every)
+    if thinned.read_every > 1:
+        view.notes.append(
+            f"Long series thinned before drawing: 1 point in {thinned.read_every:,} "
+            f"of {thinned.raw_points:,} was read"
+        )
 
 
 def _calc(panel: dict[str, JSON]) -> str:
@@ -129,11 +161,13 @@ def _calc(panel: dict[str, JSON]) -> str:
     return as_str(panel.get("valueName")) or "lastNotNull"
 
 
-def _stats(view: PanelView, panel: dict[str, JSON], frames: list[Frame]) -> None:
+def _stats(view: PanelView, panel: dict[str, JSON], frames: list[Frame], budget: Budget) -> None:
+    limits = budget.limits
     defaults = _defaults(panel)
     calc = _calc(panel)
     bar = panel.get("type") in ("gauge", "bargauge")
-    for name, fld in numeric_fields(frames, defaults)[:MAX_STATS]:
+    shown = numeric_fields(frames, defaults, limits.stats)
+    for name, fld in shown:
         config = {**defaults, **fld.config}
         value = reduce_values([to_number(v) for v in fld.values], calc)
         fraction = None
@@ -144,87 +178,138 @@ def _stats(view: PanelView, panel: dict[str, JSON], frames: list[Frame]) -> None
             high = (100.0 if value <= 100 else value) if high is None else high
             fraction = max(0.0, min(1.0, (value - low) / (high - low))) if high > low else 1.0
         text = format_value(value, _unit(panel, config), _decimals(config))
-        view.stats.append(StatValue(name, text, threshold_color(config, value), fraction))
+        color = threshold_color(config, value)
+        view.stats.append(StatValue(clip(name, limits.name_chars), text, color, fraction))
     if not view.stats:
         view.kind, view.note = "note", "No data in this snapshot"
+    hidden = count_numeric_fields(frames) - len(shown)
+    if hidden > 0:
+        view.notes.append(
+            f"{hidden:,} more values not shown (a panel shows at most {limits.stats})"
+        )
 
 
-def _cell(fld: Field, value: JSON, kind: str, config: dict[str, JSON]) -> str:
+def _cell(value: JSON, kind: str, config: dict[str, JSON], limit: int) -> str:
     if value is None:
         return ""
     if kind == "time":
         epoch = to_epoch_ms(value)
-        return format_timestamp(epoch) if epoch is not None else as_str(value)
+        return format_timestamp(epoch) if epoch is not None else clip(as_str(value), limit)
     if kind == "number":
         number = to_number(value)
         if number is not None:
             return format_value(number, as_str(config.get("unit")), _decimals(config))
     if isinstance(value, dict | list):
         return "…" if value else ""
-    return as_str(value) or ("true" if value is True else "false" if value is False else "")
+    text = as_str(value) or ("true" if value is True else "false" if value is False else "")
+    return clip(text, limit)
 
 
-def _tables(view: PanelView, panel: dict[str, JSON], frames: list[Frame]) -> None:
+def _tables(view: PanelView, panel: dict[str, JSON], frames: list[Frame], budget: Budget) -> None:
+    limits = budget.limits
     defaults = _defaults(panel)
+    panel_cells = limits.table_cells
+    hidden_tables = 0
     for frame in frames:
         if not frame.fields:
             continue
-        kinds = [field_kind(f) for f in frame.fields]
-        configs = [{**defaults, **f.config} for f in frame.fields]
+        fields = frame.fields[: limits.table_columns]
+        allowance = min(panel_cells, budget.cells_left)
+        if allowance < 2 * len(fields):  # not even the header and one row
+            hidden_tables += 1
+            continue
+        kinds = [field_kind(f) for f in fields]
+        configs = [{**defaults, **f.config} for f in fields]
         length = max(len(f.values) for f in frame.fields)
+        shown = min(length, limits.table_rows, allowance // len(fields) - 1)
         rows = [
             [
-                _cell(f, f.values[i] if i < len(f.values) else None, kind, config)
-                for f, kind, config in zip(frame.fields, kinds, configs, strict=True)
+                _cell(f.values[i] if i < len(f.values) else None, kind, config, limits.name_chars)
+                for f, kind, config in zip(fields, kinds, configs, strict=True)
             ]
-            for i in range(min(length, MAX_TABLE_ROWS))
+            for i in range(shown)
         ]
-        headers = [display_name(f, frame, {}) for f in frame.fields]
-        view.tables.append(Table(frame.name, headers, rows, max(0, length - MAX_TABLE_ROWS)))
-    if not view.tables:
+        headers = [clip(display_name(f, frame, {}), limits.name_chars) for f in fields]
+        cost = len(fields) * (shown + 1)
+        panel_cells -= cost
+        budget.spend_cells(cost)
+        name = clip(frame.name, limits.name_chars)
+        view.tables.append(
+            Table(name, headers, rows, length - shown, len(frame.fields) - len(fields))
+        )
+    if hidden_tables and not view.tables:
+        view.kind = "note"
+        view.note = "Table not shown: this page's limit of table cells is used up"
+    elif hidden_tables:
+        view.notes.append(f"{plural(hidden_tables, 'more table')} not shown (table cell limit)")
+    elif not view.tables:
         view.kind, view.note = "note", "No data in this snapshot"
 
 
-def _fill(view: PanelView, panel: dict[str, JSON], time_range: tuple[float, float] | None) -> None:
+def _text(view: PanelView, panel: dict[str, JSON], budget: Budget) -> None:
+    limits = budget.limits
+    content, mode = text_source(panel)
+    # Shortened before markdown and the sanitizer run: their cost grows with the text.
+    shown = shorten(content, min(limits.text_chars, budget.text_left))
+    budget.spend_text(len(shown))
+    if content and not shown:
+        view.kind = "note"
+        view.note = (
+            f"Text not shown: this page's limit of {limits.page_text_chars:,} characters of "
+            "text is used up"
+        )
+        return
+    view.kind, view.html = "text", text_html(shown, mode)
+    if len(shown) < len(content):
+        view.notes.append(
+            f"Text shortened: the first {len(shown):,} of {len(content):,} characters are shown"
+        )
+
+
+def _fill(view: PanelView, panel: dict[str, JSON], time_range: tuple[float, float] | None,
+          budget: Budget) -> None:  # fmt: skip
     kind = as_str(panel.get("type"))
     if kind == "row":
         view.kind = "row"
     elif kind == "text":
-        view.kind, view.html = "text", text_panel_html(panel)
+        _text(view, panel, budget)
     elif kind in CHART_TYPES:
         view.kind = "chart"
-        _chart(view, panel, panel_frames(panel), time_range)
+        _chart(view, panel, panel_frames(panel), time_range, budget)
     elif kind in STAT_TYPES:
         view.kind = "stat"
-        _stats(view, panel, panel_frames(panel))
+        _stats(view, panel, panel_frames(panel), budget)
     elif kind in TABLE_TYPES:
         view.kind = "table"
-        _tables(view, panel, panel_frames(panel))
+        _tables(view, panel, panel_frames(panel), budget)
     else:
         view.kind = "note"
-        view.note = f"Panel type “{kind or 'unknown'}” is not shown in snapshot view"
+        view.note = f"Panel type “{clip(kind, 60) or 'unknown'}” is not shown in snapshot view"
 
 
-def panel_view(index: int, placed: Placed, time_range: tuple[float, float] | None) -> PanelView:
+def panel_view(
+    index: int, placed: Placed, time_range: tuple[float, float] | None, budget: Budget
+) -> PanelView:
     """The view of ``placed.panel``; a panel that is not an object or fails becomes a note."""
+    limits = budget.limits
     panel = as_dict(placed.panel)
     view = PanelView(
         dom_id=f"panel-{index}",
-        title=as_str(panel.get("title")),
+        title=clip(as_str(panel.get("title")), limits.name_chars),
         kind="note",
         x=placed.x,
         y=placed.y,
         w=placed.w,
         h=placed.h,
-        description=as_str(panel.get("description")),
+        description=clip(as_str(panel.get("description")), limits.description_chars),
     )
     if not panel:
         view.note = "This panel could not be read"
         return view
     try:
-        _fill(view, panel, time_range)
+        _fill(view, panel, time_range, budget)
     except Exception:  # one odd panel must not take the page down; it is logged and noted
         log.exception("snapshot viewer: cannot draw panel %r", view.title)
         view.kind, view.note, view.chart = "note", "This panel could not be drawn", None
-        view.stats, view.tables = [], []
+        view.stats, view.tables, view.notes = [], [], []
     return view

@@ -97,11 +97,17 @@ def lttb(points: Sequence[Point], threshold: int) -> list[Point]:
 
     Keeps the first and last point; returns the input unchanged when it is already small enough.
     """
-    count = len(points)
-    if threshold >= count or threshold < 3:
-        return list(points) if threshold >= count else [points[0], points[-1]][: max(threshold, 0)]
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
+    picked = _lttb_indices([p[0] for p in points], [p[1] for p in points], threshold)
+    return [points[i] for i in picked]
+
+
+def _lttb_indices(xs: Sequence[float], ys: Sequence[float], threshold: int) -> list[int]:
+    """The indices :func:`lttb` keeps of the points ``zip(xs, ys)``, ascending."""
+    count = len(xs)
+    if threshold >= count:
+        return list(range(count))
+    if threshold < 3:
+        return [0, count - 1][: max(threshold, 0)]
     picked = [0]
     bucket = (count - 2) / (threshold - 2)
     chosen = 0
@@ -125,7 +131,7 @@ def lttb(points: Sequence[Point], threshold: int) -> list[Point]:
         picked.append(best)
         chosen = best
     picked.append(count - 1)
-    return [points[i] for i in picked]
+    return picked
 
 
 def segments(times: Sequence[float], values: Sequence[float | None]) -> list[list[Point]]:
@@ -147,12 +153,32 @@ def segments(times: Sequence[float], values: Sequence[float | None]) -> list[lis
 def downsample(
     times: Sequence[float], values: Sequence[float | None], budget: int
 ) -> list[list[Point]]:
-    """The series' non-null runs, thinned with LTTB to about ``budget`` points in all.
+    """The series' non-null runs, thinned with LTTB to at most ``budget`` points in all.
 
-    Each run gets a share of the budget proportional to its length (at least its two end points).
+    With few gaps each run gets a share of the budget proportional to its length, and keeps at
+    least its two end points. With more runs than that allows (a series full of gaps), LTTB
+    picks ``budget`` points from the whole series and the line is broken wherever a gap lay
+    between two picked points, so the points drawn never exceed the budget.
     """
     runs = segments(times, values)
     total = sum(len(run) for run in runs)
     if total <= budget:
         return runs
-    return [lttb(run, max(2, round(budget * len(run) / total))) for run in runs]
+    spare = budget - 2 * len(runs)
+    if spare >= 0:
+        return [lttb(run, 2 + spare * len(run) // total) for run in runs]
+    return _thin_across_gaps(runs, budget)
+
+
+def _thin_across_gaps(runs: list[list[Point]], budget: int) -> list[list[Point]]:
+    points = [point for run in runs for point in run]
+    run_of = [number for number, run in enumerate(runs) for _ in run]
+    picked = _lttb_indices([p[0] for p in points], [p[1] for p in points], budget)
+    thinned: list[list[Point]] = []
+    previous = -1
+    for index in picked:
+        if previous < 0 or run_of[index] != run_of[previous]:
+            thinned.append([])
+        thinned[-1].append(points[index])
+        previous = index
+    return thinned

@@ -1,4 +1,10 @@
-"""HTML for the snapshot page and its error pages (jinja2, autoescaped)."""
+"""HTML for the snapshot page and its error pages (jinja2, autoescaped).
+
+The page draws at most ``Limits.panels`` panels and stays under ``Limits.page_bytes``: each panel
+is rendered on its own and measured, and a panel that would take the page past its size is not
+shown. Panels not shown, for either reason, are counted in the header and listed by title at the
+end of the page.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,14 @@ from dataclasses import dataclass
 
 import jinja2
 import orjson
+from markupsafe import Markup, escape
 
 from ..models import Snapshot
 from ..scrub import safe_original_url
+from .budget import LIMITS, Budget, Limits, clip, plural
 from .data import JSON, as_dict, as_list, as_str
-from .layout import dashboard_panels, place_panels
-from .panels import PanelView, panel_view
+from .layout import Placed, dashboard_panels, place_panels
+from .panels import PanelView, is_chart, panel_view
 from .timerange import dashboard_time_range
 from .units import format_timestamp
 
@@ -32,6 +40,12 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_ENV.filters["thousands"] = "{:,}".format
+_ENV.filters["count_of"] = plural
+# Room kept for everything but the panels (header, styles, footer, the list of panels not shown),
+# so the whole page stays under ``Limits.page_bytes``: every string in it is clipped, and even
+# escaped (5 bytes a character at worst) it is well under this.
+FRAME_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +89,7 @@ def _iso(epoch_ms: float) -> str:
     return format_timestamp(epoch_ms)
 
 
-def _header(dashboard: dict[str, JSON], snapshot: Snapshot) -> Header:
+def _header(dashboard: dict[str, JSON], snapshot: Snapshot, limits: Limits) -> Header:
     time_range = dashboard_time_range(dashboard, snapshot.created)
     raw = as_dict(as_dict(dashboard.get("time")).get("raw"))
     text = ""
@@ -84,14 +98,18 @@ def _header(dashboard: dict[str, JSON], snapshot: Snapshot) -> Header:
         if as_str(raw.get("from")).startswith("now"):
             text += f" ({as_str(raw.get('from'))} to {as_str(raw.get('to')) or 'now'})"
     expires = "never" if snapshot.expires is None else _iso(snapshot.expires * 1000) + " UTC"
+    link = safe_link(as_dict(dashboard.get("snapshot")).get("originalUrl"))
+    tags = [as_str(t) for t in as_list(dashboard.get("tags"))[:100] if as_str(t)][:20]
     return Header(
-        title=as_str(dashboard.get("title")) or snapshot.name or "Snapshot",
+        title=clip(
+            as_str(dashboard.get("title")) or snapshot.name or "Snapshot", limits.name_chars
+        ),
         time_range=text,
-        name=snapshot.name,
+        name=clip(snapshot.name, limits.name_chars),
         created=_iso(snapshot.created * 1000) + " UTC",
         expires=expires,
-        original_url=safe_link(as_dict(dashboard.get("snapshot")).get("originalUrl")),
-        tags=[as_str(t) for t in as_list(dashboard.get("tags")) if as_str(t)][:20],
+        original_url=link if len(link) <= limits.url_chars else "",
+        tags=[clip(tag, limits.name_chars // 2) for tag in tags],
     )
 
 
@@ -104,28 +122,135 @@ def _parse(snapshot: Snapshot) -> dict[str, JSON]:
     return as_dict(parsed)
 
 
-def build_panels(dashboard: dict[str, JSON], snapshot: Snapshot) -> list[PanelView]:
-    """The view of every panel of ``dashboard`` (collapsed rows opened), in reading order."""
+@dataclass(frozen=True, slots=True)
+class NotShown:
+    """Panels left out: ``beyond`` the panel limit, ``too_big`` for the page's size; the titles
+    of the first few of them (``listed``) and how many more there are."""
+
+    beyond: int
+    too_big: int
+    titles: list[str]
+    more: int
+
+    @property
+    def count(self) -> int:
+        return self.beyond + self.too_big
+
+    def summary(self, shown: int, limits: Limits) -> str:
+        """One sentence for the page header; "" when everything is shown."""
+        if not self.count:
+            return ""
+        reasons = []
+        if self.beyond:
+            reasons.append(f"{self.beyond:,} beyond the first {limits.panels:,}")
+        if self.too_big:
+            reasons.append(f"{self.too_big:,} past the page size limit")
+        return (
+            f"Showing {plural(shown, 'panel')} of {self.count + shown:,}: "
+            f"{' and '.join(reasons)} are listed at the end of the page."
+        )
+
+    @staticmethod
+    def explanation(limits: Limits) -> str:
+        """Why panels are left out, for the list at the end of the page."""
+        return (
+            f"This page draws at most {plural(limits.panels, 'panel')} and "
+            f"{limits.page_bytes / 1e6:.3g} MB, so that any browser, a phone's too, can open it."
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """The rendered panels: HTML sections and their CSS rules, and what was left out."""
+
+    sections: Markup
+    styles: Markup
+    grid_rows: int
+    shown: int
+    not_shown: NotShown
+
+
+def panel_css(view: PanelView) -> Markup:
+    """The CSS placing ``view`` on the grid (inline styles are refused by the CSP).
+
+    Only numbers and colours that ``colors.safe_color`` accepted (hex, ``rgb()``, named) go in,
+    escaped all the same.
+    """
+    rules = [
+        f"#{view.dom_id}{{grid-column:{view.x + 1}/span {view.w};"
+        f"grid-row:{view.y + 1}/span {view.h}}}"
+    ]
+    for index, stat in enumerate(view.stats):
+        if stat.color:
+            rules.append(f"#{view.dom_id} .s{index} .stat-value{{color:{escape(stat.color)}}}")
+    return Markup("\n".join(rules) + "\n")  # noqa: S704 - numbers and validated colours only
+
+
+def _untitled(item: Placed, limits: Limits) -> str:
+    title = clip(as_str(as_dict(item.panel).get("title")), limits.name_chars)
+    return title or "Untitled panel"
+
+
+def draw_panels(dashboard: dict[str, JSON], snapshot: Snapshot, limits: Limits = LIMITS) -> Drawn:
+    """Every panel of ``dashboard`` (collapsed rows opened) in reading order, within ``limits``."""
     time_range = dashboard_time_range(dashboard, snapshot.created)
     placed = place_panels(dashboard_panels(dashboard))
-    return [panel_view(index, item, time_range) for index, item in enumerate(placed)]
+    candidates, beyond = placed[: limits.panels], placed[limits.panels :]
+    budget = Budget(limits, charts=sum(1 for item in candidates if is_chart(item.panel)))
+    template = _ENV.get_template("panel.html.j2")
+    room = limits.page_bytes - FRAME_BYTES
+    sections: list[str] = []
+    styles: list[str] = []
+    left_out: list[Placed] = []
+    rows = 0
+    for index, item in enumerate(candidates):
+        view = panel_view(index, item, time_range, budget)
+        section = template.render(p=view)
+        css = panel_css(view)
+        size = len(section.encode()) + len(css.encode())
+        if size > room:
+            left_out.append(item)
+            continue
+        room -= size
+        sections.append(section)
+        styles.append(css)
+        rows = max(rows, view.y + view.h)
+    listed = [_untitled(item, limits) for item in [*left_out, *beyond][: limits.listed]]
+    not_shown = NotShown(
+        beyond=len(beyond),
+        too_big=len(left_out),
+        titles=listed,
+        more=len(left_out) + len(beyond) - len(listed),
+    )
+    return Drawn(
+        sections=Markup("".join(sections)),  # noqa: S704 - rendered by our autoescaping template
+        styles=Markup("".join(styles)),  # noqa: S704 - see panel_css
+        grid_rows=rows,
+        shown=len(sections),
+        not_shown=not_shown,
+    )
 
 
 def render_snapshot_page(
-    snapshot: Snapshot, *, nonce: str, static_prefix: str = "/public/snapshot-viewer/"
+    snapshot: Snapshot,
+    *,
+    nonce: str,
+    static_prefix: str = "/public/snapshot-viewer/",
+    limits: Limits = LIMITS,
 ) -> str:
     """The full HTML document showing ``snapshot``; every dashboard string is escaped.
 
     Never raises for a dashboard that is any JSON value (or not JSON at all): what cannot be read is
-    shown as a note. ``nonce`` must match :func:`content_security_policy`'s.
+    shown as a note. ``nonce`` must match :func:`content_security_policy`'s. The page stays within
+    ``limits`` and says what it left out.
     """
     dashboard = _parse(snapshot)
-    panels = build_panels(dashboard, snapshot)
-    rows = max((p.y + p.h for p in panels), default=0)
+    drawn = draw_panels(dashboard, snapshot, limits)
     return _ENV.get_template("page.html.j2").render(
-        header=_header(dashboard, snapshot),
-        panels=panels,
-        grid_rows=rows,
+        header=_header(dashboard, snapshot, limits),
+        drawn=drawn,
+        limits_note=drawn.not_shown.summary(drawn.shown, limits),
+        limits_explanation=NotShown.explanation(limits),
         nonce=nonce,
         static=static_prefix,
         version=ASSET_VERSION,

@@ -54,11 +54,32 @@ def sanitize_html(html: str) -> Markup:
     return Markup(cleaned)  # noqa: S704 - nh3's output is sanitized HTML by contract
 
 
-def text_panel_html(panel: dict[str, JSON]) -> Markup:
-    """The sanitized HTML of a text panel (modern ``options.content``/``mode`` or legacy fields)."""
+def text_source(panel: dict[str, JSON]) -> tuple[str, str]:
+    """``(content, mode)`` of a text panel (modern ``options.content``/``mode`` or legacy)."""
     options = as_dict(panel.get("options"))
     content = as_str(options.get("content")) or as_str(panel.get("content"))
     mode = as_str(options.get("mode")) or as_str(panel.get("mode")) or "markdown"
+    return content, mode
+
+
+def shorten(content: str, limit: int) -> str:
+    """``content`` cut to at most ``limit`` characters, at a line break when one is near the end.
+
+    Cutting between lines keeps a paragraph, list or table from ending half way; markdown and
+    the HTML sanitizer both cope with whatever construct is left open.
+    """
+    if len(content) <= limit:
+        return content
+    head = content[:limit]
+    newline = head.rfind("\n")
+    return head[: newline + 1] if newline >= limit // 2 else head
+
+
+def text_html(content: str, mode: str) -> Markup:
+    """The sanitized HTML of text panel ``content`` in ``mode`` (markdown, html, code or text).
+
+    Its cost grows with ``content``: callers shorten it first (see ``budget.Limits.text_chars``).
+    """
     if mode == "html":
         return sanitize_html(content)
     if mode in ("code", "text"):

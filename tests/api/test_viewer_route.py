@@ -3,10 +3,21 @@ rules as the JSON route; errors are HTML pages (the browser suite checks what is
 
 from __future__ import annotations
 
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+from snapshot_server.models import Snapshot
+from snapshot_server.pages import RENDERER, PageRenderer, RenderCache
+from snapshot_server.viewer import render_snapshot_page
 from tests.api.conftest import Client, MakeClient, auth, create
 from tests.support import ManualClock
+from tests.viewer.dashboards import make_snapshot
 
 
 async def test_page_shows_the_snapshot_with_strict_headers(client: Client) -> None:
@@ -109,3 +120,109 @@ async def test_every_response_gets_its_own_nonce(client: Client) -> None:
         assert f'nonce="{nonce}"' in await response.text()
         nonces.append(nonce)
     assert nonces[0] != nonces[1]
+
+
+class GatedRender:
+    """The real ``render_snapshot_page``, counting its calls and held in its worker thread until
+    the test opens ``gate``; ``fail`` makes the held calls raise instead."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls = 0
+        self.fail = fail
+        self.gate = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, snapshot: Snapshot, **options: Any) -> str:
+        with self._lock:
+            self.calls += 1
+        if not self.gate.wait(timeout=30):
+            raise TimeoutError("the test never opened the gate")
+        if self.fail:
+            raise RuntimeError("render failed")
+        return render_snapshot_page(snapshot, **options)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (polling) until ``condition()``: requests in flight are the server's to schedule."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in 10 s"
+        await asyncio.sleep(0.01)
+
+
+def without_nonce(page: str) -> str:
+    return re.sub(r'nonce="[^"]*"', 'nonce=""', page)
+
+
+async def test_concurrent_first_views_share_one_render(client: Client) -> None:
+    made = await create(client)
+    renderer = client.app[RENDERER]
+    render = renderer.render = GatedRender()
+    url = f"/dashboard/snapshot/{made['key']}"
+    views = [asyncio.create_task(client.get(url)) for _ in range(5)]
+    # Every view is either rendering (old behaviour) or waiting for the first one's render.
+    await until(lambda: render.calls > 1 or renderer.joined == 4)
+    render.gate.set()
+    responses = await asyncio.gather(*views)
+    assert render.calls == 1
+    assert [r.status for r in responses] == [200] * 5
+    pages = {without_nonce(await r.text()) for r in responses}
+    assert len(pages) == 1
+    assert len({r.headers["Content-Security-Policy"] for r in responses}) == 5
+    again = await client.get(url)  # from the render cache
+    assert again.status == 200
+    assert render.calls == 1
+
+
+async def test_a_failed_render_is_not_kept(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    made = await create(client)
+    renderer = client.app[RENDERER]
+    render = renderer.render = GatedRender(fail=True)
+    url = f"/dashboard/snapshot/{made['key']}"
+    views = [asyncio.create_task(client.get(url)) for _ in range(3)]
+    await until(lambda: render.calls > 1 or renderer.joined == 2)
+    render.gate.set()
+    responses = await asyncio.gather(*views)
+    assert render.calls == 1
+    for response in responses:
+        assert response.status == 500
+        assert response.content_type == "text/html"
+        assert "Internal server error" in await response.text()
+    assert "render failed" in caplog.text
+    render.fail = False
+    retried = await client.get(url)
+    assert retried.status == 200
+    assert render.calls == 2
+
+
+async def test_at_most_two_renders_run_at_once(client: Client) -> None:
+    keys = [(await create(client))["key"] for _ in range(3)]
+    renderer = client.app[RENDERER]
+    render = renderer.render = GatedRender()
+    views = [asyncio.create_task(client.get(f"/dashboard/snapshot/{key}")) for key in keys]
+    await until(lambda: render.calls > 2 or (renderer.running == 2 and renderer.queued == 1))
+    assert render.calls == 2
+    render.gate.set()
+    responses = await asyncio.gather(*views)
+    assert [r.status for r in responses] == [200] * 3
+    assert render.calls == 3
+    assert (renderer.running, renderer.queued) == (0, 0)
+
+
+async def test_a_viewer_who_leaves_does_not_cancel_the_render() -> None:
+    render = GatedRender()
+    renderer = PageRenderer(RenderCache(1 << 20), 2, render)
+    snapshot = make_snapshot({"title": "Left early", "panels": []})
+    etag = '"e-html"'
+    waiter = asyncio.create_task(renderer.page(snapshot, etag))
+    await until(lambda: render.calls == 1)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    render.gate.set()
+    await until(lambda: renderer.cache.get(etag) is not None)
+    page, _placeholder = await renderer.page(snapshot, etag)
+    assert b"Left early" in page
+    assert render.calls == 1

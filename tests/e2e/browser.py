@@ -29,6 +29,7 @@ from tests.viewer.dashboards import (
     FIXTURE_NAMES,
     large_dashboard,
     load_body,
+    many_panels_dashboard,
 )
 
 if TYPE_CHECKING:
@@ -150,13 +151,15 @@ def real_app() -> web.Application:
 async def viewer_url(
     aiohttp_server: Callable[[web.Application], Awaitable[TestServer]],
 ) -> ViewerUrl:
-    """``viewer_url(name)``: the share link of fixture ``name`` ("real", "large" included).
+    """``viewer_url(name)``: the share link of fixture ``name`` ("real", "large", "many" included).
 
     Each fixture is created through the real app with ``POST /api/snapshots`` and the ``url``
     it returns is opened (on our loopback server), as a person given the link would.
     """
     bodies = {name: load_body(name) for name in (*FIXTURE_NAMES, "real")}
     bodies["large"] = {"dashboard": large_dashboard(), "name": "large", "expires": 3600}
+    # Past the page's panel limit (200): the rest are listed, not drawn.
+    bodies["many"] = {"dashboard": many_panels_dashboard(panels=250), "name": "many"}
     server = await aiohttp_server(real_app())
     urls: dict[str, str] = {}
     async with ClientSession() as session:

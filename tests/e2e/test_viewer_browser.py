@@ -243,6 +243,33 @@ async def test_large_dashboard_draws_every_panel(browser: Browser, viewer_url: V
     await assert_clean(page)
 
 
+async def test_a_dashboard_past_the_panel_limit_opens_on_a_phone(
+    browser: Browser, viewer_url: ViewerUrl
+) -> None:
+    """250 panels: the first 200 are drawn, the header says so on the first screen, and the
+    rest are listed by title at the end of the page."""
+    page = await open_page(browser, viewer_url("many"), width=390, height=844)
+    note = page.page.locator(".limits a")
+    assert await note.is_visible()
+    box = await note.bounding_box()
+    assert box is not None
+    assert box["y"] + box["height"] < 844  # seen without scrolling
+    assert await note.inner_text() == (
+        "Showing 200 panels of 250: 50 beyond the first 200 are listed at the end of the page."
+    )
+    assert await page.page.locator(".panel-chart").count() == 200
+    assert await texts(page, "#not-shown li") == [f"Panel {n}" for n in range(201, 251)]
+    await note.click()  # the note links to the list
+    heading = page.page.locator("#not-shown h2")
+    assert await heading.inner_text() == "50 panels not shown"
+    assert await heading.is_visible()
+    heading_box = await heading.bounding_box()
+    assert heading_box is not None
+    assert -1 < heading_box["y"] < 844  # scrolled into view (to within a sub-pixel)
+    await page.screenshot("many-phone")
+    await assert_clean(page)
+
+
 async def test_unknown_key_is_an_html_error_page(browser: Browser, viewer_url: ViewerUrl) -> None:
     context = await browser.new_context()
     page = await context.new_page()

@@ -117,3 +117,74 @@ def large_dashboard(panels: int = 30, series: int = 5, points: int = 1000) -> di
         "time": {"from": "2025-11-22T01:13:30.000Z", "to": "2025-11-22T04:00:00.000Z"},
         "snapshot": {"timestamp": "2025-11-22T04:00:01.000Z"},
     }
+
+
+def many_panels_dashboard(panels: int = 20_000, points: int = 83) -> dict[str, Any]:
+    """A dashboard of ``panels`` small timeseries panels, one series of ``points`` each.
+
+    With the defaults it is about 45 MB of JSON: the shape of the "20,000 panels" report (many
+    panels, little data each), where the cost is the number of panels, not the data.
+    """
+    end = 1763784000000  # 2025-11-22T04:00:00Z
+    times = [end - (points - 1 - i) * 60_000 for i in range(points)]
+    out = []
+    for p in range(panels):
+        values = [round(100 + 40 * math.sin(i / 9 + p), 3) for i in range(points)]
+        out.append(
+            {
+                "datasource": {"type": "prometheus", "uid": "prom"},
+                "fieldConfig": {"defaults": {"unit": "ms"}, "overrides": []},
+                "gridPos": {"h": 6, "w": 6, "x": (p % 4) * 6, "y": (p // 4) * 6},
+                "id": p + 1,
+                "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+                "snapshotData": [
+                    {
+                        "refId": "A",
+                        "fields": [
+                            {"name": "Time", "type": "time", "config": {}, "values": times},
+                            {
+                                "name": "Value",
+                                "type": "number",
+                                "labels": {"instance": f"host-{p}:9100"},
+                                "config": {},
+                                "values": values,
+                            },
+                        ],
+                    }
+                ],
+                "title": f"Panel {p + 1}",
+                "type": "timeseries",
+            }
+        )
+    return {
+        "title": "Many panels",
+        "panels": out,
+        "time": {"from": "2025-11-22T02:41:00.000Z", "to": "2025-11-22T04:00:00.000Z"},
+    }
+
+
+RUNBOOK = (
+    "## Step {n}\n\nCheck the *error rate* on **every** host, then read the "
+    "[runbook](https://wiki.example.com/runbook) and run `systemctl status api`.\n\n"
+    "| host | role |\n|---|---|\n| web-{n} | frontend |\n\n- restart if needed\n- page on-call\n\n"
+)
+
+
+def markdown_dashboard(chars: int = 5_300_000) -> dict[str, Any]:
+    """One markdown text panel of about ``chars`` characters of ordinary runbook markdown."""
+    parts: list[str] = []
+    size = 0
+    n = 0
+    while size < chars:
+        part = RUNBOOK.format(n=n)
+        parts.append(part)
+        size += len(part)
+        n += 1
+    content = "".join(parts)[:chars]
+    panel = {
+        "type": "text",
+        "title": "Runbook",
+        "gridPos": {"x": 0, "y": 0, "w": 24, "h": 20},
+        "options": {"mode": "markdown", "content": content},
+    }
+    return {"title": "Long runbook", "panels": [panel]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -78,3 +79,18 @@ def test_downsample_shares_the_budget_between_runs() -> None:
     assert 190 <= sum(len(run) for run in runs) <= 210
     assert len(runs[1]) > len(runs[0])  # the longer run gets the larger share
     assert downsample(times[:5], values[:5], 200) == [[(float(i), float(i)) for i in range(5)]]
+
+
+def test_downsample_of_a_series_full_of_gaps_stays_within_budget() -> None:
+    # 5,000 runs of two points: keeping the ends of every run would draw 10,000 points.
+    times = [float(i) for i in range(15_000)]
+    values: list[float | None] = [None if i % 3 == 2 else float(i % 11) for i in range(15_000)]
+    runs = downsample(times, values, 300)
+    assert sum(len(run) for run in runs) <= 300
+    present = {t for t, v in zip(times, values, strict=True) if v is not None}
+    for run in runs:
+        # Every drawn point is real, and no line crosses a gap: a run's points were adjacent.
+        assert all(t in present for t, _ in run)
+        assert all(b[0] - a[0] == 1 for a, b in itertools.pairwise(run))
+    assert runs[0][0] == (0.0, 0.0)
+    assert runs[-1][-1] == (14_998.0, float(14_998 % 11))  # the last non-null point
