@@ -107,7 +107,7 @@ class FilesystemStore:
             raise
         return store
 
-    async def insert(self, record: NewSnapshot) -> Snapshot:
+    async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         async with self._write_lock:
             return await self._run(self._sync.insert, record)
 

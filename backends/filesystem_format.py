@@ -52,7 +52,7 @@ class CorruptRecord(CorruptData):
 
 def encode_record(snapshot: Snapshot) -> bytes:
     """The complete file contents for ``snapshot``."""
-    header: dict[str, Any] = {f: getattr(snapshot, f) for f in META_FIELDS}
+    header: dict[str, Any] = snapshot.meta.fields()
     header["dashboard_length"] = len(snapshot.dashboard)
     header["dashboard_sha256"] = hashlib.sha256(snapshot.dashboard).hexdigest()
     body = orjson.dumps(header)
@@ -104,12 +104,12 @@ def decode_record(data: bytes) -> Snapshot:
         raise CorruptRecord(f"dashboard is {len(dashboard)} bytes, header says {length}")
     if hashlib.sha256(dashboard).hexdigest() != digest_hex:
         raise CorruptRecord("dashboard checksum mismatch")
-    return Snapshot(dashboard=dashboard, **{f: getattr(meta, f) for f in META_FIELDS})
+    return Snapshot(meta, dashboard)
 
 
 def encode_journal_add(meta: SnapshotMeta) -> bytes:
     """The journal line recording that ``meta``'s record is (about to be) stored."""
-    return _journal_line(b"+" + orjson.dumps({f: getattr(meta, f) for f in META_FIELDS}))
+    return _journal_line(b"+" + orjson.dumps(meta.fields()))
 
 
 def encode_journal_remove(snapshot_id: int) -> bytes:

@@ -87,7 +87,7 @@ class SyncStore:
                 write_atomic(layout, layout.journal, b"".join(encode_journal_add(m) for m in live))
         self.journal.entries()  # replay now rather than on the first request
 
-    def insert(self, record: NewSnapshot) -> Snapshot:
+    def insert(self, record: NewSnapshot) -> SnapshotMeta:
         """See ``SnapshotStore.insert``. An existing record blocks its key until it is deleted
         or reclaimed by ``delete_expired``, expired or not (as in the SQLite backend)."""
         if not KEY_RE.fullmatch(record.key):
@@ -104,26 +104,27 @@ class SyncStore:
                 raise SnapshotExists("deleteKey")
             # A damaged record in the way (replaced below): its journal entry must go too.
             damaged = read_meta(layout, record_path, exact_size=False)
-            snapshot = record.with_id(self._next_id())
+            meta = record.stored_as(self._next_id())
             journaled = False
             try:
-                write_atomic(layout, index_path, encode_index(record.key, snapshot.id))
-                self.journal.append(encode_journal_add(snapshot.meta()), durable=True)
+                write_atomic(layout, index_path, encode_index(record.key, meta.id))
+                self.journal.append(encode_journal_add(meta), durable=True)
                 journaled = True
-                write_atomic(layout, record_path, encode_record(snapshot))  # the commit point
+                # The commit point:
+                write_atomic(layout, record_path, encode_record(Snapshot(meta, record.dashboard)))
             except BaseException:
-                self._undo_insert(record_path, index_path, snapshot.id if journaled else None)
+                self._undo_insert(record_path, index_path, meta.id if journaled else None)
                 raise
             if damaged is not None and damaged.key == record.key:
                 self.journal.append(encode_journal_remove(damaged.id), durable=False)
-        return snapshot
+        return meta
 
     def get(self, key: str, now: float) -> Snapshot | None:
         """The verified, unexpired record for ``key``, else ``None``."""
         if not KEY_RE.fullmatch(key):
             return None
         snapshot = self._snapshot_of(key)
-        return None if snapshot is None or snapshot.is_expired(now) else snapshot
+        return None if snapshot is None or snapshot.meta.is_expired(now) else snapshot
 
     def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta | None:
         """The unexpired record whose deleteKey hashes to ``delete_key_hash``, else ``None``.
@@ -252,11 +253,11 @@ class SyncStore:
         """The fully verified record of ``key``: what every lookup by key or deleteKey uses, so
         a record with a damaged dashboard is absent everywhere but in listings."""
         snapshot = read_snapshot(self.layout, self.layout.record_path(key))
-        return snapshot if snapshot is not None and snapshot.key == key else None
+        return snapshot if snapshot is not None and snapshot.meta.key == key else None
 
     def _meta_of(self, key: str) -> SnapshotMeta | None:
         snapshot = self._snapshot_of(key)
-        return None if snapshot is None else snapshot.meta()
+        return None if snapshot is None else snapshot.meta
 
     def _header_of(self, key: str) -> SnapshotMeta | None:
         """The record header of ``key``, checked against the file size but not the dashboard."""

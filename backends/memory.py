@@ -28,16 +28,16 @@ class MemoryStore:
         return cls()
 
     # No awaits inside these methods: each runs atomically on the event loop.
-    async def insert(self, record: NewSnapshot) -> Snapshot:
+    async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         self._check_open()
         if record.key in self._by_key:
             raise SnapshotExists("key")
         if record.delete_key_hash in self._key_by_delete_hash:
             raise SnapshotExists("deleteKey")
-        snapshot = record.with_id(next(self._ids))
-        self._by_key[record.key] = snapshot
+        meta = record.stored_as(next(self._ids))
+        self._by_key[record.key] = Snapshot(meta, record.dashboard)
         self._key_by_delete_hash[record.delete_key_hash] = record.key
-        return snapshot
+        return meta
 
     async def get(self, key: str, now: float) -> Snapshot:
         self._check_open()
@@ -45,7 +45,7 @@ class MemoryStore:
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         self._check_open()
-        return self._live(self._key_by_delete_hash.get(delete_key_hash), now).meta()
+        return self._live(self._key_by_delete_hash.get(delete_key_hash), now).meta
 
     async def list_snapshots(
         self,
@@ -60,36 +60,36 @@ class MemoryStore:
         needle = query.casefold()
         # Dicts keep insertion order and ids are handed out in insertion order: id order, free.
         matches = (
-            s
-            for s in self._by_key.values()
-            if s.org_id == org_id
-            and (user_id is None or s.user_id == user_id)
-            and not s.is_expired(now)
-            and needle in s.name.casefold()
+            m
+            for m in (s.meta for s in self._by_key.values())
+            if m.org_id == org_id
+            and (user_id is None or m.user_id == user_id)
+            and not m.is_expired(now)
+            and needle in m.name.casefold()
         )
         start = (page - 1) * limit
-        return [s.meta() for s in itertools.islice(matches, start, start + limit)]
+        return list(itertools.islice(matches, start, start + limit))
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         self._check_open()
-        snapshot = self._live(key, now)
-        if snapshot.id != expect_id:
+        meta = self._live(key, now).meta
+        if meta.id != expect_id:
             raise SnapshotNotFound()
-        self._remove(snapshot)
-        return snapshot.meta()
+        self._remove(meta)
+        return meta
 
     async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         self._check_open()
-        snapshot = self._live(self._key_by_delete_hash.get(delete_key_hash), now)
-        self._remove(snapshot)
-        return snapshot.meta()
+        meta = self._live(self._key_by_delete_hash.get(delete_key_hash), now).meta
+        self._remove(meta)
+        return meta
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         self._check_open()
-        expired = [s for s in self._by_key.values() if s.is_expired(now)][:limit]
-        for snapshot in expired:
-            self._remove(snapshot)
-        return [s.meta() for s in expired]
+        expired = [s.meta for s in self._by_key.values() if s.meta.is_expired(now)][:limit]
+        for meta in expired:
+            self._remove(meta)
+        return expired
 
     async def ping(self) -> None:
         self._check_open()
@@ -101,13 +101,13 @@ class MemoryStore:
 
     def _live(self, key: str | None, now: float) -> Snapshot:
         snapshot = None if key is None else self._by_key.get(key)
-        if snapshot is None or snapshot.is_expired(now):
+        if snapshot is None or snapshot.meta.is_expired(now):
             raise SnapshotNotFound()
         return snapshot
 
-    def _remove(self, snapshot: Snapshot) -> None:
-        del self._by_key[snapshot.key]
-        del self._key_by_delete_hash[snapshot.delete_key_hash]
+    def _remove(self, meta: SnapshotMeta) -> None:
+        del self._by_key[meta.key]
+        del self._key_by_delete_hash[meta.delete_key_hash]
 
     def _check_open(self) -> None:
         if self._closed:

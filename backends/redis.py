@@ -83,7 +83,7 @@ from snapshot_server.errors import (
     StorageUnavailable,
     StoreClosed,
 )
-from snapshot_server.models import META_FIELDS, CorruptData, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import CorruptData, NewSnapshot, Snapshot, SnapshotMeta
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class RedisStore:
             with unavailable():
                 return await awaitable
 
-    async def insert(self, record: NewSnapshot) -> Snapshot:
+    async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         ks = self._keys
         ms = "" if record.expires is None else str(pxat(record.expires))
         score = "" if record.expires is None else repr(record.expires)
@@ -162,7 +162,7 @@ class RedisStore:
             raise SnapshotExists("key")
         if result == -2:
             raise SnapshotExists("deleteKey")
-        stored = record.with_id(result)
+        stored = record.stored_as(result)
         if self._cluster:
             try:
                 await self._call(
@@ -175,7 +175,7 @@ class RedisStore:
                 raise
         return stored
 
-    async def _undo_insert(self, stored: Snapshot) -> None:
+    async def _undo_insert(self, stored: SnapshotMeta) -> None:
         """Best effort: remove the metadata of a cluster create whose body could not be written,
         so it is not listed without being viewable (the body, should the write have landed after
         all, goes to the trash). Gives up silently if Redis fails again."""
@@ -194,7 +194,7 @@ class RedisStore:
         # of the same key, means "not found".
         if body is None or body_id != b"%d" % meta.id:
             raise SnapshotNotFound()
-        return Snapshot(dashboard=body, **{f: getattr(meta, f) for f in META_FIELDS})
+        return Snapshot(meta, body)
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         name = self._keys.delete_key(delete_key_hash)

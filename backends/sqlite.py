@@ -92,7 +92,7 @@ def _snapshot(row: sqlite3.Row) -> Snapshot:
     dashboard = row["dashboard"]
     if not isinstance(dashboard, bytes):
         raise CorruptData("dashboard is not a BLOB")
-    return Snapshot(dashboard=dashboard, **{f: getattr(meta, f) for f in META_FIELDS})
+    return Snapshot(meta, dashboard)
 
 
 class SQLiteStore:
@@ -128,7 +128,7 @@ class SQLiteStore:
             raise StorageUnavailable(f"cannot prepare SQLite database {path!r}: {exc}") from exc
         return cls(db, path)
 
-    async def insert(self, record: NewSnapshot) -> Snapshot:
+    async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         params = {
             "key": record.key,
             "delete_key_hash": record.delete_key_hash,
@@ -158,7 +158,7 @@ class SQLiteStore:
                 )
             )
             if rows:
-                return record.with_id(int(rows[0]["id"]))
+                return record.stored_as(int(rows[0]["id"]))
             taken = list(
                 await self._all(
                     "SELECT max(key = :key) AS key_taken FROM snapshot"

@@ -34,19 +34,21 @@ class SnapshotMeta:
     etag: str
 
     def is_expired(self, now: float) -> bool:
-        """A snapshot is expired from the instant ``expires <= now`` (SPEC §5)."""
+        """A snapshot is expired from the instant ``expires <= now``: from then on it is absent
+        everywhere, whether or not its backend has reclaimed it yet."""
         return self.expires is not None and self.expires <= now
 
+    def fields(self) -> dict[str, Any]:
+        """Every field by name: the stored form (read back with ``meta_from_fields``)."""
+        return {f: getattr(self, f) for f in META_FIELDS}
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Snapshot(SnapshotMeta):
-    """A stored snapshot with ``dashboard``: the exact JSON bytes served on view."""
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A stored snapshot: its metadata, and ``dashboard``, the exact JSON bytes served on view."""
+
+    meta: SnapshotMeta
     dashboard: bytes
-
-    def meta(self) -> SnapshotMeta:
-        """The same record without the dashboard bytes."""
-        return SnapshotMeta(**{f: getattr(self, f) for f in META_FIELDS})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,9 +68,10 @@ class NewSnapshot:
     etag: str
     dashboard: bytes
 
-    def with_id(self, snapshot_id: int) -> Snapshot:
-        """The stored form of this record under ``snapshot_id`` (``updated`` = ``created``)."""
-        return Snapshot(
+    def stored_as(self, snapshot_id: int) -> SnapshotMeta:
+        """The metadata of this record once stored under ``snapshot_id``
+        (``updated`` = ``created``)."""
+        return SnapshotMeta(
             id=snapshot_id,
             key=self.key,
             delete_key_hash=self.delete_key_hash,
@@ -82,7 +85,6 @@ class NewSnapshot:
             updated=self.created,
             expires=self.expires,
             etag=self.etag,
-            dashboard=self.dashboard,
         )
 
 

@@ -155,7 +155,7 @@ async def snapshot_page(request: web.Request) -> web.StreamResponse:
 
 def page_etag(snapshot: Snapshot) -> str:
     """The page's strong ETag: the snapshot's, marked as the HTML representation."""
-    return snapshot.etag[:-1] + '-html"'
+    return snapshot.meta.etag[:-1] + '-html"'
 
 
 async def _static_cache_headers(request: web.Request, response: web.StreamResponse) -> None:

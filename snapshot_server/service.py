@@ -168,7 +168,7 @@ class SnapshotService:
             log.info(
                 "snapshot created id=%d org=%d user=%d", stored.id, stored.org_id, stored.user_id
             )
-            return Created(snapshot=stored.meta(), delete_key=delete_key)
+            return Created(snapshot=stored, delete_key=delete_key)
         raise SnapshotExists("key")
 
     def _expiry(self, now: float, expires: int) -> float | None:
@@ -205,7 +205,7 @@ class SnapshotService:
         if not KEY_PATTERN.fullmatch(key):
             raise SnapshotNotFound()
         now = self.clock()
-        existing = await self.store.get(key, now)
+        existing = (await self.store.get(key, now)).meta
         if existing.org_id != identity.org_id:
             raise SnapshotNotFound()  # another org's snapshot does not exist for this caller
         if existing.user_id != identity.user_id and not identity.is_admin:

@@ -32,8 +32,8 @@ class SnapshotStore(Protocol):
         """
         ...
 
-    async def insert(self, record: NewSnapshot) -> Snapshot:
-        """Store ``record`` atomically under a new id and return it as stored.
+    async def insert(self, record: NewSnapshot) -> SnapshotMeta:
+        """Store ``record`` atomically under a new id and return its stored metadata.
 
         The id is a positive integer, unique within the store and greater than every id handed
         out before. Raises ``SnapshotExists("key")`` or ``SnapshotExists("deleteKey")`` when an

@@ -51,7 +51,7 @@ async def get_snapshot(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     snapshot = await service.view(identity_of(request), request.match_info.get("key", ""))
     headers = snapshot_cache_headers(request, snapshot)
-    if etag_matches(request.headers.get("If-None-Match"), snapshot.etag):
+    if etag_matches(request.headers.get("If-None-Match"), snapshot.meta.etag):
         return web.Response(status=304, headers=headers)
     # The stored dashboard bytes are spliced in as they are: no parse or re-serialise per GET.
     meta = orjson.dumps(
@@ -65,9 +65,9 @@ async def get_snapshot(request: web.Request) -> web.StreamResponse:
             "canDelete": False,
             "slug": "",
             "url": "",
-            "expires": rfc3339(service.shown_expiry(snapshot)),
-            "created": rfc3339(snapshot.created),
-            "updated": rfc3339(snapshot.updated),
+            "expires": rfc3339(service.shown_expiry(snapshot.meta)),
+            "created": rfc3339(snapshot.meta.created),
+            "updated": rfc3339(snapshot.meta.updated),
         }
     )
     body = b'{"meta":' + meta + b',"dashboard":' + snapshot.dashboard + b"}"
@@ -78,15 +78,15 @@ def snapshot_cache_headers(request: web.Request, snapshot: Snapshot) -> dict[str
     """Cache-Control, ETag and surrogate keys for a snapshot shown by key (JSON or page)."""
     config = request.app[CONFIG].snapshots
     service = request.app[SERVICE]
-    tag = f"snapshot-{snapshot.key}"
+    tag = f"snapshot-{snapshot.meta.key}"
     if config.view_requires_auth:
         cache_control = PRIVATE_NO_STORE  # the answer depends on the caller's token
     else:
-        max_age = public_max_age(config.cache_max_age, snapshot.expires, service.clock())
+        max_age = public_max_age(config.cache_max_age, snapshot.meta.expires, service.clock())
         cache_control = f"public, max-age={max_age}"
     return {
         "Cache-Control": cache_control,
-        "ETag": snapshot.etag,
+        "ETag": snapshot.meta.etag,
         "Surrogate-Key": tag,
         "Cache-Tag": tag,
     }

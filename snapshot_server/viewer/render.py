@@ -90,23 +90,25 @@ def _iso(epoch_ms: float) -> str:
 
 
 def _header(dashboard: dict[str, JSON], snapshot: Snapshot, limits: Limits) -> Header:
-    time_range = dashboard_time_range(dashboard, snapshot.created)
+    time_range = dashboard_time_range(dashboard, snapshot.meta.created)
     raw = as_dict(as_dict(dashboard.get("time")).get("raw"))
     text = ""
     if time_range is not None:
         text = f"{_iso(time_range[0])} to {_iso(time_range[1])} UTC"
         if as_str(raw.get("from")).startswith("now"):
             text += f" ({as_str(raw.get('from'))} to {as_str(raw.get('to')) or 'now'})"
-    expires = "never" if snapshot.expires is None else _iso(snapshot.expires * 1000) + " UTC"
+    expires = (
+        "never" if snapshot.meta.expires is None else _iso(snapshot.meta.expires * 1000) + " UTC"
+    )
     link = safe_link(as_dict(dashboard.get("snapshot")).get("originalUrl"))
     tags = [as_str(t) for t in as_list(dashboard.get("tags"))[:100] if as_str(t)][:20]
     return Header(
         title=clip(
-            as_str(dashboard.get("title")) or snapshot.name or "Snapshot", limits.name_chars
+            as_str(dashboard.get("title")) or snapshot.meta.name or "Snapshot", limits.name_chars
         ),
         time_range=text,
-        name=clip(snapshot.name, limits.name_chars),
-        created=_iso(snapshot.created * 1000) + " UTC",
+        name=clip(snapshot.meta.name, limits.name_chars),
+        created=_iso(snapshot.meta.created * 1000) + " UTC",
         expires=expires,
         original_url=link if len(link) <= limits.url_chars else "",
         tags=[clip(tag, limits.name_chars // 2) for tag in tags],
@@ -117,7 +119,9 @@ def _parse(snapshot: Snapshot) -> dict[str, JSON]:
     try:
         parsed = orjson.loads(snapshot.dashboard)
     except orjson.JSONDecodeError:
-        log.warning("snapshot viewer: stored dashboard of snapshot %d is not JSON", snapshot.id)
+        log.warning(
+            "snapshot viewer: stored dashboard of snapshot %d is not JSON", snapshot.meta.id
+        )
         return {}
     return as_dict(parsed)
 
@@ -193,7 +197,7 @@ def _untitled(item: Placed, limits: Limits) -> str:
 
 def draw_panels(dashboard: dict[str, JSON], snapshot: Snapshot, limits: Limits = LIMITS) -> Drawn:
     """Every panel of ``dashboard`` (collapsed rows opened) in reading order, within ``limits``."""
-    time_range = dashboard_time_range(dashboard, snapshot.created)
+    time_range = dashboard_time_range(dashboard, snapshot.meta.created)
     placed = place_panels(dashboard_panels(dashboard))
     candidates, beyond = placed[: limits.panels], placed[limits.panels :]
     budget = Budget(limits, charts=sum(1 for item in candidates if is_chart(item.panel)))

@@ -19,16 +19,16 @@ from backends import open_store
 from backends.redis_layout import KeySpace
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound
-from snapshot_server.models import Snapshot, hash_secret
+from snapshot_server.models import SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.backends.fs_support import index_file
 from tests.support import ManualClock, new_record
 
-Damage = Callable[[StorageConfig, Snapshot], Awaitable[None]]
+Damage = Callable[[StorageConfig, SnapshotMeta], Awaitable[None]]
 
 
 def sqlite_update(assignment: str) -> Damage:
-    async def damage(config: StorageConfig, victim: Snapshot) -> None:
+    async def damage(config: StorageConfig, victim: SnapshotMeta) -> None:
         with closing(sqlite3.connect(config.sqlite.path)) as db, db:
             # ``assignment`` is one of this module's fixed strings, never input.
             sql = f"UPDATE snapshot SET {assignment} WHERE id = ?"  # noqa: S608
@@ -46,7 +46,7 @@ async def redis_client(config: StorageConfig) -> Redis | RedisCluster:
 def redis_claims(value: bytes) -> Damage:
     """Both claims of the victim overwritten with ``value`` (its TTL kept away: no PXAT)."""
 
-    async def damage(config: StorageConfig, victim: Snapshot) -> None:
+    async def damage(config: StorageConfig, victim: SnapshotMeta) -> None:
         keys = KeySpace(config.redis.key_prefix)
         client = await redis_client(config)
         try:
@@ -106,7 +106,7 @@ async def test_damaged_record_is_absent_and_logged(
     # whole copies of the metadata: undamaged here, so the victim is still listed there.)
     listed = await store.list_snapshots(1, None, "", 10, 1, clock())
     assert other.id in [m.id for m in listed]
-    assert await store.get("other", clock()) == other
+    assert (await store.get("other", clock())).meta == other
     clock.advance(60)
     removed = await store.delete_expired(clock())
     assert other.id in [m.id for m in removed]
@@ -129,7 +129,7 @@ async def test_a_sqlite_dashboard_that_is_not_a_blob_is_not_served(
         assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [
             victim.id
         ]
-        assert await store.delete_by_delete_key(hash_secret("victim-dk"), clock()) == victim.meta()
+        assert await store.delete_by_delete_key(hash_secret("victim-dk"), clock()) == victim
     finally:
         await store.aclose()
 
@@ -180,6 +180,6 @@ async def test_a_corrupt_filesystem_index_file_is_absent_and_logged(
         with pytest.raises(SnapshotNotFound):
             await store.delete_by_delete_key(hash_secret("victim-dk"), clock())
         assert "corrupt delete-key index" in caplog.text
-        assert (await store.get("victim", clock())).key == "victim"
+        assert (await store.get("victim", clock())).meta.key == "victim"
     finally:
         await store.aclose()

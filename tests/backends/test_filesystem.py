@@ -148,7 +148,7 @@ async def test_stray_temp_files_are_ignored_then_removed_on_open(
     for stray in strays:
         stray.write_bytes(b"snapshot-record/1 half a rec")
 
-    assert await store.get("kept", clock()) == kept
+    assert (await store.get("kept", clock())).meta == kept
     assert [m.key for m in await store.list_snapshots(1, None, "", 100, 1, clock())] == ["kept"]
     assert len(await store.delete_expired(clock() + 10**9)) == 0
     await store.aclose()
@@ -157,7 +157,7 @@ async def test_stray_temp_files_are_ignored_then_removed_on_open(
     reopened = await FilesystemStore.open(config_for(root))
     try:
         assert not any(s.exists() for s in strays)
-        assert await reopened.get("kept", clock()) == kept
+        assert (await reopened.get("kept", clock())).meta == kept
         assert (await reopened.get_by_delete_key(hash_secret("kept-dk"), clock())).id == kept.id
         assert len(debris(root)) == 2
     finally:

@@ -31,11 +31,11 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
     """What a crash after steps 1-2 of an insert leaves (the counter, the delete-key index and
     the journal entry, but no record), plus an index whose key now has another deleteKey."""
     kept = await fs.insert(new_record(clock(), "kept", "kept-dk"))
-    ghost = new_record(clock(), "ghost", "ghost-dk", expires_in=5).with_id(kept.id + 1)
+    ghost = new_record(clock(), "ghost", "ghost-dk", expires_in=5).stored_as(kept.id + 1)
     (root / "counter").write_bytes(f"snapshot-counter/1 {ghost.id}\n".encode())
     dangling = index_file(root, "ghost-dk", encode_index("ghost", ghost.id))
     stale = index_file(root, "stale-dk", encode_index("kept", 99))
-    append_journal(root, encode_journal_add(ghost.meta()))
+    append_journal(root, encode_journal_add(ghost))
 
     with pytest.raises(SnapshotNotFound):
         await fs.get("ghost", clock())
@@ -94,7 +94,7 @@ async def test_missing_journal_is_rebuilt_on_open(root: Path, clock: ManualClock
     (root / "journal").unlink()
     store = await FilesystemStore.open(config_for(root))
     try:
-        assert await store.list_snapshots(1, None, "", 10, 1, clock()) == [s.meta() for s in stored]
+        assert await store.list_snapshots(1, None, "", 10, 1, clock()) == [s for s in stored]
     finally:
         await store.aclose()
 
@@ -135,8 +135,8 @@ async def test_corrupt_record_is_never_returned(
     assert [m.key for m in listed] == (["victim"] if corruption == "dashboard-byte-flipped" else [])
     # The damaged record does not block its key or deleteKey.
     replacement = await fs.insert(new_record(clock(), "victim", "victim-dk"))
-    assert await fs.get("victim", clock()) == replacement
-    assert await fs.list_snapshots(1, None, "", 100, 1, clock()) == [replacement.meta()]
+    assert (await fs.get("victim", clock())).meta == replacement
+    assert await fs.list_snapshots(1, None, "", 100, 1, clock()) == [replacement]
     # With its header still readable, the replaced record's journal entry is dropped at once;
     # otherwise it stays a ghost (never listed) until it expires.
     header_lost = corruption in ("empty", "cut-in-header", "header-edited")

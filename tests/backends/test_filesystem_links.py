@@ -65,7 +65,7 @@ async def test_a_link_planted_while_running_is_not_followed(
     with pytest.raises(StorageUnavailable):
         await fs.list_snapshots(1, None, "", 10, 1, clock())
     assert target.read_bytes() == b""
-    assert (await fs.get("before", clock())).id == stored.id  # records are still read
+    assert (await fs.get("before", clock())).meta.id == stored.id  # records are still read
     assert entries(outside) == [target]
 
 

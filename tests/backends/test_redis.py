@@ -123,7 +123,7 @@ async def test_delete_expired_returns_records_redis_already_reclaimed(
     with pytest.raises(SnapshotNotFound):
         await store.get("gone", clock())
     clock.advance(100)
-    assert await store.delete_expired(clock()) == [stored.meta()]
+    assert await store.delete_expired(clock()) == [stored]
     assert await all_keys(raw, keys) == {keys.counter}
 
 
@@ -138,8 +138,8 @@ async def test_a_reused_key_is_not_hurt_by_cleanup_of_its_predecessor(
     removed = await store.delete_expired(clock())
     assert [m.key for m in removed] == ["reused"]
     assert removed[0].id != fresh.id
-    assert await store.get("reused", clock()) == fresh
-    assert await store.get_by_delete_key(hash_secret("reused-dk"), clock()) == fresh.meta()
+    assert (await store.get("reused", clock())).meta == fresh
+    assert await store.get_by_delete_key(hash_secret("reused-dk"), clock()) == fresh
     assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [fresh.id]
 
 
@@ -172,7 +172,7 @@ async def test_a_failed_cluster_body_delete_is_logged_and_stays_queued(
         stored = await store.insert(new_record(clock(), key="body"))
         await raw.set(keys.body("body"), b"not a hash")  # the body delete script now fails
         caplog.set_level(logging.WARNING, logger="backends")
-        assert await store.delete("body", clock(), expect_id=stored.id) == stored.meta()
+        assert await store.delete("body", clock(), expect_id=stored.id) == stored
         assert "could not delete 1 of 1 dashboard bodies" in caplog.text
         assert "WRONGTYPE" in caplog.text
         assert await raw.smembers(keys.trash) == {b"%d:body" % stored.id}

@@ -97,7 +97,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
 
     # Delete commits on the metadata node; the unreachable body waits in the trash.
     started = time.monotonic()
-    assert await store.delete(key, clock(), expect_id=victim.id) == victim.meta()
+    assert await store.delete(key, clock(), expect_id=victim.id) == victim
     assert time.monotonic() - started < FAIL_WITHIN
     assert await raw.smembers(keys.trash) == {b"%d:%s" % (victim.id, key.encode())}
 
@@ -115,7 +115,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
     stored = await store.insert(
         new_record(clock(), key=key, delete_key="dk")
     )  # the key is free again
-    assert (await store.get(key, clock())).id == stored.id
+    assert (await store.get(key, clock())).meta.id == stored.id
 
 
 async def test_losing_the_metadata_node_fails_fast_and_the_same_store_recovers(
@@ -136,4 +136,4 @@ async def test_losing_the_metadata_node_fails_fast_and_the_same_store_recovers(
     meta_node.start()
     wait_cluster_ok(nodes, within=RECOVER_WITHIN)
     stored = await store.insert(new_record(clock()))
-    assert (await store.get(stored.key, clock())).id == stored.id
+    assert (await store.get(stored.key, clock())).meta.id == stored.id

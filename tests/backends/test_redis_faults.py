@@ -73,7 +73,7 @@ async def test_a_killed_server_fails_fast_and_a_restarted_one_is_used_again(
     await store.ping()
     after = await store.insert(new_record(clock()))
     assert after.id > 0
-    assert (await store.get(after.key, clock())).id == after.id
+    assert (await store.get(after.key, clock())).meta.id == after.id
     with pytest.raises(SnapshotNotFound):  # the store caches nothing: the new server is empty
         await store.get(before.key, clock())
 
@@ -87,7 +87,7 @@ async def test_a_frozen_server_times_out_and_recovers_when_it_thaws(
         await assert_unavailable_promptly(store, clock)
     finally:
         server.resume()
-    assert (await store.get(stored.key, clock())).id == stored.id
+    assert (await store.get(stored.key, clock())).meta.id == stored.id
 
 
 async def test_open_fails_promptly_when_nothing_listens(

@@ -24,13 +24,13 @@ class TestInsertAndGet:
         stored = await store.insert(record)
         assert stored.id > 0
         got = await store.get(record.key, clock())
-        assert got == stored
+        assert got.meta == stored
         assert got.dashboard == dashboard
-        assert got.name == "My snap"
-        assert got.expires == clock() + 60
-        assert got.created == got.updated == clock()
-        assert got.external is False
-        assert type(got.id) is int
+        assert got.meta.name == "My snap"
+        assert got.meta.expires == clock() + 60
+        assert got.meta.created == got.meta.updated == clock()
+        assert got.meta.external is False
+        assert type(got.meta.id) is int
 
     async def test_ids_increase_with_creation(
         self, store: SnapshotStore, clock: ManualClock
@@ -60,7 +60,7 @@ class TestInsertAndGet:
                 new_record(clock(), key="shared", delete_key="other-delete", name="dup")
             )
         assert info.value.field == "key"
-        assert await store.get("shared", clock()) == first
+        assert (await store.get("shared", clock())).meta == first
         # The refused record's deleteKey was not claimed either.
         with pytest.raises(SnapshotNotFound):
             await store.get_by_delete_key(hash_secret("other-delete"), clock())
@@ -88,7 +88,7 @@ class TestInsertAndGet:
     async def test_get_by_delete_key(self, store: SnapshotStore, clock: ManualClock) -> None:
         stored = await store.insert(new_record(clock(), delete_key="the-delete-key"))
         meta = await store.get_by_delete_key(hash_secret("the-delete-key"), clock())
-        assert meta == stored.meta()
+        assert meta == stored
         # The view key is not a deleteKey, and a deleteKey is not a view key.
         with pytest.raises(SnapshotNotFound):
             await store.get_by_delete_key(hash_secret(stored.key), clock())
@@ -112,7 +112,7 @@ class TestExpiry:
         record = new_record(clock(), delete_key="d", expires_in=10)
         stored = await store.insert(record)
         clock.advance(9.999)
-        assert (await store.get(record.key, clock())).key == record.key
+        assert (await store.get(record.key, clock())).meta.key == record.key
         assert (await store.get_by_delete_key(hash_secret("d"), clock())).key == record.key
         clock.advance(0.001)
         with pytest.raises(SnapshotNotFound):
@@ -125,13 +125,13 @@ class TestExpiry:
             await store.delete_by_delete_key(hash_secret("d"), clock())
         assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
         clock.advance(-0.001)  # the refused deletes left it in place
-        assert (await store.get(record.key, clock())).id == stored.id
+        assert (await store.get(record.key, clock())).meta.id == stored.id
 
     async def test_never_expiring_stays(self, store: SnapshotStore, clock: ManualClock) -> None:
         record = new_record(clock())
         await store.insert(record)
         clock.advance(100 * 365 * 86400)
-        assert (await store.get(record.key, clock())).expires is None
+        assert (await store.get(record.key, clock())).meta.expires is None
 
     async def test_delete_expired_removes_only_expired_and_returns_them(
         self, store: SnapshotStore, clock: ManualClock
@@ -143,14 +143,14 @@ class TestExpiry:
         clock.advance(5)
         removed = await store.delete_expired(clock())
         assert [m.key for m in removed] == [short.key]
-        assert removed[0] == short.meta()
+        assert removed[0] == short
         assert await store.delete_expired(clock()) == []
         # Clock back before the expiry: the removed record is gone for good, the others remain.
         clock.advance(-5)
         with pytest.raises(SnapshotNotFound):
             await store.get(short.key, clock())
-        assert (await store.get(long.key, clock())).key == long.key
-        assert (await store.get(never.key, clock())).key == never.key
+        assert (await store.get(long.key, clock())).meta.key == long.key
+        assert (await store.get(never.key, clock())).meta.key == never.key
 
     async def test_delete_expired_honours_limit(
         self, store: SnapshotStore, clock: ManualClock
@@ -170,7 +170,7 @@ class TestDelete:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         stored = await store.insert(new_record(clock(), delete_key="dk"))
-        assert await store.delete(stored.key, clock(), expect_id=stored.id) == stored.meta()
+        assert await store.delete(stored.key, clock(), expect_id=stored.id) == stored
         with pytest.raises(SnapshotNotFound):
             await store.get(stored.key, clock())
         with pytest.raises(SnapshotNotFound):
@@ -187,7 +187,7 @@ class TestDelete:
         stored = await store.insert(new_record(clock(), delete_key="dk"))
         with pytest.raises(SnapshotNotFound):  # the view key is not a deleteKey
             await store.delete_by_delete_key(hash_secret(stored.key), clock())
-        assert await store.delete_by_delete_key(hash_secret("dk"), clock()) == stored.meta()
+        assert await store.delete_by_delete_key(hash_secret("dk"), clock()) == stored
         with pytest.raises(SnapshotNotFound):
             await store.get(stored.key, clock())
         with pytest.raises(SnapshotNotFound):
@@ -204,8 +204,8 @@ class TestDelete:
         for wrong in (other.id, stored.id + 1000, 0):
             with pytest.raises(SnapshotNotFound):
                 await store.delete(stored.key, clock(), expect_id=wrong)
-        assert await store.get(stored.key, clock()) == stored
-        assert await store.get(other.key, clock()) == other
+        assert (await store.get(stored.key, clock())).meta == stored
+        assert (await store.get(other.key, clock())).meta == other
 
     async def test_deleted_keys_can_be_used_again(
         self, store: SnapshotStore, clock: ManualClock
@@ -224,16 +224,16 @@ class TestDelete:
         """Issue 9, item 11, as a fixed interleaving: A is read, A is deleted, the same
         client-chosen key is created again by B, then the deletes meant for A arrive."""
         a = await store.insert(new_record(clock(), key="reused", delete_key="a-dk", user_id=1))
-        read = await store.get("reused", clock())  # what a permission check saw
-        assert await store.delete_by_delete_key(hash_secret("a-dk"), clock()) == a.meta()
+        read = (await store.get("reused", clock())).meta  # what a permission check saw
+        assert await store.delete_by_delete_key(hash_secret("a-dk"), clock()) == a
         b = await store.insert(new_record(clock(), key="reused", delete_key="b-dk", user_id=2))
 
         with pytest.raises(SnapshotNotFound):
             await store.delete("reused", clock(), expect_id=read.id)
         with pytest.raises(SnapshotNotFound):
             await store.delete_by_delete_key(hash_secret("a-dk"), clock())
-        assert await store.get("reused", clock()) == b
-        assert await store.get_by_delete_key(hash_secret("b-dk"), clock()) == b.meta()
+        assert (await store.get("reused", clock())).meta == b
+        assert await store.get_by_delete_key(hash_secret("b-dk"), clock()) == b
         assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
 
     async def test_concurrent_deletes_of_one_key_succeed_once(
@@ -245,7 +245,7 @@ class TestDelete:
             *(store.delete_by_delete_key(hash_secret("dk"), clock()) for _ in range(4)),
             return_exceptions=True,
         )
-        assert [r for r in results if not isinstance(r, BaseException)] == [stored.meta()]
+        assert [r for r in results if not isinstance(r, BaseException)] == [stored]
         assert all(isinstance(r, SnapshotNotFound) for r in results if isinstance(r, BaseException))
 
     async def test_racing_deletes_and_a_re_create_never_remove_the_newcomer(
@@ -278,13 +278,13 @@ class TestDelete:
             assert isinstance(b_id, int), results
             deleted = [r for r in results if isinstance(r, SnapshotMeta)]
             assert [m.id for m in deleted] == [a.id], results
-            assert (await store.get(key, clock())).id == b_id
+            assert (await store.get(key, clock())).meta.id == b_id
 
     async def test_delete_leaves_others(self, store: SnapshotStore, clock: ManualClock) -> None:
         a = await store.insert(new_record(clock()))
         b = await store.insert(new_record(clock()))
         await store.delete(a.key, clock(), expect_id=a.id)
-        assert (await store.get(b.key, clock())).id == b.id
+        assert (await store.get(b.key, clock())).meta.id == b.id
         assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
 
 
@@ -304,7 +304,7 @@ class TestList:
         assert await ids(1, 1) == [a.id, d.id]
         assert await ids(2, None) == [c.id]
         assert await store.list_snapshots(3, None, "", 100, 1, clock()) == []
-        assert (await store.list_snapshots(1, 2, "", 100, 1, clock()))[0] == b.meta()
+        assert (await store.list_snapshots(1, 2, "", 100, 1, clock()))[0] == b
 
     async def test_query_is_a_case_insensitive_literal_substring(
         self, store: SnapshotStore, clock: ManualClock

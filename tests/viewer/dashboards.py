@@ -7,7 +7,7 @@ import math
 import pathlib
 from typing import Any
 
-from snapshot_server.models import Snapshot
+from snapshot_server.models import Snapshot, SnapshotMeta
 from snapshot_server.viewer import render_snapshot_page
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def make_snapshot(
 ) -> Snapshot:
     """A stored snapshot holding ``dashboard`` (a dict is serialised as a client would send it)."""
     raw = dashboard if isinstance(dashboard, bytes) else json.dumps(dashboard).encode()
-    return Snapshot(
+    meta = SnapshotMeta(
         id=1,
         key=key,
         delete_key_hash="0" * 64,
@@ -44,8 +44,8 @@ def make_snapshot(
         updated=CREATED,
         expires=CREATED + 3600,
         etag='"e"',
-        dashboard=raw,
     )
+    return Snapshot(meta, raw)
 
 
 def render_dashboard(dashboard: dict[str, Any] | bytes, name: str = "test") -> str:
