@@ -22,10 +22,10 @@ from aiohttp import web
 
 from backends import open_store
 
-from .app import create_app
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .models import hash_secret
+from .webapp.app import create_app
 
 log = logging.getLogger("snapshot_server")
 CONFIG_ENV = "SNAPSHOT_SERVER_CONFIG"

@@ -1,11 +1,18 @@
-"""The one clock every expiry decision reads: injectable, so tests move time by hand."""
+"""The one clock every expiry decision reads (injectable, so tests move time by hand), and the
+one format every time is shown in."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 Clock = Callable[[], float]
 """Returns the current POSIX time in seconds."""
 
 system_clock: Clock = time.time
+
+
+def rfc3339(timestamp: float) -> str:
+    """``2026-11-22T04:31:52Z``: how every time is shown (API responses, webhooks)."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

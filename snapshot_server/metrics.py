@@ -22,8 +22,9 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from .http import route_template
 from .purge import PurgeDispatcher
+from .webapp.appkeys import METRICS
+from .webapp.requests import route_template
 
 
 class Metrics:
@@ -66,9 +67,6 @@ class _PurgeCollector(Collector):
         for outcome in ("submitted", "dropped", "succeeded", "failed", "retried"):
             family.add_metric([outcome], getattr(stats, outcome))
         yield family
-
-
-METRICS = web.AppKey("metrics", Metrics)
 
 
 @web.middleware

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import secrets
 import string
@@ -92,6 +93,17 @@ class SnapshotService:
     def shown_expiry(self, meta: SnapshotMeta) -> float:
         """The expiry time clients see: "never" is shown as created + 50 years, as Grafana does."""
         return meta.expires if meta.expires is not None else meta.created + NEVER_SHOWN_AS
+
+    def cache_max_age(self, meta: SnapshotMeta) -> int | None:
+        """How long a shared cache may keep the answer for ``meta`` (``cache_max_age``, never
+        past its expiry), or ``None`` when the answer depends on the caller's token
+        (``view_requires_auth``) and no shared cache may keep it."""
+        snapshots = self.config.snapshots
+        if snapshots.view_requires_auth:
+            return None
+        if meta.expires is None:
+            return snapshots.cache_max_age
+        return max(0, min(snapshots.cache_max_age, math.floor(meta.expires - self.clock())))
 
     def deleted_message(self) -> str:
         return DELETED_PURGING_MESSAGE if self._purge is not None else DELETED_MESSAGE

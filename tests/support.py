@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestClient, TestServer
 
 from snapshot_server.models import NewSnapshot, hash_secret
-from snapshot_server.protocol import SnapshotRunner
+from snapshot_server.webapp.protocol import SnapshotRunner
 
 Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[[BaseTestServer], Awaitable[Any]]

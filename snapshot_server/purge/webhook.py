@@ -26,8 +26,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import ClientSession
 
-from ..clock import Clock, system_clock
-from ..http import rfc3339
+from ..clock import Clock, rfc3339, system_clock
 from .base import Delivery, PurgeEvent
 from .transport import send as _send
 

@@ -262,20 +262,15 @@ def render_snapshot_page(
 
 
 def render_error_page(
-    status: int,
-    title: str,
-    message: str,
-    *,
-    static_prefix: str = "/public/snapshot-viewer/",
+    status: int, *, headline: str, explanation: str, static: str = "/public/snapshot-viewer/"
 ) -> str:
-    """A small HTML page for a viewer error (404, 403...); ``title`` and ``message`` escaped.
-
-    It uses only our static stylesheet, so it shows correctly under any nonce's CSP.
-    """
+    """A small HTML page for an error a person meets (404, 403...): the status, a ``headline``
+    and an ``explanation``, both escaped. It uses only our static stylesheet, so it shows
+    correctly under any nonce's CSP."""
     return _ENV.get_template("error.html.j2").render(
         status=status,
-        title=title,
-        message=message,
-        static=static_prefix,
+        headline=headline,
+        explanation=explanation,
+        static=static,
         version=ASSET_VERSION,
     )

@@ -12,7 +12,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from backends import open_store
-from snapshot_server.app import StoreOpener, create_app
 from snapshot_server.config import (
     AuthConfig,
     Config,
@@ -21,6 +20,7 @@ from snapshot_server.config import (
     StorageConfig,
     token_config,
 )
+from snapshot_server.webapp.app import StoreOpener, create_app
 from tests.support import ClientFactory, ManualClock, serve
 
 ROOT_URL = "https://snapshots.example.test/"

@@ -14,8 +14,8 @@ from grafana_client.api import GrafanaApi
 from grafana_client.client import GrafanaClientError
 
 from backends import open_store
-from snapshot_server.app import create_app
 from snapshot_server.config import StorageConfig
+from snapshot_server.webapp.app import create_app
 from tests.api.conftest import USERS, api_config
 from tests.support import ManualClock
 

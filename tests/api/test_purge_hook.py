@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from backends import open_store
-from snapshot_server.app import create_app
 from snapshot_server.config import CdnConfig, PurgerConfig, StorageConfig
-from snapshot_server.keys import PURGER, SERVICE
+from snapshot_server.webapp.app import create_app
+from snapshot_server.webapp.appkeys import PURGER, SERVICE
 from tests.api.conftest import ROOT_URL, api_config, auth, create
 from tests.support import ClientFactory, ManualClock, serve
 

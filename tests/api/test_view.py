@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from snapshot_server.http import rfc3339
+from snapshot_server.clock import rfc3339
 from tests.api.conftest import Client, MakeClient, auth, create
 from tests.support import ManualClock
 

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from snapshot_server.models import Snapshot
-from snapshot_server.pages import RENDERER, PageRenderer, RenderCache
 from snapshot_server.viewer import render_snapshot_page
+from snapshot_server.viewer.page import PageRenderer, RenderCache
+from snapshot_server.webapp.appkeys import RENDERER
 from tests.api.conftest import Client, MakeClient, auth, create
 from tests.support import ManualClock
 from tests.viewer.dashboards import make_snapshot

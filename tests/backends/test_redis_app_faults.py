@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from backends import open_store
-from snapshot_server.app import create_app
 from snapshot_server.config import StorageConfig
+from snapshot_server.webapp.app import create_app
 from tests.api.conftest import api_config, auth, create
 from tests.redis_servers import start_server
 from tests.stores.redis import redis_config

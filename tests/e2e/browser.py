@@ -22,8 +22,8 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from backends import open_store
-from snapshot_server.app import create_app
 from snapshot_server.config import AuthConfig, Config, StorageConfig, token_config
+from snapshot_server.webapp.app import create_app
 from tests.support import skip_or_fail
 from tests.viewer.dashboards import (
     FIXTURE_NAMES,

@@ -26,7 +26,6 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 
 from backends import open_store
-from snapshot_server.app import create_app
 from snapshot_server.config import (
     AuthConfig,
     CdnConfig,
@@ -38,8 +37,9 @@ from snapshot_server.config import (
     StorageConfig,
     token_config,
 )
-from snapshot_server.keys import PURGER
 from snapshot_server.purge import PurgeDispatcher
+from snapshot_server.webapp.app import create_app
+from snapshot_server.webapp.appkeys import PURGER
 from tests.e2e.varnish import Varnish, VarnishFactory
 from tests.support import free_port
 

@@ -184,7 +184,7 @@ def test_original_url_is_linked_only_when_safe(url: object, linked: bool) -> Non
 
 
 def test_error_page_escapes_its_text() -> None:
-    html = render_error_page(404, "Snapshot <not> found", EVIL)
+    html = render_error_page(404, headline="Snapshot <not> found", explanation=EVIL)
     assert "<title>Snapshot &lt;not&gt; found</title>" in html
     assert "<script>window" not in html
     assert "404" in html

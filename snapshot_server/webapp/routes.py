@@ -18,12 +18,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import views
-from .http import UNMATCHED
-from .metrics import metrics_view
+from ..metrics import metrics_view
+from ..viewer import STATIC_DIR
+from ..viewer.page import STATIC_PREFIX, snapshot_page
+from . import api
 from .middlewares import error_response
-from .pages import STATIC_PREFIX, snapshot_page
-from .viewer import STATIC_DIR
+from .requests import UNMATCHED
 
 
 async def defer_continue(request: web.Request) -> web.StreamResponse | None:
@@ -44,16 +44,16 @@ def _both(method: str, path: str, handler: Handler, *, head: bool = True) -> lis
 def route_table() -> list[web.AbstractRouteDef]:
     """Every route but the fallback, in one list."""
     return [
-        *_both("POST", "/api/snapshots", views.create_snapshot),
-        *_both("GET", "/api/snapshots", views.get_snapshot),  # empty key: 404
-        *_both("DELETE", "/api/snapshots", views.delete_snapshot),  # empty key: 404
-        *_both("GET", "/api/snapshots/{key}", views.get_snapshot),
-        *_both("DELETE", "/api/snapshots/{key}", views.delete_snapshot),
-        *_both("GET", "/api/snapshots-delete", views.delete_by_delete_key, head=False),
-        *_both("GET", "/api/snapshots-delete/{delete_key}", views.delete_by_delete_key, head=False),
-        *_both("GET", "/api/dashboard/snapshots", views.list_snapshots),
-        *_both("GET", "/api/snapshot/shared-options", views.shared_options),
-        *_both("GET", "/api/health", views.health),
+        *_both("POST", "/api/snapshots", api.create_snapshot),
+        *_both("GET", "/api/snapshots", api.get_snapshot),  # empty key: 404
+        *_both("DELETE", "/api/snapshots", api.delete_snapshot),  # empty key: 404
+        *_both("GET", "/api/snapshots/{key}", api.get_snapshot),
+        *_both("DELETE", "/api/snapshots/{key}", api.delete_snapshot),
+        *_both("GET", "/api/snapshots-delete", api.delete_by_delete_key, head=False),
+        *_both("GET", "/api/snapshots-delete/{delete_key}", api.delete_by_delete_key, head=False),
+        *_both("GET", "/api/dashboard/snapshots", api.list_snapshots),
+        *_both("GET", "/api/snapshot/shared-options", api.shared_options),
+        *_both("GET", "/api/health", api.health),
         web.get("/metrics", metrics_view, expect_handler=defer_continue),
         # People open the page; HEAD would render a whole dashboard for a link checker.
         *_both("GET", "/dashboard/snapshot/{key}", snapshot_page, head=False),

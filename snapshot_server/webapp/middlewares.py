@@ -1,44 +1,32 @@
-"""Middlewares: errors become JSON (API) or HTML (pages); the bearer token becomes an Identity.
+"""Middlewares: errors become answers; the bearer token becomes an Identity.
 
-``/api/...`` routes always answer JSON ``{"message": ...}``, never an HTML page or a traceback;
-the viewer page answers people, so its errors are HTML.
+``/api/...`` routes always answer JSON ``{"message": ...}``, never an HTML page or a traceback.
+Everything else answers people: errors there are shown by ``app[PAGE_ERRORS]``, which the
+viewer registers (this module never imports HTML rendering); without it they are JSON too.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from .errors import SnapshotError
-from .http import NO_STORE, json_response, route_template
-from .keys import AUTHENTICATOR, IDENTITY
-from .viewer import content_security_policy, render_error_page
+from ..errors import SnapshotError
+from .appkeys import AUTHENTICATOR, IDENTITY, PAGE_ERRORS
+from .requests import is_api, route_template
+from .responses import NO_STORE, json_response
 
 log = logging.getLogger(__name__)
 
-# Routes that ignore the Authorization header entirely (SPEC §2).
+# Routes that ignore the Authorization header entirely (as Grafana's health check does).
 UNAUTHENTICATED_PATHS = frozenset({"/api/health", "/api/health/", "/metrics"})
-
-# What a person reading an error page is told beyond the status line.
-_PAGE_EXPLANATIONS = {
-    401: "This snapshot needs you to be signed in.",
-    403: "You are not allowed to see this page.",
-    404: "This link is wrong, or the snapshot has expired or been deleted.",
-    503: "The snapshot store cannot be reached right now. Try again in a moment.",
-}
 
 _HTTP_MESSAGES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Request body too large",
 }
-
-
-def is_api(request: web.Request) -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
 
 
 @web.middleware
@@ -66,16 +54,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def error_response(request: web.Request, status: int, message: str) -> web.Response:
-    """JSON for the API, a small HTML page for everything a person opens."""
-    if is_api(request):
-        response = json_response({"message": message}, status=status, cache_control=NO_STORE)
+    """JSON ``{"message"}`` for the API; for everything a person opens, the page the viewer
+    registered. Never stored by a cache."""
+    page = None if is_api(request) else request.app.get(PAGE_ERRORS)
+    if page is None:
+        response = json_response({"message": message}, status=status)
     else:
-        page = render_error_page(status, message, _PAGE_EXPLANATIONS.get(status, ""))
-        response = web.Response(text=page, status=status, content_type="text/html")
-        response.headers["Cache-Control"] = NO_STORE
-        response.headers["Content-Security-Policy"] = content_security_policy(
-            secrets.token_urlsafe(16)
-        )
+        response = page(status, message)
+    response.headers["Cache-Control"] = NO_STORE
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
     return response
@@ -84,7 +70,7 @@ def error_response(request: web.Request, status: int, message: str) -> web.Respo
 @web.middleware
 async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the caller once. A bad token is 401 everywhere but the unauthenticated paths,
-    even on routes that need no token (SPEC §2): a broken client learns it at once."""
+    even on routes that need no token: a broken client learns it at once."""
     if request.path in UNAUTHENTICATED_PATHS:
         return await handler(request)
     authenticator = request.app[AUTHENTICATOR]

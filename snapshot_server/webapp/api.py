@@ -1,4 +1,4 @@
-"""API views: parse and validate the request, call the service, shape the response.
+"""The JSON API's handlers: parse and validate the request, call the service, shape the response.
 
 Nothing here decides permissions or expiry (the service does); nothing here catches errors (the
 error middleware maps them).
@@ -11,19 +11,20 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import __version__
-from .errors import StorageUnavailable, Unauthorized
-from .http import (
+from .. import __version__
+from ..clock import rfc3339
+from ..errors import StorageUnavailable, Unauthorized
+from ..models import SnapshotMeta
+from .appkeys import CONFIG, SERVICE
+from .parsing import parse_create_request, parse_list_query, read_json_object
+from .requests import identity_of
+from .responses import (
     NO_STORE,
     PRIVATE_NO_STORE,
     etag_matches,
     json_response,
-    public_max_age,
-    rfc3339,
+    snapshot_cache_headers,
 )
-from .keys import CONFIG, SERVICE, identity_of
-from .models import Snapshot, SnapshotMeta
-from .parsing import parse_create_request, parse_list_query, read_json_object
 
 
 async def create_snapshot(request: web.Request) -> web.Response:
@@ -50,7 +51,7 @@ async def create_snapshot(request: web.Request) -> web.Response:
 async def get_snapshot(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     snapshot = await service.view(identity_of(request), request.match_info.get("key", ""))
-    headers = snapshot_cache_headers(request, snapshot)
+    headers = snapshot_cache_headers(snapshot.meta, service.cache_max_age(snapshot.meta))
     if etag_matches(request.headers.get("If-None-Match"), snapshot.meta.etag):
         return web.Response(status=304, headers=headers)
     # The stored dashboard bytes are spliced in as they are: no parse or re-serialise per GET.
@@ -72,24 +73,6 @@ async def get_snapshot(request: web.Request) -> web.StreamResponse:
     )
     body = b'{"meta":' + meta + b',"dashboard":' + snapshot.dashboard + b"}"
     return web.Response(body=body, content_type="application/json", headers=headers)
-
-
-def snapshot_cache_headers(request: web.Request, snapshot: Snapshot) -> dict[str, str]:
-    """Cache-Control, ETag and surrogate keys for a snapshot shown by key (JSON or page)."""
-    config = request.app[CONFIG].snapshots
-    service = request.app[SERVICE]
-    tag = f"snapshot-{snapshot.meta.key}"
-    if config.view_requires_auth:
-        cache_control = PRIVATE_NO_STORE  # the answer depends on the caller's token
-    else:
-        max_age = public_max_age(config.cache_max_age, snapshot.meta.expires, service.clock())
-        cache_control = f"public, max-age={max_age}"
-    return {
-        "Cache-Control": cache_control,
-        "ETag": snapshot.meta.etag,
-        "Surrogate-Key": tag,
-        "Cache-Tag": tag,
-    }
 
 
 async def delete_snapshot(request: web.Request) -> web.Response:

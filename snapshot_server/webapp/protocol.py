@@ -35,9 +35,9 @@ from aiohttp.http_exceptions import (
 )
 from aiohttp.web_protocol import RequestHandler
 
-from .http import NO_STORE, json_response
+from .responses import NO_STORE, json_response
 
-log = logging.getLogger("snapshot_server.protocol")
+log = logging.getLogger(__name__)
 
 HANDLER_ARGS: dict[str, Any] = {
     "auto_decompress": False,

@@ -18,7 +18,7 @@ import zlib
 
 from aiohttp import web
 
-from .errors import InvalidSnapshot, PayloadTooLarge, UnsupportedEncoding
+from ..errors import InvalidSnapshot, PayloadTooLarge, UnsupportedEncoding
 
 STEP_BYTES = 256 * 1024  # the most one inflate step produces before the loop may run others
 READ_BYTES = 64 * 1024

@@ -22,11 +22,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .http import etag_matches
-from .keys import SERVICE, identity_of
-from .models import Snapshot
-from .viewer import content_security_policy, render_snapshot_page
-from .views import snapshot_cache_headers
+from ..models import Snapshot
+from ..webapp.appkeys import PAGE_ERRORS, RENDERER, SERVICE
+from ..webapp.requests import identity_of
+from ..webapp.responses import etag_matches, snapshot_cache_headers
+from .render import content_security_policy, render_error_page, render_snapshot_page
 
 STATIC_PREFIX = "/public/snapshot-viewer/"
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
@@ -134,13 +134,10 @@ class PageRenderer:
             flight.exception()
 
 
-RENDERER = web.AppKey("page_renderer", PageRenderer)
-
-
 async def snapshot_page(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     snapshot = await service.view(identity_of(request), request.match_info.get("key", ""))
-    headers = snapshot_cache_headers(request, snapshot)
+    headers = snapshot_cache_headers(snapshot.meta, service.cache_max_age(snapshot.meta))
     headers["ETag"] = page_etag(snapshot)
     if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
         return web.Response(status=304, headers=headers)
@@ -163,9 +160,31 @@ async def _static_cache_headers(request: web.Request, response: web.StreamRespon
         response.headers["Cache-Control"] = STATIC_CACHE_CONTROL
 
 
+# What a person reading an error page is told beyond the status line.
+_EXPLANATIONS = {
+    401: "This snapshot needs you to be signed in.",
+    403: "You are not allowed to see this page.",
+    404: "This link is wrong, or the snapshot has expired or been deleted.",
+    503: "The snapshot store cannot be reached right now. Try again in a moment.",
+}
+
+
+def error_page(status: int, message: str) -> web.Response:
+    """The HTML page a person sees for an error (``message`` as its headline), under a CSP of
+    its own."""
+    page = render_error_page(
+        status, headline=message, explanation=_EXPLANATIONS.get(status, ""), static=STATIC_PREFIX
+    )
+    response = web.Response(text=page, status=status, content_type="text/html")
+    response.headers["Content-Security-Policy"] = content_security_policy(secrets.token_urlsafe(16))
+    return response
+
+
 def setup_pages(app: web.Application) -> None:
-    """The page renderer and the static files' cache headers (routes: ``routes.route_table``)."""
+    """The page renderer, the error pages of everything not under ``/api/``, and the static
+    files' cache headers (the routes are in ``webapp.routes``)."""
     app[RENDERER] = PageRenderer(
         RenderCache(RENDER_CACHE_BYTES), RENDER_CONCURRENCY, render_snapshot_page
     )
+    app[PAGE_ERRORS] = error_page
     app.on_response_prepare.append(_static_cache_headers)

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .errors import InvalidSnapshot
+from ..errors import InvalidSnapshot
+from ..service import CreateRequest
 from .request_body import read_body
-from .service import CreateRequest
 
 MAX_NAME_LENGTH = 255
 DEFAULT_NAME = "Unnamed snapshot"

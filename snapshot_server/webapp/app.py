@@ -14,19 +14,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from .auth import TokenAuthenticator
-from .clock import Clock, system_clock
-from .config import Config, StorageConfig
-from .errors import SnapshotError
-from .keys import AUTHENTICATOR, CLOCK, CONFIG, PURGER, SERVICE, STORE
-from .metrics import METRICS, Metrics, metrics_middleware
+from ..auth import TokenAuthenticator
+from ..clock import Clock, system_clock
+from ..config import Config, StorageConfig
+from ..errors import SnapshotError
+from ..metrics import Metrics, metrics_middleware
+from ..purge import build_dispatcher
+from ..service import SnapshotService
+from ..storage import SnapshotStore
+from ..viewer.page import setup_pages
+from .appkeys import AUTHENTICATOR, CONFIG, METRICS, PURGER, SERVICE, STORE
 from .middlewares import error_middleware, identity_middleware
-from .pages import setup_pages
 from .protocol import HANDLER_ARGS
-from .purge import build_dispatcher
 from .routes import setup_routes
-from .service import SnapshotService
-from .storage import SnapshotStore
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,6 @@ def create_app(
         handler_args=HANDLER_ARGS,
     )
     app[CONFIG] = config
-    app[CLOCK] = clock
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
     app[METRICS] = metrics = Metrics()
     setup_pages(app)

@@ -1,0 +1,34 @@
+"""Every typed key of the application and its requests, in one place.
+
+Types only needed for annotations are imported under ``TYPE_CHECKING``: the features that own
+them (metrics, the viewer's page renderer) import this module themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ..auth import Identity, TokenAuthenticator
+from ..config import Config
+from ..service import SnapshotService
+from ..storage import SnapshotStore
+
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+    from ..purge import PurgeDispatcher
+    from ..viewer.page import PageRenderer
+
+CONFIG = web.AppKey("config", Config)
+STORE = web.AppKey("store", SnapshotStore)
+SERVICE = web.AppKey("service", SnapshotService)
+AUTHENTICATOR = web.AppKey("authenticator", TokenAuthenticator)
+PURGER: web.AppKey[PurgeDispatcher | None] = web.AppKey("purger")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+RENDERER: web.AppKey[PageRenderer] = web.AppKey("page_renderer")
+PAGE_ERRORS: web.AppKey[Callable[[int, str], web.Response]] = web.AppKey("page_errors")
+"""How an error is shown to a person (not on ``/api/``): set by the viewer, which owns HTML."""
+
+IDENTITY = web.RequestKey("identity", Identity)
