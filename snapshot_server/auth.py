@@ -1,4 +1,4 @@
-"""Who is calling: bearer tokens from config resolved to an ``Identity`` (SPEC §2).
+"""Who is calling: bearer tokens from config resolved to an ``Identity``.
 
 Only SHA-256 digests of tokens are kept. A presented token is hashed and compared against every
 configured digest with ``hmac.compare_digest``, visiting all of them, so the time taken does not
@@ -35,7 +35,8 @@ class Identity:
 
 
 ANONYMOUS = Identity(org_id=1, user_id=0, role="", scopes=frozenset(), anonymous=True)
-"""A request without a token. In ``public_mode`` it creates as org 1, user 0 (SPEC §2)."""
+"""A request without a token. In ``public_mode`` it creates as org 1, user 0, as Grafana's
+anonymous publisher does."""
 
 
 class TokenAuthenticator:

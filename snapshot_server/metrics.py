@@ -1,4 +1,4 @@
-"""Prometheus metrics at ``/metrics`` (SPEC §2: it ignores the Authorization header).
+"""Prometheus metrics at ``/metrics`` (it ignores the Authorization header: scrapers send none).
 
 Each application has its own registry (tests build many apps in one process). With
 ``--workers N`` every worker process counts its own requests, as with any pre-fork server: a

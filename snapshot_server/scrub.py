@@ -1,4 +1,4 @@
-"""What the server removes from a posted dashboard before storing it (SPEC §3 "Create body").
+"""What the server removes from a posted dashboard before storing it.
 
 Always: a ``snapshot.originalUrl`` that is not ``http(s)://`` or a path starting with a single
 ``/`` (CVE-2022-39324: ``javascript:`` or ``//evil.example`` links on the snapshot banner).
@@ -28,55 +28,46 @@ def safe_original_url(value: object) -> bool:
     return value.startswith("/") and not value.startswith("//") and "\\" not in value
 
 
-def sanitize_dashboard(dashboard: dict[str, Any], *, scrub: bool) -> bool:
-    """Apply the rules above to ``dashboard`` in place; True when anything changed."""
-    changed = False
+def sanitize_dashboard(dashboard: dict[str, Any], *, scrub: bool) -> None:
+    """Apply the rules above to ``dashboard``, in place."""
     snapshot = dashboard.get("snapshot")
-    if (
-        isinstance(snapshot, dict)
-        and "originalUrl" in snapshot
-        and not safe_original_url(snapshot["originalUrl"])
-    ):
+    if isinstance(snapshot, dict) and not safe_original_url(snapshot.get("originalUrl", "/")):
         del snapshot["originalUrl"]
-        changed = True
     if scrub:
-        changed = _scrub(dashboard) or changed
-    return changed
+        _scrub(dashboard)
 
 
-def _scrub(dashboard: dict[str, Any]) -> bool:
-    changed = _pop(dashboard, "links")
+def _scrub(dashboard: dict[str, Any]) -> None:
+    dashboard.pop("links", None)
     for panel in _panels(dashboard.get("panels")):
-        changed = _scrub_targets(panel) | _pop(panel, "links") | changed
+        _scrub_targets(panel)
+        panel.pop("links", None)
     annotations = dashboard.get("annotations")
     if isinstance(annotations, dict):
         for annotation in _dicts(annotations.get("list")):
-            changed = _pop(annotation, "target") | _pop(annotation, "query") | changed
+            annotation.pop("target", None)
+            annotation.pop("query", None)
     templating = dashboard.get("templating")
     if isinstance(templating, dict):
         for variable in _dicts(templating.get("list")):
-            changed = _pop(variable, "query") | _pop(variable, "definition") | changed
-    return changed
+            variable.pop("query", None)
+            variable.pop("definition", None)
 
 
-def _scrub_targets(panel: dict[str, Any]) -> bool:
+def _scrub_targets(panel: dict[str, Any]) -> None:
     """Drop the queries; keep Scenes' ``targets[].snapshot`` (Grafana 10.1+), which is where
     such a snapshot's data lives, with only what identifies it."""
-    targets = panel.get("targets")
-    if targets is None:
-        return False
+    if "targets" not in panel:
+        return
     kept = [
         {k: t[k] for k in ("refId", "queryType", "snapshot") if k in t}
-        for t in _dicts(targets)
+        for t in _dicts(panel["targets"])
         if "snapshot" in t
     ]
     if kept:
-        if kept == targets:
-            return False
         panel["targets"] = kept
     else:
         del panel["targets"]
-    return True
 
 
 def _panels(panels: object) -> list[dict[str, Any]]:
@@ -90,7 +81,3 @@ def _panels(panels: object) -> list[dict[str, Any]]:
 
 def _dicts(items: object) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-
-
-def _pop(obj: dict[str, Any], name: str) -> bool:
-    return obj.pop(name, None) is not None

@@ -208,7 +208,8 @@ class SnapshotService:
         return await self.store.get(key, self.clock())
 
     async def delete_by_key(self, identity: Identity, key: str) -> SnapshotMeta:
-        """Delete as a logged-in user: same org, and the creator or an org Admin (SPEC §3)."""
+        """Delete as a logged-in user: only in the caller's org (another org's snapshot is 404), and
+        only the creator or an org Admin (else 403 "Access denied to this snapshot")."""
         self.check_enabled()
         if identity.anonymous:
             raise Unauthorized()

@@ -80,8 +80,6 @@ REDUCERS: dict[str, Callable[[Sequence[float | None]], float | None]] = {
 # Grafana's legacy singlestat ``valueName`` and older aliases, mapped onto the calcs above.
 ALIASES = {"current": "lastNotNull", "avg": "mean", "total": "sum", "delta": "delta"}
 
-CALC_LABELS = {"lastNotNull": "Last *", "firstNotNull": "First *", "mean": "Mean"}
-
 
 def reduce_values(values: Sequence[float | None], calc: str) -> float | None:
     """The ``calc`` of ``values`` (``None`` when there is nothing to reduce).

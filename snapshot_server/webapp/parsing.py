@@ -43,7 +43,7 @@ async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, An
 
 
 def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
-    """Validate a ``POST /api/snapshots`` body (SPEC §3 "Create body"); unknown fields ignored."""
+    """Validate a ``POST /api/snapshots`` body; unknown fields are ignored, as Grafana does."""
     dashboard = body.get("dashboard")
     if not isinstance(dashboard, dict):
         raise InvalidSnapshot("dashboard is required and must be a JSON object")

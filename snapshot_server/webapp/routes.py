@@ -1,4 +1,4 @@
-"""The route table (SPEC §3). Every path answers with and without a trailing slash.
+"""The route table: every route the server answers, each with and without a trailing slash.
 
 A key segment that is empty (``/api/snapshots/``) is routed to the same handler with key ``""``,
 which never matches a snapshot (CVE-2021-39226 was an empty key matching every row).

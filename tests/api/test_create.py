@@ -1,4 +1,4 @@
-"""POST /api/snapshots: the create body of SPEC §3 and every error it can produce."""
+"""POST /api/snapshots: the create body and every error it can produce."""
 
 from __future__ import annotations
 
