@@ -18,13 +18,12 @@ from urllib.parse import urlsplit
 
 from .config_reader import Section
 from .errors import ConfigError
-from .models import hash_secret
+from .models import HUNDRED_YEARS, hash_secret
 
 ROLES = ("Viewer", "Editor", "Admin")
 SCOPES = ("snapshots:read", "snapshots:create", "snapshots:delete")
 BACKEND_NAMES = ("sqlite", "redis", "filesystem", "memory")
 PURGER_KINDS = ("http", "cloudflare", "fastly", "webhook")
-HUNDRED_YEARS = 100 * 365 * 24 * 3600
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+HUNDRED_YEARS = 100 * 365 * 86400  # seconds: the longest a snapshot may be asked to live
 HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 

@@ -29,7 +29,7 @@ from .errors import (
     SnapshotNotFound,
     Unauthorized,
 )
-from .models import NewSnapshot, Snapshot, SnapshotMeta, hash_secret
+from .models import HUNDRED_YEARS, NewSnapshot, Snapshot, SnapshotMeta, hash_secret
 from .scrub import sanitize_dashboard
 from .storage import SnapshotStore
 
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 KEY_ALPHABET = string.ascii_letters + string.digits
 GENERATED_KEY_LENGTH = 32  # 32 of 62 symbols: ~190 bits
-HUNDRED_YEARS = 100 * 365 * 86400
 NEVER_SHOWN_AS = 50 * 365 * 86400  # Grafana's "never": created + 50 years
 DELETED_MESSAGE = "Snapshot deleted. It might take an hour before it's cleared from any CDN caches."
 DELETED_PURGING_MESSAGE = "Snapshot deleted. CDN caches are being purged."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -164,6 +165,8 @@ async def test_cleanup_job_runs_every_interval(client: Client, clock: ManualCloc
     job = asyncio.create_task(run_cleanup_job(service, 42.0, fake_sleep, counted.append))
     await asyncio.wait_for(done.wait(), 5)
     job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job  # a cancelled task is awaited, or it outlives the test
     assert rounds == [42.0, 42.0, 42.0]
     assert counted == [1, 0]
     clock.advance(-5)
@@ -205,6 +208,8 @@ async def test_cleanup_job_survives_an_unexpected_error(
     job = asyncio.create_task(run_cleanup_job(client.app[SERVICE], 1.0, fake_sleep))
     await asyncio.wait_for(done.wait(), 5)
     job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job  # a cancelled task is awaited, or it outlives the test
     assert "cleanup job failed" in caplog.text
     clock.advance(-5)  # the second round removed it for real
     assert (await client.get(f"/api/snapshots/{made['key']}")).status == 404
