@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import orjson
 
 from .colors import series_color
-from .data import Series
 from .reduce import downsample
+from .series import Series
 from .units import format_time, format_value
 
 VIEW = 1000.0

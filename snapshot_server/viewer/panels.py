@@ -14,26 +14,13 @@ from markupsafe import Markup
 from .budget import Budget, clip, plural
 from .chart import Chart, build_chart
 from .colors import threshold_color
-from .data import (
-    JSON,
-    Frame,
-    as_dict,
-    as_list,
-    as_str,
-    count_numeric_fields,
-    count_series,
-    display_name,
-    field_kind,
-    numeric_fields,
-    panel_frames,
-    select_series,
-    to_epoch_ms,
-    to_number,
-)
+from .data import JSON, Frame, as_dict, as_list, as_str, decimals_of, panel_frames, to_number
 from .layout import Placed
 from .reduce import reduce_values
+from .series import count_numeric_fields, count_series, numeric_fields, select_series
+from .tables import Table, build_tables
 from .text import shorten, text_html, text_source
-from .units import format_timestamp, format_value
+from .units import format_value
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +37,6 @@ class StatValue:
     text: str
     color: str | None
     fraction: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    """A frame as text cells; ``hidden_rows`` and ``hidden_columns`` were left out (limits)."""
-
-    name: str
-    headers: list[str]
-    rows: list[list[str]]
-    hidden_rows: int
-    hidden_columns: int = 0
 
 
 @dataclass(slots=True)
@@ -96,11 +72,6 @@ def _defaults(panel: dict[str, JSON]) -> dict[str, JSON]:
     return as_dict(as_dict(panel.get("fieldConfig")).get("defaults"))
 
 
-def _decimals(config: dict[str, JSON]) -> int | None:
-    number = to_number(config.get("decimals"))
-    return None if number is None else int(number)
-
-
 def _unit(panel: dict[str, JSON], config: dict[str, JSON]) -> str:
     unit = as_str(config.get("unit")) or as_str(_defaults(panel).get("unit"))
     if not unit and panel.get("type") == "graph":
@@ -134,7 +105,7 @@ def _chart(view: PanelView, panel: dict[str, JSON], frames: list[Frame],
     view.chart = build_chart(
         series,
         unit=_unit(panel, series[0].config),
-        decimals=_decimals(defaults),
+        decimals=decimals_of(defaults),
         width_cols=view.w,
         points=min(width_cap, max(2, share // len(series))),
         dashboard_range=time_range,
@@ -177,7 +148,7 @@ def _stats(view: PanelView, panel: dict[str, JSON], frames: list[Frame], budget:
             low = 0.0 if low is None else low
             high = (100.0 if value <= 100 else value) if high is None else high
             fraction = max(0.0, min(1.0, (value - low) / (high - low))) if high > low else 1.0
-        text = format_value(value, _unit(panel, config), _decimals(config))
+        text = format_value(value, _unit(panel, config), decimals_of(config))
         color = threshold_color(config, value)
         view.stats.append(StatValue(clip(name, limits.name_chars), text, color, fraction))
     if not view.stats:
@@ -189,54 +160,8 @@ def _stats(view: PanelView, panel: dict[str, JSON], frames: list[Frame], budget:
         )
 
 
-def _cell(value: JSON, kind: str, config: dict[str, JSON], limit: int) -> str:
-    if value is None:
-        return ""
-    if kind == "time":
-        epoch = to_epoch_ms(value)
-        return format_timestamp(epoch) if epoch is not None else clip(as_str(value), limit)
-    if kind == "number":
-        number = to_number(value)
-        if number is not None:
-            return format_value(number, as_str(config.get("unit")), _decimals(config))
-    if isinstance(value, dict | list):
-        return "…" if value else ""
-    text = as_str(value) or ("true" if value is True else "false" if value is False else "")
-    return clip(text, limit)
-
-
 def _tables(view: PanelView, panel: dict[str, JSON], frames: list[Frame], budget: Budget) -> None:
-    limits = budget.limits
-    defaults = _defaults(panel)
-    panel_cells = limits.table_cells
-    hidden_tables = 0
-    for frame in frames:
-        if not frame.fields:
-            continue
-        fields = frame.fields[: limits.table_columns]
-        allowance = min(panel_cells, budget.cells_left)
-        if allowance < 2 * len(fields):  # not even the header and one row
-            hidden_tables += 1
-            continue
-        kinds = [field_kind(f) for f in fields]
-        configs = [{**defaults, **f.config} for f in fields]
-        length = max(len(f.values) for f in frame.fields)
-        shown = min(length, limits.table_rows, allowance // len(fields) - 1)
-        rows = [
-            [
-                _cell(f.values[i] if i < len(f.values) else None, kind, config, limits.name_chars)
-                for f, kind, config in zip(fields, kinds, configs, strict=True)
-            ]
-            for i in range(shown)
-        ]
-        headers = [clip(display_name(f, frame, {}), limits.name_chars) for f in fields]
-        cost = len(fields) * (shown + 1)
-        panel_cells -= cost
-        budget.spend_cells(cost)
-        name = clip(frame.name, limits.name_chars)
-        view.tables.append(
-            Table(name, headers, rows, length - shown, len(frame.fields) - len(fields))
-        )
+    view.tables, hidden_tables = build_tables(frames, _defaults(panel), budget)
     if hidden_tables and not view.tables:
         view.kind = "note"
         view.note = "Table not shown: this page's limit of table cells is used up"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from snapshot_server.viewer.data import frame_series, numeric_fields, panel_frames
+from snapshot_server.viewer.data import panel_frames
+from snapshot_server.viewer.series import frame_series, numeric_fields
 from tests.viewer.dashboards import load_body
 
 T = [1_700_000_000_000 + i * 60_000 for i in range(4)]
