@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from .auth import TokenAuthenticator
-from .clock import Clock, system_clock
+from .clock import Clock, Sleep, system_clock
 from .config import Config, StorageConfig
 from .errors import SnapshotError
 from .keys import AUTHENTICATOR, CLOCK, CONFIG, PURGER, SERVICE, STORE
@@ -31,7 +31,6 @@ from .storage import SnapshotStore
 log = logging.getLogger(__name__)
 
 StoreOpener = Callable[[StorageConfig], Awaitable[SnapshotStore]]
-Sleep = Callable[[float], Awaitable[None]]
 PURGE_FLUSH_SECONDS = 5.0  # how long shutdown waits for pending CDN purges
 
 

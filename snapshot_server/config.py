@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .config_reader import Section
 from .errors import ConfigError
 from .models import hash_secret
+from .urls import public_root
 
 ROLES = ("Viewer", "Editor", "Admin")
 SCOPES = ("snapshots:read", "snapshots:create", "snapshots:delete")
@@ -40,7 +41,7 @@ class ServerConfig:
     def public_root(self) -> str:
         """``root_url`` normalised to end with ``/``, derived from host and port when unset."""
         if self.root_url:
-            return self.root_url if self.root_url.endswith("/") else self.root_url + "/"
+            return public_root(self.root_url)
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 

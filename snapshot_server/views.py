@@ -24,6 +24,7 @@ from .http import (
 from .keys import CONFIG, SERVICE, identity_of
 from .models import Snapshot, SnapshotMeta
 from .parsing import parse_create_request, parse_list_query, read_json_object
+from .urls import surrogate_key
 
 
 async def create_snapshot(request: web.Request) -> web.Response:
@@ -78,7 +79,7 @@ def snapshot_cache_headers(request: web.Request, snapshot: Snapshot) -> dict[str
     """Cache-Control, ETag and surrogate keys for a snapshot shown by key (JSON or page)."""
     config = request.app[CONFIG].snapshots
     service = request.app[SERVICE]
-    tag = f"snapshot-{snapshot.meta.key}"
+    tag = surrogate_key(snapshot.meta.key)
     if config.view_requires_auth:
         cache_control = PRIVATE_NO_STORE  # the answer depends on the caller's token
     else:

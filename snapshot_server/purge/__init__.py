@@ -8,7 +8,7 @@ to drop it, in the background.
 ``build_dispatcher(config.cdn, root_url=...)`` returns ``None`` when no purger is configured.
 """
 
-from .base import Delivery, PurgeError, PurgeEvent, Purger, snapshot_urls, surrogate_key
+from .base import Delivery, PurgeError, PurgeEvent, Purger
 from .dispatcher import PurgeDispatcher, PurgeStats, backoff_delay
 from .factory import build_dispatcher, build_purger
 
@@ -22,6 +22,4 @@ __all__ = [
     "backoff_delay",
     "build_dispatcher",
     "build_purger",
-    "snapshot_urls",
-    "surrogate_key",
 ]

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from ..clock import Clock, system_clock
-from .base import Delivery, PurgeError, PurgeEvent, Purger, snapshot_urls
+from ..clock import Clock, Sleep, system_clock
+from ..urls import cached_urls, public_root
+from .base import Delivery, PurgeError, PurgeEvent, Purger
 from .transport import parse_retry_after
 
 log = logging.getLogger("snapshot_server.purge")
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -57,7 +56,9 @@ def backoff_delay(
 
 
 class PurgeDispatcher:
-    """Runs purges in the background; see the module docstring for the contract."""
+    """Runs purges in the background; see the module docstring for the contract. ``root_url``
+    is the public base URL the purged URLs are built on; ``sleep`` waits out each backoff and
+    ``random`` draws its jitter (tests inject both)."""
 
     def __init__(
         self,
@@ -74,11 +75,9 @@ class PurgeDispatcher:
         max_delay: float = 60.0,
         session_factory: Callable[[], aiohttp.ClientSession] | None = None,
     ) -> None:
-        if not root_url.endswith("/"):
-            raise ValueError("root_url must end with '/'")
         self.purgers = tuple(purgers)
         self.stats = PurgeStats()
-        self._root_url = root_url
+        self._root_url = public_root(root_url)
         self._clock = clock
         self._sleep = sleep
         self._random = random
@@ -115,7 +114,7 @@ class PurgeDispatcher:
             if self._closed:
                 self._drop(key, reason, "dispatcher is shut down")
                 return
-            event = PurgeEvent(key, reason, snapshot_urls(self._root_url, key), self._clock())
+            event = PurgeEvent(key, reason, cached_urls(self._root_url, key), self._clock())
             self._queue.put_nowait(event)
             self.stats.submitted += 1
         except asyncio.QueueFull:

@@ -6,12 +6,12 @@ import asyncio
 import random as _random
 from collections.abc import Callable
 
-from ..clock import Clock, system_clock
+from ..clock import Clock, Sleep, system_clock
 from ..config import CdnConfig, PurgerConfig
 from .base import Purger
 from .cloudflare import DEFAULT_API_BASE as CLOUDFLARE_API
 from .cloudflare import CloudflarePurger
-from .dispatcher import PurgeDispatcher, Sleep
+from .dispatcher import PurgeDispatcher
 from .fastly import DEFAULT_API_BASE as FASTLY_API
 from .fastly import FastlyPurger
 from .http import HttpPurger
@@ -47,14 +47,14 @@ def build_dispatcher(
     workers: int = 4,
 ) -> PurgeDispatcher | None:
     """A dispatcher for every configured purger, not yet started; ``None`` when there are
-    none (then deletes say the CDN may take an hour, SPEC §3). ``root_url`` is the public
-    base URL, normalised to end with ``/``."""
+    none (then a delete answers that CDN caches may take an hour to clear). ``root_url`` is
+    the public base URL."""
     if not cdn.purgers:
         return None
     purgers = [build_purger(cfg, i, clock=clock) for i, cfg in enumerate(cdn.purgers)]
     return PurgeDispatcher(
         purgers,
-        root_url=root_url if root_url.endswith("/") else root_url + "/",
+        root_url=root_url,
         clock=clock,
         sleep=sleep,
         random=random,
