@@ -57,7 +57,8 @@ def create_app(
     setup_pages(app)
     setup_routes(app)
 
-    dispatcher = build_dispatcher(config.cdn, root_url=config.server.public_root, clock=clock)
+    root = config.server.public_root
+    dispatcher = build_dispatcher(config.cdn.purgers, root_url=root, clock=clock)
     app[PURGER] = dispatcher
     if dispatcher is not None:
         metrics.watch_purges(dispatcher)

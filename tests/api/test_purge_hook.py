@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestServer
 
 from backends import open_store
 from snapshot_server.app import create_app
-from snapshot_server.config import CdnConfig, PurgerConfig, StorageConfig
+from snapshot_server.config import CdnConfig, StorageConfig
 from snapshot_server.keys import PURGER, SERVICE
+from snapshot_server.purge.webhook import WebhookSettings
 from tests.api.conftest import ROOT_URL, api_config, auth, create
 from tests.support import ClientFactory, ManualClock, serve
 
@@ -37,7 +38,7 @@ async def test_every_removal_is_purged(
     receiver = web.Application()
     receiver.router.add_post("/hook", receive)
     hook = await aiohttp_server(receiver)
-    purger = PurgerConfig(kind="webhook", url=str(hook.make_url("/hook")), secret="s3cret")
+    purger = WebhookSettings(url=str(hook.make_url("/hook")), secret="s3cret")
     config = dataclasses.replace(api_config(storage_config), cdn=CdnConfig(purgers=(purger,)))
     client = await serve(aiohttp_client, create_app(config, open_store, clock=clock))
 

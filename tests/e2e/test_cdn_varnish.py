@@ -31,7 +31,6 @@ from snapshot_server.config import (
     AuthConfig,
     CdnConfig,
     Config,
-    PurgerConfig,
     ServerConfig,
     SnapshotsConfig,
     SQLiteConfig,
@@ -40,6 +39,7 @@ from snapshot_server.config import (
 )
 from snapshot_server.keys import PURGER
 from snapshot_server.purge import PurgeDispatcher
+from snapshot_server.purge.http import HttpSettings
 from tests.e2e.varnish import Varnish, VarnishFactory
 from tests.support import free_port
 
@@ -80,7 +80,7 @@ def config(tmp_path: Path, varnish_url: str) -> Config:
         storage=StorageConfig(backend="sqlite", sqlite=SQLiteConfig(str(tmp_path / "s.db"))),
         snapshots=SnapshotsConfig(cache_max_age=3600, cleanup_interval=0.5),
         auth=AuthConfig(tokens=(token,)),
-        cdn=CdnConfig(purgers=(PurgerConfig(kind="http", nodes=(varnish_url,), max_attempts=3),)),
+        cdn=CdnConfig(purgers=(HttpSettings(nodes=(varnish_url,), max_attempts=3),)),
     )
 
 
