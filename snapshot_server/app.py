@@ -23,7 +23,7 @@ from .metrics import METRICS, Metrics, metrics_middleware
 from .middlewares import error_middleware, identity_middleware
 from .pages import setup_pages
 from .protocol import HANDLER_ARGS
-from .purge import build_dispatcher
+from .purge import PurgeDispatcher, build_dispatcher
 from .routes import setup_routes
 from .service import SnapshotService
 from .storage import SnapshotStore
@@ -40,8 +40,11 @@ def create_app(
     *,
     clock: Clock = system_clock,
     sleep: Sleep = asyncio.sleep,
+    dispatcher: PurgeDispatcher | None = None,
 ) -> web.Application:
-    """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job."""
+    """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job;
+    ``dispatcher`` delivers CDN purges (default: built from ``config.cdn``, none when no purger
+    is configured); the app starts it and flushes it on shutdown."""
     app = web.Application(
         middlewares=[metrics_middleware, error_middleware, identity_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
@@ -57,8 +60,9 @@ def create_app(
     setup_pages(app)
     setup_routes(app)
 
-    root = config.server.public_root
-    dispatcher = build_dispatcher(config.cdn.purgers, root_url=root, clock=clock)
+    if dispatcher is None:
+        root = config.server.public_root
+        dispatcher = build_dispatcher(config.cdn.purgers, root_url=root, clock=clock)
     app[PURGER] = dispatcher
     if dispatcher is not None:
         metrics.watch_purges(dispatcher)
