@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 from .config_reader import Section
 from .errors import ConfigError
 from .models import HUNDRED_YEARS, hash_secret
+from .purge import PurgerSettings, read_purger
+from .urls import public_root
 
 ROLES = ("Viewer", "Editor", "Admin")
 SCOPES = ("snapshots:read", "snapshots:create", "snapshots:delete")
 BACKEND_NAMES = ("sqlite", "redis", "filesystem", "memory")
-PURGER_KINDS = ("http", "cloudflare", "fastly", "webhook")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -39,7 +40,7 @@ class ServerConfig:
     def public_root(self) -> str:
         """``root_url`` normalised to end with ``/``, derived from host and port when unset."""
         if self.root_url:
-            return self.root_url if self.root_url.endswith("/") else self.root_url + "/"
+            return public_root(self.root_url)
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
@@ -105,25 +106,10 @@ class AuthConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class PurgerConfig:
-    """One ``[[cdn.purgers]]`` entry; which fields matter depends on ``kind``."""
-
-    kind: str
-    nodes: tuple[str, ...] = ()
-    method: str = "PURGE"
-    zone_id: str = ""
-    service_id: str = ""
-    api_token: str = ""
-    api_base: str = ""
-    url: str = ""
-    secret: str = ""
-    timeout: float = 5.0
-    max_attempts: int = 5
-
-
-@dataclass(frozen=True, slots=True)
 class CdnConfig:
-    purgers: tuple[PurgerConfig, ...] = ()
+    """``[[cdn.purgers]]``: each entry is its kind's own settings (``snapshot_server.purge``)."""
+
+    purgers: tuple[PurgerSettings, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +141,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     snapshots = _parse_snapshots(root.section("snapshots"))
     auth = AuthConfig(tokens=tuple(_parse_token(s) for s in root.section("auth").tables("tokens")))
     _check_unique_tokens(auth.tokens)
-    cdn = CdnConfig(purgers=tuple(_parse_purger(s) for s in root.section("cdn").tables("purgers")))
+    cdn = _parse_cdn(root.section("cdn"))
     root.done()
     return Config(server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn)
 
@@ -295,62 +281,7 @@ def _check_unique_tokens(tokens: tuple[TokenConfig, ...]) -> None:
         seen.add(t.token_sha256)
 
 
-_PURGER_KEYS = {
-    "http": ("nodes", "method"),
-    "cloudflare": ("zone_id", "api_token", "api_base"),
-    "fastly": ("service_id", "api_token", "api_base"),
-    "webhook": ("url", "secret"),
-}
-_PURGER_REQUIRED = {
-    "http": ("nodes",),
-    "cloudflare": ("zone_id", "api_token"),
-    "fastly": ("service_id", "api_token"),
-    "webhook": ("url", "secret"),
-}
-# An HTTP method is an RFC 9110 token; anything else could not go on a request line.
-_HTTP_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-
-
-def _parse_purger(s: Section) -> PurgerConfig:
-    kind = s.get_str("kind", "", required=True)
-    if kind not in PURGER_KINDS:
-        raise ConfigError(f"{s.key('kind')}: must be one of {', '.join(PURGER_KINDS)}")
-    # A setting of another kind (zone_id on an http purger) is a mistake, not a no-op.
-    for name in s.data:
-        if name not in ("kind", "timeout", "max_attempts", *_PURGER_KEYS[kind]) and any(
-            name in keys for keys in _PURGER_KEYS.values()
-        ):
-            raise ConfigError(f"{s.key(name)}: not used by kind = {kind!r}")
-    nodes = tuple(s.get_str_list("nodes", []) or [])
-    for node in nodes:
-        _check_http_url(s.key("nodes"), node)
-    method = s.get_str("method", "PURGE", required=True).upper()
-    if not _HTTP_TOKEN.fullmatch(method):
-        raise ConfigError(f"{s.key('method')}: {method!r} is not an HTTP method name")
-    cfg = PurgerConfig(
-        kind=kind,
-        nodes=nodes,
-        method=method,
-        zone_id=s.get_str("zone_id", ""),
-        service_id=s.get_str("service_id", ""),
-        api_token=s.get_str("api_token", ""),
-        api_base=s.get_str("api_base", ""),
-        url=s.get_str("url", ""),
-        secret=s.get_str("secret", ""),
-        timeout=s.get_float("timeout", 5.0, lo=0.1, hi=120),
-        max_attempts=s.get_int("max_attempts", 5, lo=1, hi=50),
-    )
-    for name in ("api_base", "url"):
-        if getattr(cfg, name):
-            _check_http_url(s.key(name), getattr(cfg, name))
-    for name in _PURGER_REQUIRED[kind]:
-        if not getattr(cfg, name):
-            raise ConfigError(f"{s.key(name)}: required for kind = {kind!r}")
+def _parse_cdn(s: Section) -> CdnConfig:
+    cfg = CdnConfig(purgers=tuple(read_purger(p) for p in s.tables("purgers")))
     s.done()
     return cfg
-
-
-def _check_http_url(key: str, url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{key}: {url!r} is not an absolute http(s) URL")

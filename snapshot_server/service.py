@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from . import urls
 from .auth import Identity
 from .clock import Clock
 from .config import Config
@@ -84,10 +85,10 @@ class SnapshotService:
     # -- URLs and presentation ---------------------------------------------------------------
 
     def view_url(self, key: str) -> str:
-        return f"{self.root_url}dashboard/snapshot/{key}"
+        return urls.view_url(self.root_url, key)
 
     def delete_url(self, delete_key: str) -> str:
-        return f"{self.root_url}api/snapshots-delete/{delete_key}"
+        return urls.delete_url(self.root_url, delete_key)
 
     def shown_expiry(self, meta: SnapshotMeta) -> float:
         """The expiry time clients see: "never" is shown as created + 50 years, as Grafana does."""

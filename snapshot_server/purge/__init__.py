@@ -1,27 +1,32 @@
-"""CDN cache purging (SPEC §6): after a delete, every cache that may hold the snapshot is told
-to drop it, in the background.
+"""CDN cache purging (README, "Putting a CDN or Varnish in front"): after a delete, every cache
+that may hold the snapshot is told to drop it, in the background.
 
     service ──submit(key, reason)──▶ PurgeDispatcher (bounded queue, workers, retries)
                                         └─▶ Purger.deliveries(events) ─▶ Delivery.send(session)
                                              http · cloudflare · fastly · webhook
 
-``build_dispatcher(config.cdn, root_url=...)`` returns ``None`` when no purger is configured.
+Each kind is one module holding its settings (a ``PurgerSettings`` read from one
+``[[cdn.purgers]]`` table) and the purger made from them; ``registry.PURGERS`` lists the kinds.
+``build_dispatcher(config.cdn.purgers, root_url=...)`` returns ``None`` when none is configured.
 """
 
-from .base import Delivery, PurgeError, PurgeEvent, Purger, snapshot_urls, surrogate_key
+from .base import Delivery, PurgeError, PurgeEvent, Purger
 from .dispatcher import PurgeDispatcher, PurgeStats, backoff_delay
-from .factory import build_dispatcher, build_purger
+from .factory import build_dispatcher
+from .registry import PURGER_KINDS, PURGERS, read_purger
+from .settings import PurgerSettings
 
 __all__ = [
+    "PURGERS",
+    "PURGER_KINDS",
     "Delivery",
     "PurgeDispatcher",
     "PurgeError",
     "PurgeEvent",
     "PurgeStats",
     "Purger",
+    "PurgerSettings",
     "backoff_delay",
     "build_dispatcher",
-    "build_purger",
-    "snapshot_urls",
-    "surrogate_key",
+    "read_purger",
 ]

@@ -15,15 +15,7 @@ from typing import Protocol
 
 from aiohttp import ClientSession
 
-
-def snapshot_urls(root_url: str, key: str) -> tuple[str, str]:
-    """The public URLs a cache may hold for ``key`` (SPEC §6); ``root_url`` ends with ``/``."""
-    return (f"{root_url}api/snapshots/{key}", f"{root_url}dashboard/snapshot/{key}")
-
-
-def surrogate_key(key: str) -> str:
-    """The ``Surrogate-Key`` / ``Cache-Tag`` the server puts on every response for ``key``."""
-    return f"snapshot-{key}"
+from ..urls import surrogate_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +31,7 @@ class PurgeEvent:
 
     @property
     def surrogate_key(self) -> str:
+        """The tag the server put on every cached response for ``key``."""
         return surrogate_key(self.key)
 
 

@@ -9,12 +9,15 @@ purge succeeded only when the status is 2xx *and* ``success`` is true.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar, Self
 
 import orjson
 from aiohttp import ClientSession
 
+from ..config_reader import Section
 from .base import Delivery, PurgeError, PurgeEvent
+from .settings import ConfiguredPurger, PurgerSettings, optional_url, read_common, required_str
 from .transport import send
 
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
@@ -69,23 +72,41 @@ def _errors(answer: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class CloudflarePurger:
-    name: str
+class CloudflareSettings(PurgerSettings):
+    """``zone_id``: the zone to purge; ``api_token``: a token with Cache Purge permission;
+    ``api_base``: the API root (a stand-in's, in tests)."""
+
+    kind: ClassVar[str] = "cloudflare"
     zone_id: str
-    api_token: str
+    api_token: str = field(repr=False)  # a credential: never in a log line
     api_base: str = DEFAULT_API_BASE
-    timeout: float = 5.0
-    max_attempts: int = 5
+
+    @classmethod
+    def read(cls, s: Section) -> Self:
+        return cls(
+            zone_id=required_str(s, "zone_id", cls.kind),
+            api_token=required_str(s, "api_token", cls.kind),
+            api_base=optional_url(s, "api_base", DEFAULT_API_BASE),
+            **read_common(s),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CloudflarePurger(ConfiguredPurger[CloudflareSettings]):
+    """Purges every URL of a batch of events, 100 a call."""
+
+    Settings = CloudflareSettings
 
     def deliveries(self, events: Sequence[PurgeEvent]) -> list[Delivery]:
         urls = [url for event in events for url in event.urls]
-        endpoint = f"{self.api_base.rstrip('/')}/zones/{self.zone_id}/purge_cache"
+        cfg = self.settings
+        endpoint = f"{cfg.api_base.rstrip('/')}/zones/{cfg.zone_id}/purge_cache"
         return [
             _ZonePurge(
                 endpoint=endpoint,
                 files=tuple(urls[i : i + MAX_FILES_PER_CALL]),
-                api_token=self.api_token,
-                timeout=self.timeout,
+                api_token=cfg.api_token,
+                timeout=cfg.timeout,
             )
             for i in range(0, len(urls), MAX_FILES_PER_CALL)
         ]

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from ..clock import Clock, system_clock
-from .base import Delivery, PurgeError, PurgeEvent, Purger, snapshot_urls
+from ..clock import Clock, Sleep, system_clock
+from ..urls import cached_urls, public_root
+from .base import Delivery, PurgeError, PurgeEvent, Purger
 from .transport import parse_retry_after
 
 log = logging.getLogger("snapshot_server.purge")
 
-Sleep = Callable[[float], Awaitable[None]]
+BASE_DELAY = 0.5  # seconds before the first retry (before jitter); doubles on each failure
+MAX_DELAY = 60.0  # the longest wait between two attempts: caps the backoff and Retry-After
+USER_AGENT = "snapshot-server-purge/1"
 
 
 @dataclass(slots=True)
@@ -57,7 +60,9 @@ def backoff_delay(
 
 
 class PurgeDispatcher:
-    """Runs purges in the background; see the module docstring for the contract."""
+    """Runs purges in the background; see the module docstring for the contract. ``root_url``
+    is the public base URL the purged URLs are built on; ``sleep`` waits out each backoff and
+    ``random`` draws its jitter (tests inject both)."""
 
     def __init__(
         self,
@@ -70,24 +75,16 @@ class PurgeDispatcher:
         queue_size: int = 10_000,
         workers: int = 4,
         batch_size: int = 50,
-        base_delay: float = 0.5,
-        max_delay: float = 60.0,
-        session_factory: Callable[[], aiohttp.ClientSession] | None = None,
     ) -> None:
-        if not root_url.endswith("/"):
-            raise ValueError("root_url must end with '/'")
         self.purgers = tuple(purgers)
         self.stats = PurgeStats()
-        self._root_url = root_url
+        self._root_url = public_root(root_url)
         self._clock = clock
         self._sleep = sleep
         self._random = random
         self._queue: asyncio.Queue[PurgeEvent] = asyncio.Queue(maxsize=queue_size)
         self._n_workers = workers
         self._batch_size = batch_size
-        self._base_delay = base_delay
-        self._max_delay = max_delay
-        self._session_factory = session_factory or _default_session
         self._session: aiohttp.ClientSession | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
@@ -101,7 +98,7 @@ class PurgeDispatcher:
         """Open the HTTP session and start the workers. Call once, inside the running loop."""
         if self._session is not None:
             raise RuntimeError("PurgeDispatcher already started")
-        self._session = self._session_factory()
+        self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
         self._workers = [
             asyncio.create_task(self._work(), name=f"purge-worker-{i}")
             for i in range(self._n_workers)
@@ -115,7 +112,7 @@ class PurgeDispatcher:
             if self._closed:
                 self._drop(key, reason, "dispatcher is shut down")
                 return
-            event = PurgeEvent(key, reason, snapshot_urls(self._root_url, key), self._clock())
+            event = PurgeEvent(key, reason, cached_urls(self._root_url, key), self._clock())
             self._queue.put_nowait(event)
             self.stats.submitted += 1
         except asyncio.QueueFull:
@@ -129,7 +126,7 @@ class PurgeDispatcher:
         Unbounded: callers that need a bound wrap it in ``asyncio.timeout``."""
         await self._queue.join()
 
-    # The lead's interface names it ``timeout``; it is a shutdown budget, not a cancel scope.
+    # ``timeout`` is a budget for flushing, not a cancel scope around the call (ASYNC109).
     async def aclose(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Stop taking purges, give pending ones up to ``timeout`` seconds to finish, then
         cancel what is left (in-flight deliveries count as failed, queued events as dropped)
@@ -196,8 +193,8 @@ class PurgeDispatcher:
                         return
                     delay = backoff_delay(
                         attempt,
-                        base=self._base_delay,
-                        cap=self._max_delay,
+                        base=BASE_DELAY,
+                        cap=MAX_DELAY,
                         rand=self._random(),
                         retry_after=parse_retry_after(exc.retry_after, self._clock()),
                     )
@@ -231,7 +228,3 @@ class PurgeDispatcher:
             attempts,
             why,
         )
-
-
-def _default_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(headers={"User-Agent": "snapshot-server-purge/1"})

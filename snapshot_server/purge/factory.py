@@ -1,63 +1,34 @@
-"""Build the dispatcher from ``[[cdn.purgers]]``: the one place that knows every kind."""
+"""Build the purgers and their dispatcher from the configured ``[[cdn.purgers]]``."""
 
 from __future__ import annotations
 
 import asyncio
-import random as _random
-from collections.abc import Callable
+from collections.abc import Sequence
 
-from ..clock import Clock, system_clock
-from ..config import CdnConfig, PurgerConfig
+from ..clock import Clock, Sleep, system_clock
 from .base import Purger
-from .cloudflare import DEFAULT_API_BASE as CLOUDFLARE_API
-from .cloudflare import CloudflarePurger
-from .dispatcher import PurgeDispatcher, Sleep
-from .fastly import DEFAULT_API_BASE as FASTLY_API
-from .fastly import FastlyPurger
-from .http import HttpPurger
-from .webhook import WebhookPurger
+from .dispatcher import PurgeDispatcher
+from .registry import PURGERS
+from .settings import PurgerSettings
 
 
-def build_purger(cfg: PurgerConfig, index: int, *, clock: Clock = system_clock) -> Purger:
-    """The purger for one config entry, named ``"{kind}[{index}]"`` in logs. Raises
-    ``ValueError`` for an unknown kind (the config loader already rejects those)."""
-    name = f"{cfg.kind}[{index}]"
-    t, n = cfg.timeout, cfg.max_attempts
-    if cfg.kind == "http":
-        return HttpPurger(name, cfg.nodes, cfg.method, timeout=t, max_attempts=n)
-    if cfg.kind == "cloudflare":
-        base = cfg.api_base or CLOUDFLARE_API
-        return CloudflarePurger(name, cfg.zone_id, cfg.api_token, base, timeout=t, max_attempts=n)
-    if cfg.kind == "fastly":
-        base = cfg.api_base or FASTLY_API
-        return FastlyPurger(name, cfg.service_id, cfg.api_token, base, timeout=t, max_attempts=n)
-    if cfg.kind == "webhook":
-        return WebhookPurger(name, cfg.url, cfg.secret, timeout=t, max_attempts=n, clock=clock)
-    raise ValueError(f"unknown purger kind {cfg.kind!r}")
+def build_purger(settings: PurgerSettings, index: int, *, clock: Clock = system_clock) -> Purger:
+    """The purger of the ``index``-th config entry, named ``"{kind}[{index}]"`` in logs;
+    ``clock`` stamps its requests."""
+    return PURGERS[settings.kind](f"{settings.kind}[{index}]", settings, clock)
 
 
 def build_dispatcher(
-    cdn: CdnConfig,
+    purgers: Sequence[PurgerSettings],
     *,
     root_url: str,
     clock: Clock = system_clock,
     sleep: Sleep = asyncio.sleep,
-    random: Callable[[], float] = _random.random,
-    queue_size: int = 10_000,
-    workers: int = 4,
 ) -> PurgeDispatcher | None:
     """A dispatcher for every configured purger, not yet started; ``None`` when there are
-    none (then deletes say the CDN may take an hour, SPEC §3). ``root_url`` is the public
-    base URL, normalised to end with ``/``."""
-    if not cdn.purgers:
+    none (then a delete answers that CDN caches may take an hour to clear). ``root_url`` is
+    the public base URL; ``sleep`` waits out each retry's backoff."""
+    if not purgers:
         return None
-    purgers = [build_purger(cfg, i, clock=clock) for i, cfg in enumerate(cdn.purgers)]
-    return PurgeDispatcher(
-        purgers,
-        root_url=root_url if root_url.endswith("/") else root_url + "/",
-        clock=clock,
-        sleep=sleep,
-        random=random,
-        queue_size=queue_size,
-        workers=workers,
-    )
+    built = [build_purger(cfg, i, clock=clock) for i, cfg in enumerate(purgers)]
+    return PurgeDispatcher(built, root_url=root_url, clock=clock, sleep=sleep)

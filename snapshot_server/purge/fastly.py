@@ -10,13 +10,16 @@ must not be served even stale. The server tags every snapshot response with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar, Self
 from urllib.parse import quote
 
 import orjson
 from aiohttp import ClientSession
 
+from ..config_reader import Section
 from .base import Delivery, PurgeError, PurgeEvent
+from .settings import ConfiguredPurger, PurgerSettings, optional_url, read_common, required_str
 from .transport import send
 
 DEFAULT_API_BASE = "https://api.fastly.com"
@@ -46,21 +49,39 @@ class _KeyPurge:
 
 
 @dataclass(frozen=True, slots=True)
-class FastlyPurger:
-    name: str
+class FastlySettings(PurgerSettings):
+    """``service_id``: the Fastly service; ``api_token``: a token with purge_select scope;
+    ``api_base``: the API root (a stand-in's, in tests)."""
+
+    kind: ClassVar[str] = "fastly"
     service_id: str
-    api_token: str
+    api_token: str = field(repr=False)  # a credential: never in a log line
     api_base: str = DEFAULT_API_BASE
-    timeout: float = 5.0
-    max_attempts: int = 5
+
+    @classmethod
+    def read(cls, s: Section) -> Self:
+        return cls(
+            service_id=required_str(s, "service_id", cls.kind),
+            api_token=required_str(s, "api_token", cls.kind),
+            api_base=optional_url(s, "api_base", DEFAULT_API_BASE),
+            **read_common(s),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FastlyPurger(ConfiguredPurger[FastlySettings]):
+    """Purges the surrogate key of every event of a batch, one call each."""
+
+    Settings = FastlySettings
 
     def deliveries(self, events: Sequence[PurgeEvent]) -> list[Delivery]:
-        base = f"{self.api_base.rstrip('/')}/service/{quote(self.service_id, safe='')}/purge/"
+        cfg = self.settings
+        base = f"{cfg.api_base.rstrip('/')}/service/{quote(cfg.service_id, safe='')}/purge/"
         return [
             _KeyPurge(
                 endpoint=base + quote(tag, safe=""),
-                api_token=self.api_token,
-                timeout=self.timeout,
+                api_token=cfg.api_token,
+                timeout=cfg.timeout,
                 target=f"surrogate key {tag}",
             )
             for tag in dict.fromkeys(event.surrogate_key for event in events)

@@ -21,13 +21,22 @@ import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Self
 from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import ClientSession
 
-from ..clock import Clock, rfc3339, system_clock
+from ..clock import Clock, rfc3339
+from ..config_reader import Section
 from .base import Delivery, PurgeEvent
+from .settings import (
+    ConfiguredPurger,
+    PurgerSettings,
+    check_http_url,
+    read_common,
+    required_str,
+)
 from .transport import send as _send
 
 EVENT = "snapshot.deleted"
@@ -90,23 +99,37 @@ def _redacted(url: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookPurger:
-    name: str
+class WebhookSettings(PurgerSettings):
+    """``url``: where to POST (credentials or a query string in it are never logged);
+    ``secret``: the HMAC key receivers verify the signature with."""
+
+    kind: ClassVar[str] = "webhook"
     url: str
-    secret: str
-    timeout: float = 5.0
-    max_attempts: int = 5
-    clock: Clock = system_clock
+    secret: str = field(repr=False)  # a credential: never in a log line
+
+    @classmethod
+    def read(cls, s: Section) -> Self:
+        url = required_str(s, "url", cls.kind)
+        check_http_url(s.key("url"), url)
+        return cls(url, required_str(s, "secret", cls.kind), **read_common(s))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookPurger(ConfiguredPurger[WebhookSettings]):
+    """Posts one signed event per deleted snapshot; ``clock`` stamps each attempt."""
+
+    Settings = WebhookSettings
 
     def deliveries(self, events: Sequence[PurgeEvent]) -> list[Delivery]:
+        cfg = self.settings
         return [
             _WebhookPost(
-                url=self.url,
-                secret=self.secret,
+                url=cfg.url,
+                secret=cfg.secret,
                 body=payload(event),
-                timeout=self.timeout,
+                timeout=cfg.timeout,
                 clock=self.clock,
-                target=f"snapshot {event.key} to {_redacted(self.url)}",
+                target=f"snapshot {event.key} to {_redacted(cfg.url)}",
             )
             for event in events
         ]

@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from ..auth import TokenAuthenticator
-from ..clock import Clock, system_clock
+from ..clock import Clock, Sleep, system_clock
 from ..config import Config, StorageConfig
 from ..errors import SnapshotError
 from ..metrics import Metrics, metrics_middleware
-from ..purge import build_dispatcher
+from ..purge import PurgeDispatcher, build_dispatcher
 from ..service import SnapshotService
 from ..storage import SnapshotStore
 from ..viewer.page import setup_pages
@@ -31,7 +31,6 @@ from .routes import setup_routes
 log = logging.getLogger(__name__)
 
 StoreOpener = Callable[[StorageConfig], Awaitable[SnapshotStore]]
-Sleep = Callable[[float], Awaitable[None]]
 PURGE_FLUSH_SECONDS = 5.0  # how long shutdown waits for pending CDN purges
 
 
@@ -41,8 +40,11 @@ def create_app(
     *,
     clock: Clock = system_clock,
     sleep: Sleep = asyncio.sleep,
+    dispatcher: PurgeDispatcher | None = None,
 ) -> web.Application:
-    """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job."""
+    """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job;
+    ``dispatcher`` delivers CDN purges (default: built from ``config.cdn``, none when no purger
+    is configured); the app starts it and flushes it on shutdown."""
     app = web.Application(
         middlewares=[metrics_middleware, error_middleware, identity_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
@@ -57,7 +59,9 @@ def create_app(
     setup_pages(app)
     setup_routes(app)
 
-    dispatcher = build_dispatcher(config.cdn, root_url=config.server.public_root, clock=clock)
+    if dispatcher is None:
+        root = config.server.public_root
+        dispatcher = build_dispatcher(config.cdn.purgers, root_url=root, clock=clock)
     app[PURGER] = dispatcher
     if dispatcher is not None:
         metrics.watch_purges(dispatcher)

@@ -8,6 +8,7 @@ import orjson
 from aiohttp import web
 
 from ..models import SnapshotMeta
+from ..urls import surrogate_key
 
 JSON_TYPE = "application/json"
 NO_STORE = "no-store"
@@ -30,7 +31,7 @@ def snapshot_cache_headers(meta: SnapshotMeta, max_age: int | None) -> dict[str,
     ``max_age`` from ``SnapshotService.cache_max_age``; ``None`` means the answer depends on the
     caller's token, so no cache may keep it.
     """
-    tag = f"snapshot-{meta.key}"
+    tag = surrogate_key(meta.key)
     cache_control = PRIVATE_NO_STORE if max_age is None else f"public, max-age={max_age}"
     return {
         "Cache-Control": cache_control,

@@ -13,10 +13,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from backends import open_store
-from snapshot_server.config import CdnConfig, PurgerConfig, StorageConfig
+from snapshot_server.config import CdnConfig, StorageConfig
+from snapshot_server.purge import PurgeDispatcher, PurgeError
+from snapshot_server.purge.recording import RecordingPurger
+from snapshot_server.purge.webhook import WebhookSettings
 from snapshot_server.webapp.app import create_app
 from snapshot_server.webapp.appkeys import PURGER, SERVICE
 from tests.api.conftest import ROOT_URL, api_config, auth, create
+from tests.purge.helpers import RecordingSleep
 from tests.support import ClientFactory, ManualClock, serve
 
 PURGING = "Snapshot deleted. CDN caches are being purged."
@@ -37,7 +41,7 @@ async def test_every_removal_is_purged(
     receiver = web.Application()
     receiver.router.add_post("/hook", receive)
     hook = await aiohttp_server(receiver)
-    purger = PurgerConfig(kind="webhook", url=str(hook.make_url("/hook")), secret="s3cret")
+    purger = WebhookSettings(url=str(hook.make_url("/hook")), secret="s3cret")
     config = dataclasses.replace(api_config(storage_config), cdn=CdnConfig(purgers=(purger,)))
     client = await serve(aiohttp_client, create_app(config, open_store, clock=clock))
 
@@ -75,3 +79,22 @@ async def test_every_removal_is_purged(
     assert 'snapshot_purges_total{outcome="succeeded"} 3.0' in text
     assert 'snapshot_purges_total{outcome="submitted"} 3.0' in text
     assert 'snapshot_purges_total{outcome="failed"} 0.0' in text
+
+
+async def test_create_app_runs_an_injected_dispatcher(
+    aiohttp_client: ClientFactory, storage_config: StorageConfig, clock: ManualClock
+) -> None:
+    rec = RecordingPurger(failures=[PurgeError("503", retryable=True)])
+    sleep = RecordingSleep()
+    dispatcher = PurgeDispatcher([rec], root_url=ROOT_URL, clock=clock, sleep=sleep)
+    app = create_app(api_config(storage_config), open_store, clock=clock, dispatcher=dispatcher)
+    client = await serve(aiohttp_client, app)  # no [[cdn.purgers]]: only the injected one
+    assert client.app[PURGER] is dispatcher
+
+    made = await create(client)
+    response = await client.delete(f"/api/snapshots/{made['key']}", headers=auth("editor"))
+    assert (await response.json())["message"] == PURGING
+    async with asyncio.timeout(5):
+        await dispatcher.join()
+    assert [(e.key, e.reason) for e in rec.purged] == [(made["key"], "delete")]
+    assert len(sleep.delays) == 1  # the retry's backoff was the injected sleep's

@@ -8,8 +8,9 @@ the delete response arrives can still race it and hit; the test therefore measur
 latency from the delete response to the first miss and bounds it, rather than demanding
 that the very next GET misses.
 
-Needs ``create_app`` to build a ``PurgeDispatcher`` from ``config.cdn`` and hand its
-``submit`` to the service, and a cacheable viewer route ``/dashboard/snapshot/{key}``.
+The app gets a ``PurgeDispatcher`` built from its ``config.cdn`` but with an injected sleep
+that records each backoff and returns at once: retries still go to the real (stopped, or
+restarted) Varnish, without the suite waiting through real backoff.
 """
 
 from __future__ import annotations
@@ -30,17 +31,17 @@ from snapshot_server.config import (
     AuthConfig,
     CdnConfig,
     Config,
-    PurgerConfig,
     ServerConfig,
     SnapshotsConfig,
     SQLiteConfig,
     StorageConfig,
     token_config,
 )
-from snapshot_server.purge import PurgeDispatcher
+from snapshot_server.purge import PurgeDispatcher, build_dispatcher
+from snapshot_server.purge.http import HttpSettings
 from snapshot_server.webapp.app import create_app
-from snapshot_server.webapp.appkeys import PURGER
 from tests.e2e.varnish import Varnish, VarnishFactory
+from tests.purge.helpers import RecordingSleep
 from tests.support import free_port
 
 HOST = "snapshots.example.test"
@@ -50,12 +51,32 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DASHBOARD = {"title": "CDN e2e", "panels": [], "schemaVersion": 39}
 
 
+class BackoffSleep(RecordingSleep):
+    """The dispatcher's sleep: records each backoff and returns at once. Once ``bring_back``
+    is set, the first backoff restarts the stopped Varnish and every retry waits until it is
+    up, as a cache node that comes back while its purges are being retried."""
+
+    def __init__(self, varnish: Varnish) -> None:
+        super().__init__()
+        self.varnish = varnish
+        self.bring_back = False
+        self._restarted: asyncio.Future[None] | None = None
+
+    async def __call__(self, delay: float) -> None:
+        if self.bring_back:
+            if self._restarted is None:
+                self._restarted = asyncio.ensure_future(asyncio.to_thread(self.varnish.restart))
+            await asyncio.shield(self._restarted)
+        await super().__call__(delay)
+
+
 @dataclass
 class Stack:
     varnish: Varnish
     session: aiohttp.ClientSession
     app_url: str  # the server itself, not through Varnish
     dispatcher: PurgeDispatcher
+    sleep: BackoffSleep
 
     async def get(self, path: str) -> tuple[int, str]:
         """GET through Varnish as the public would; returns (status, X-Cache)."""
@@ -80,7 +101,7 @@ def config(tmp_path: Path, varnish_url: str) -> Config:
         storage=StorageConfig(backend="sqlite", sqlite=SQLiteConfig(str(tmp_path / "s.db"))),
         snapshots=SnapshotsConfig(cache_max_age=3600, cleanup_interval=0.5),
         auth=AuthConfig(tokens=(token,)),
-        cdn=CdnConfig(purgers=(PurgerConfig(kind="http", nodes=(varnish_url,), max_attempts=3),)),
+        cdn=CdnConfig(purgers=(HttpSettings(nodes=(varnish_url,), max_attempts=3),)),
     )
 
 
@@ -90,12 +111,15 @@ async def stack(
 ) -> AsyncIterator[Stack]:
     backend_port = free_port()  # Varnish needs it first; the app needs Varnish's address
     varnish = varnish_factory(backend_port)
-    app = create_app(config(tmp_path, varnish.url), open_store)
-    server = await aiohttp_server(app, port=backend_port)
-    dispatcher = app[PURGER]
+    cfg = config(tmp_path, varnish.url)
+    sleep = BackoffSleep(varnish)
+    dispatcher = build_dispatcher(cfg.cdn.purgers, root_url=cfg.server.public_root, sleep=sleep)
     assert dispatcher is not None
+    app = create_app(cfg, open_store, dispatcher=dispatcher)
+    server = await aiohttp_server(app, port=backend_port)
     async with aiohttp.ClientSession() as session:
-        yield Stack(varnish, session, str(server.make_url("/")).rstrip("/"), dispatcher)
+        app_url = str(server.make_url("/")).rstrip("/")
+        yield Stack(varnish, session, app_url, dispatcher, sleep)
 
 
 async def wait_for_404(stack: Stack, path: str, within: float = 2.0) -> None:
@@ -166,10 +190,29 @@ async def test_delete_with_varnish_down_answers_at_once_and_purge_is_retried(
         assert (await resp.json())["message"].startswith("Snapshot deleted.")
     answered_in = time.perf_counter() - started
     # The purge runs behind the answer: 3 attempts with backoff, then a logged failure.
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(10):
         await stack.dispatcher.join()
     assert (stack.dispatcher.stats.failed, stack.dispatcher.stats.retried) == (2, 4)
     assert "purge failed: http[0]" in caplog.text
     assert f"{ROOT}api/snapshots/{created['key']}" in caplog.text
     assert "after 3 attempt(s)" in caplog.text
     assert answered_in < 1.0  # not held up by the unreachable cache (it retries for seconds)
+    # Each of the 2 URLs backed off twice, exponentially from 0.5 s with jitter in the upper
+    # half ([0.25, 0.5) then [0.5, 1.0)): asked of the injected sleep, never waited for real.
+    a, b, c, d = sorted(stack.sleep.delays)
+    assert 0.25 <= a <= b < 0.5 <= c <= d < 1.0
+
+
+async def test_varnish_back_up_during_backoff_gets_the_retried_purge(stack: Stack) -> None:
+    created = await stack.create()
+    stack.varnish.stop()
+    stack.sleep.bring_back = True  # the first backoff restarts it, on the same port
+    async with stack.session.get(stack.app_url + urlsplit(created["deleteUrl"]).path) as resp:
+        assert resp.status == 200
+    async with asyncio.timeout(30):  # includes restarting varnishd
+        await stack.dispatcher.join()
+    stats = stack.dispatcher.stats
+    assert (stats.succeeded, stats.failed, stats.retried) == (2, 0, 2)
+    assert len(stack.sleep.delays) == 2
+    # Varnish answered the retried PURGEs itself: it is up, and the snapshot is gone from it.
+    assert await stack.get(f"/api/snapshots/{created['key']}") == (404, "MISS")

@@ -61,15 +61,25 @@ class Varnish:
         """Start varnishd and return once it accepts connections. A taken port (another
         test grabbed it between probe and bind) is retried on a new one; other failures
         raise ``RuntimeError`` with varnishd's own output."""
-        vcl = self.workdir / "varnish.vcl"
-        vcl.write_text(render_vcl(self.backend_port))
+        self.vcl.write_text(render_vcl(self.backend_port))
         for _ in range(3):
             self.port, self.proxy_port = free_port(), free_port()
-            if self._try_start(vcl):
+            if self._try_start():
                 return
         raise RuntimeError(f"varnishd did not start:\n{self.log_path.read_text()[-3000:]}")
 
-    def _try_start(self, vcl: Path) -> bool:
+    def restart(self) -> None:
+        """Start the stopped varnishd again on the same ports, as a cache node that comes back
+        (its cache empty). Raises ``RuntimeError`` if it cannot (e.g. the port was taken)."""
+        self.stop()
+        if not self._try_start():
+            raise RuntimeError(f"varnishd did not restart:\n{self.log_path.read_text()[-3000:]}")
+
+    @property
+    def vcl(self) -> Path:
+        return self.workdir / "varnish.vcl"
+
+    def _try_start(self) -> bool:
         log = self.log_path.open("ab")
         # -F: stay in the foreground so we own the process; -j none: as root, do not switch
         # to the varnish users, who could not read a private pytest tmp dir.
@@ -81,7 +91,7 @@ class Varnish:
                 "-a", f"127.0.0.1:{self.port}",
                 "-a", f"127.0.0.1:{self.proxy_port},PROXY",
                 "-T", "127.0.0.1:0",
-                "-f", str(vcl),
+                "-f", str(self.vcl),
                 "-s", "malloc,32m",
                 "-j", "none",
             ],

@@ -83,12 +83,16 @@ def base_url(server: TestServer) -> str:
 
 
 def dispatcher(
-    purgers: Sequence[Purger], sleep: RecordingSleep, clock: ManualClock, **kw: Any
+    purgers: Sequence[Purger],
+    sleep: RecordingSleep,
+    clock: ManualClock,
+    root_url: str = "https://snapshots.example.com/",
+    **kw: Any,
 ) -> PurgeDispatcher:
     """A dispatcher whose jitter is fixed at its midpoint (``rand = 0.5``)."""
     return PurgeDispatcher(
         purgers,
-        root_url="https://snapshots.example.com/",
+        root_url=root_url,
         clock=clock,
         sleep=sleep,
         random=lambda: 0.5,

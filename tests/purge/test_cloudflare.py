@@ -9,7 +9,7 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from snapshot_server.purge import PurgeEvent
-from snapshot_server.purge.cloudflare import CloudflarePurger, _ZonePurge
+from snapshot_server.purge.cloudflare import CloudflarePurger, CloudflareSettings, _ZonePurge
 from tests.purge.helpers import Answer, RecordingSleep, ScriptedApi, base_url, dispatcher, run
 from tests.support import ManualClock
 
@@ -20,8 +20,9 @@ OK = Answer(200, {"success": True, "errors": [], "messages": [], "result": {"id"
 
 async def purger_for(aiohttp_server: AiohttpServer, api: ScriptedApi) -> CloudflarePurger:
     server = await aiohttp_server(api.app())
+    api_base = f"{base_url(server)}/client/v4"
     return CloudflarePurger(
-        "cloudflare[0]", ZONE, TOKEN, api_base=f"{base_url(server)}/client/v4", max_attempts=4
+        "cloudflare[0]", CloudflareSettings(ZONE, TOKEN, api_base, max_attempts=4)
     )
 
 
@@ -68,7 +69,9 @@ async def test_batches_many_deletes_at_most_100_urls_a_call(
 
 def test_chunks_of_100() -> None:
     events = [PurgeEvent(f"k{i}", "delete", (f"u{i}a", f"u{i}b"), 0.0) for i in range(120)]
-    deliveries = CloudflarePurger("cloudflare[0]", ZONE, TOKEN).deliveries(events)
+    deliveries = CloudflarePurger("cloudflare[0]", CloudflareSettings(ZONE, TOKEN)).deliveries(
+        events
+    )
     sizes = [len(d.files) if isinstance(d, _ZonePurge) else -1 for d in deliveries]
     assert sizes == [100, 100, 40]
 
@@ -147,7 +150,9 @@ async def test_answer_arriving_in_chunks_is_read_whole(
     app = web.Application()
     app.router.add_post("/client/v4/zones/{zone}/purge_cache", chunked)
     server = await aiohttp_server(app)
-    purger = CloudflarePurger("cloudflare[0]", ZONE, TOKEN, f"{base_url(server)}/client/v4")
+    purger = CloudflarePurger(
+        "cloudflare[0]", CloudflareSettings(ZONE, TOKEN, f"{base_url(server)}/client/v4")
+    )
     d = dispatcher([purger], RecordingSleep(), clock)
     await run(d, "k1")
     assert (d.stats.succeeded, d.stats.failed) == (1, 0)

@@ -20,7 +20,7 @@ from snapshot_server.purge import (
 )
 from snapshot_server.purge.recording import RecordingPurger
 from snapshot_server.purge.transport import parse_retry_after
-from tests.purge.helpers import RecordingSleep, dispatcher
+from tests.purge.helpers import RecordingSleep, dispatcher, run
 from tests.support import ManualClock
 
 
@@ -74,6 +74,16 @@ async def test_submit_builds_the_event_and_purges(clock: ManualClock) -> None:
         )
     ]
     assert (d.stats.submitted, d.stats.succeeded) == (1, 1)
+
+
+async def test_root_url_without_its_slash_is_normalised(clock: ManualClock) -> None:
+    rec = RecordingPurger()
+    d = PurgeDispatcher([rec], root_url="https://snap.example.com/s", clock=clock)
+    await run(d, "k1")
+    assert rec.purged[0].urls == (
+        "https://snap.example.com/s/api/snapshots/k1",
+        "https://snap.example.com/s/dashboard/snapshot/k1",
+    )
 
 
 async def test_bounded_queue_drops_and_counts(

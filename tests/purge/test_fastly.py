@@ -7,7 +7,7 @@ from email.utils import formatdate
 import pytest
 from pytest_aiohttp import AiohttpServer
 
-from snapshot_server.purge.fastly import FastlyPurger
+from snapshot_server.purge.fastly import FastlyPurger, FastlySettings
 from tests.purge.helpers import Answer, RecordingSleep, ScriptedApi, base_url, dispatcher, run
 from tests.support import ManualClock
 
@@ -18,7 +18,8 @@ OK = Answer(200, {"status": "ok", "id": "108-1391560174-974124"})
 
 async def purger_for(aiohttp_server: AiohttpServer, api: ScriptedApi) -> FastlyPurger:
     server = await aiohttp_server(api.app())
-    return FastlyPurger("fastly[0]", SERVICE, TOKEN, api_base=base_url(server), max_attempts=3)
+    settings = FastlySettings(SERVICE, TOKEN, api_base=base_url(server), max_attempts=3)
+    return FastlyPurger("fastly[0]", settings)
 
 
 async def test_purges_the_surrogate_key_as_fastly_documents(

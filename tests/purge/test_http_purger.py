@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pytest_aiohttp import AiohttpServer
 
-from snapshot_server.purge.http import HttpPurger
+from snapshot_server.purge.http import HttpPurger, HttpSettings
 from tests.purge.helpers import Answer, RecordingSleep, ScriptedApi, base_url, dispatcher, run
 from tests.support import ManualClock
 
@@ -15,7 +15,7 @@ async def test_purges_each_url_on_each_node_with_public_host(
 ) -> None:
     nodes = [ScriptedApi([Answer(200, text="Purged")]) for _ in range(2)]
     urls = [base_url(await aiohttp_server(n.app())) for n in nodes]
-    d = dispatcher([HttpPurger("http[0]", tuple(urls))], RecordingSleep(), clock)
+    d = dispatcher([HttpPurger("http[0]", HttpSettings(tuple(urls)))], RecordingSleep(), clock)
     await run(d, "AbC123")
     for node in nodes:
         assert sorted((r.method, r.path, r.headers["Host"]) for r in node.seen) == [
@@ -30,7 +30,9 @@ async def test_custom_method_and_node_path_prefix(
 ) -> None:
     node = ScriptedApi([Answer(200)])
     url = base_url(await aiohttp_server(node.app())) + "/purge/"
-    d = dispatcher([HttpPurger("http[0]", (url,), method="GET")], RecordingSleep(), clock)
+    d = dispatcher(
+        [HttpPurger("http[0]", HttpSettings((url,), method="GET"))], RecordingSleep(), clock
+    )
     await run(d, "k1")
     assert sorted((r.method, r.path) for r in node.seen) == [
         ("GET", "/purge/api/snapshots/k1"),
@@ -43,7 +45,7 @@ async def test_404_not_cached_counts_as_success(
 ) -> None:
     node = ScriptedApi([Answer(404, text="Not Found")])  # nginx proxy_cache_purge: not cached
     d = dispatcher(
-        [HttpPurger("http[0]", (base_url(await aiohttp_server(node.app())),))],
+        [HttpPurger("http[0]", HttpSettings((base_url(await aiohttp_server(node.app())),)))],
         RecordingSleep(),
         clock,
     )
@@ -56,7 +58,8 @@ async def test_failures(
     aiohttp_server: AiohttpServer, clock: ManualClock, status: int, tries: int
 ) -> None:
     node = ScriptedApi([Answer(status)])
-    purger = HttpPurger("http[0]", (base_url(await aiohttp_server(node.app())),), max_attempts=3)
+    settings = HttpSettings((base_url(await aiohttp_server(node.app())),), max_attempts=3)
+    purger = HttpPurger("http[0]", settings)
     d = dispatcher([purger], RecordingSleep(), clock)
     await run(d, "k1")
     assert len(node.seen) == 2 * tries

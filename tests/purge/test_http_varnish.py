@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -14,9 +15,9 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
 from snapshot_server.purge import PurgeDispatcher
-from snapshot_server.purge.http import HttpPurger
+from snapshot_server.purge.http import HttpPurger, HttpSettings
 from tests.e2e.varnish import Varnish, VarnishFactory
-from tests.purge.helpers import RecordingSleep
+from tests.purge.helpers import RecordingSleep, dispatcher
 from tests.support import ManualClock
 
 HOST = "snapshots.example.test"
@@ -58,6 +59,14 @@ async def client() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
+def purging(
+    varnish: Varnish, clock: ManualClock, sleep: RecordingSleep | None = None, **settings: Any
+) -> PurgeDispatcher:
+    """A dispatcher with one http purger, ``varnish`` its node, for the public ``ROOT``."""
+    purger = HttpPurger("http[0]", HttpSettings((varnish.url,), **settings))
+    return dispatcher([purger], sleep or RecordingSleep(), clock, ROOT)
+
+
 async def get(client: aiohttp.ClientSession, varnish: Varnish, path: str) -> tuple[str, int]:
     """GET ``path`` through Varnish with the public Host; returns (X-Cache, body's n)."""
     async with client.get(varnish.url + path, headers={"Host": HOST}) as resp:
@@ -82,9 +91,7 @@ async def test_second_get_is_a_hit_and_purge_makes_it_miss(
     assert (await get(client, varnish, "/api/snapshots/AbC123/"))[0] == "HIT"
     assert await get(client, varnish, "/api/snapshots/Other") == ("MISS", 1)
 
-    d = PurgeDispatcher(
-        [HttpPurger("http[0]", (varnish.url,))], root_url=ROOT, clock=clock, sleep=RecordingSleep()
-    )
+    d = purging(varnish, clock)
     await d.start()
     d.submit("AbC123", "delete")
     async with asyncio.timeout(10):
@@ -100,9 +107,7 @@ async def test_second_get_is_a_hit_and_purge_makes_it_miss(
 
 
 async def test_purge_of_an_uncached_url_succeeds(varnish: Varnish, clock: ManualClock) -> None:
-    d = PurgeDispatcher(
-        [HttpPurger("http[0]", (varnish.url,))], root_url=ROOT, clock=clock, sleep=RecordingSleep()
-    )
+    d = purging(varnish, clock)
     await d.start()
     d.submit("NeverCached", "expired")
     await d.aclose(timeout=10)
@@ -144,12 +149,7 @@ async def test_stopped_varnish_is_retried_and_logged_and_submit_is_instant(
 ) -> None:
     varnish.stop()
     sleep = RecordingSleep()
-    d = PurgeDispatcher(
-        [HttpPurger("http[0]", (varnish.url,), max_attempts=3)],
-        root_url=ROOT,
-        clock=clock,
-        sleep=sleep,
-    )
+    d = purging(varnish, clock, sleep, max_attempts=3)
     await d.start()
     t0 = time.perf_counter()
     d.submit("AbC123", "delete")

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from pytest_aiohttp import AiohttpServer
 
-from snapshot_server.purge.webhook import WebhookPurger
+from snapshot_server.purge.webhook import WebhookPurger, WebhookSettings
 from tests.purge.helpers import Answer, RecordingSleep, ScriptedApi, base_url, dispatcher, run
 from tests.support import ManualClock
 
@@ -30,7 +30,7 @@ async def purger_for(
 ) -> WebhookPurger:
     server = await aiohttp_server(api.app())
     url = f"{base_url(server)}/hooks/snapshots?token=abc"
-    return WebhookPurger("webhook[0]", url, SECRET, max_attempts=4, clock=clock)
+    return WebhookPurger("webhook[0]", WebhookSettings(url, SECRET, max_attempts=4), clock)
 
 
 async def test_payload_and_signature(aiohttp_server: AiohttpServer, clock: ManualClock) -> None:
@@ -102,9 +102,8 @@ async def test_closed_port_is_retried_then_logged(
     with socket.socket() as s:  # a port nobody listens on once the socket is closed
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    purger = WebhookPurger(
-        "webhook[0]", f"http://127.0.0.1:{port}/hook?token=s3cr3t", SECRET, max_attempts=3
-    )
+    url = f"http://127.0.0.1:{port}/hook?token=s3cr3t"
+    purger = WebhookPurger("webhook[0]", WebhookSettings(url, SECRET, max_attempts=3))
     sleep = RecordingSleep()
     d = dispatcher([purger], sleep, clock)
     await run(d, "k1")
