@@ -1,6 +1,6 @@
 """Configuration: TOML (stdlib ``tomllib``) read once into frozen dataclasses, validated at load.
 
-Every key of SPEC §8 is here with its default; ``config.example.toml`` documents each one. A bad
+Every key is here with its default; ``config.example.toml`` documents each one. A bad
 value raises ``ConfigError`` whose message starts with the dotted key, e.g.
 ``storage.sqlite.path: must be a non-empty string``. Unknown keys are errors too, so a typo never
 silently falls back to a default.
@@ -139,11 +139,17 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     server = _parse_server(root.section("server"))
     storage = _parse_storage(root.section("storage"))
     snapshots = _parse_snapshots(root.section("snapshots"))
-    auth = AuthConfig(tokens=tuple(_parse_token(s) for s in root.section("auth").tables("tokens")))
-    _check_unique_tokens(auth.tokens)
+    auth = _parse_auth(root.section("auth"))
     cdn = _parse_cdn(root.section("cdn"))
     root.done()
     return Config(server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn)
+
+
+def _parse_auth(s: Section) -> AuthConfig:
+    auth = AuthConfig(tokens=tuple(_parse_token(t) for t in s.tables("tokens")))
+    _check_unique_tokens(auth.tokens)
+    s.done()
+    return auth
 
 
 def _parse_server(s: Section) -> ServerConfig:
@@ -267,7 +273,8 @@ def token_config(
 
 
 def role_scopes(role: str) -> frozenset[str]:
-    """The Grafana RBAC scopes a role grants (SPEC §2)."""
+    """The Grafana RBAC scopes a role grants: Viewer reads; Editor and Admin also create and
+    delete (an Admin's reach over the whole org is decided by the service)."""
     if role == "Viewer":
         return frozenset({"snapshots:read"})
     return frozenset(SCOPES)

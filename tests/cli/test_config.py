@@ -50,6 +50,7 @@ def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
             '[[auth.tokens]]\nname = "a"\ntoken_sha256 = "abc"',
             "auth.tokens[0].token_sha256: must be 64 hex digits",
         ),
+        ("[auth]\ntoken = \"x\"", "auth.token: unknown key"),  # [[auth.tokens]] was meant
         ('[[cdn.purgers]]\nkind = "http"', "cdn.purgers[0].nodes: required"),
         ('[[cdn.purgers]]\nkind = "akamai"', "cdn.purgers[0].kind: must be one of"),
         ("[server\n", "not valid TOML"),
