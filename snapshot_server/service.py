@@ -81,6 +81,7 @@ class SnapshotService:
         self.clock = clock
         self._purge = purge
         self.root_url = config.server.public_root
+        self.public_mode = config.snapshots.public_mode
 
     # -- URLs and presentation ---------------------------------------------------------------
 
@@ -115,15 +116,20 @@ class SnapshotService:
         if not self.config.snapshots.enabled:
             raise Forbidden(DISABLED_MESSAGE)
 
-    def authorize_create(self, identity: Identity) -> None:
-        """Raise unless ``identity`` may create snapshots: ``Forbidden`` when snapshots are
-        disabled or the token lacks ``snapshots:create``, ``Unauthorized`` for an anonymous
-        caller outside ``public_mode``. Views call it before reading the request body."""
+    def _require(self, identity: Identity, scope: str, *, anonymous_allowed: bool) -> None:
+        """Raise ``Forbidden`` when snapshots are disabled or a token lacks ``scope``, and
+        ``Unauthorized`` for an anonymous caller unless ``anonymous_allowed``."""
         self.check_enabled()
-        if identity.anonymous and not self.config.snapshots.public_mode:
-            raise Unauthorized()
-        if not identity.anonymous and not identity.can("snapshots:create"):
+        if identity.anonymous:
+            if not anonymous_allowed:
+                raise Unauthorized()
+        elif not identity.can(scope):
             raise Forbidden()
+
+    def authorize_create(self, identity: Identity) -> None:
+        """Raise unless ``identity`` may create (``snapshots:create``, or anonymously in
+        ``public_mode``). Views call it before reading the request body."""
+        self._require(identity, "snapshots:create", anonymous_allowed=self.public_mode)
 
     async def create(self, identity: Identity, request: CreateRequest) -> Created:
         """Store a new snapshot for ``identity``.
@@ -197,12 +203,11 @@ class SnapshotService:
 
     async def view(self, identity: Identity, key: str) -> Snapshot:
         """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise."""
-        self.check_enabled()
-        if self.config.snapshots.view_requires_auth:
-            if identity.anonymous:
-                raise Unauthorized()
-            if not identity.can("snapshots:read"):
-                raise Forbidden()
+        self._require(
+            identity,
+            "snapshots:read",
+            anonymous_allowed=not self.config.snapshots.view_requires_auth,
+        )
         if not KEY_PATTERN.fullmatch(key):
             raise SnapshotNotFound()
         return await self.store.get(key, self.clock())
@@ -210,11 +215,7 @@ class SnapshotService:
     async def delete_by_key(self, identity: Identity, key: str) -> SnapshotMeta:
         """Delete as a logged-in user: only in the caller's org (another org's snapshot is 404), and
         only the creator or an org Admin (else 403 "Access denied to this snapshot")."""
-        self.check_enabled()
-        if identity.anonymous:
-            raise Unauthorized()
-        if not identity.can("snapshots:delete"):
-            raise Forbidden()
+        self._require(identity, "snapshots:delete", anonymous_allowed=False)
         if not KEY_PATTERN.fullmatch(key):
             raise SnapshotNotFound()
         now = self.clock()
@@ -250,14 +251,9 @@ class SnapshotService:
         return deleted
 
     def authorize_list(self, identity: Identity) -> None:
-        """Raise unless ``identity`` may list: ``Forbidden`` when snapshots are disabled or the
-        token lacks ``snapshots:read``, ``Unauthorized`` for an anonymous caller outside
-        ``public_mode`` (as on every route that needs ``snapshots:read``)."""
-        self.check_enabled()
-        if identity.anonymous and not self.config.snapshots.public_mode:
-            raise Unauthorized()
-        if not identity.anonymous and not identity.can("snapshots:read"):
-            raise Forbidden()
+        """Raise unless ``identity`` may list (``snapshots:read``, or anonymously in
+        ``public_mode``, where the anonymous caller owns nothing listable)."""
+        self._require(identity, "snapshots:read", anonymous_allowed=self.public_mode)
 
     async def list(
         self, identity: Identity, query: str, limit: int, page: int
