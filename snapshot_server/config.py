@@ -351,6 +351,21 @@ def _parse_purger(s: Section) -> PurgerConfig:
     return cfg
 
 
+def redact_url(url: str) -> str:
+    """``url`` safe to log or show: a password replaced by ``***``, the query string and
+    fragment dropped (configured URLs carry secrets in both: a Redis password, a webhook
+    token)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{parts.username or ''}:***@{host}{port}"
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
 def _check_http_url(key: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

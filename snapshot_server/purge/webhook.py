@@ -21,12 +21,12 @@ import hmac
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import ClientSession
 
 from ..clock import Clock, system_clock
+from ..config import redact_url
 from ..http import rfc3339
 from .base import Delivery, PurgeEvent
 from .transport import send as _send
@@ -84,12 +84,6 @@ class _WebhookPost:
         )
 
 
-def _redacted(url: str) -> str:
-    """``url`` without credentials or query string, which may hold secrets; for logs."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-
-
 @dataclass(frozen=True, slots=True)
 class WebhookPurger:
     name: str
@@ -107,7 +101,7 @@ class WebhookPurger:
                 body=payload(event),
                 timeout=self.timeout,
                 clock=self.clock,
-                target=f"snapshot {event.key} to {_redacted(self.url)}",
+                target=f"snapshot {event.key} to {redact_url(self.url)}",
             )
             for event in events
         ]

@@ -8,7 +8,7 @@ import pytest
 
 from snapshot_server.auth import TokenAuthenticator
 from snapshot_server.cli import main
-from snapshot_server.config import Config, load_config
+from snapshot_server.config import Config, load_config, redact_url
 from snapshot_server.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
@@ -90,3 +90,16 @@ def test_token_command_prints_a_loadable_entry(
     assert (configured.name, configured.role, configured.org_id) == ("ci", "Admin", 3)
     identity = TokenAuthenticator((configured,)).identify(f"Bearer {token}")
     assert identity.org_id == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("rediss://app:hunter2@[::1]:6380/1", "rediss://app:***@[::1]:6380/1"),
+        ("https://hooks.example.com/hook?token=hunter2#x", "https://hooks.example.com/hook"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+    ],
+)
+def test_redact_url_hides_passwords_and_query_strings(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
