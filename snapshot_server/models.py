@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 HASH_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -117,6 +119,17 @@ class CorruptData(ValueError):
 
     Backends log it and treat the record as absent; it never reaches the service.
     """
+
+
+def json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object. Raises ``CorruptData`` naming ``what`` if it is not one."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptData(f"{what} is not JSON") from exc
+    if not isinstance(value, dict):
+        raise CorruptData(f"{what} is not a JSON object")
+    return value
 
 
 def meta_from_fields(fields: Mapping[str, Any]) -> SnapshotMeta:

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from backends import filesystem_disk, filesystem_ops
-from backends.filesystem import FilesystemStore
-from backends.filesystem_disk import Layout
+from backends.filesystem import FilesystemStore, disk, ops, records
+from backends.filesystem.layout import Layout
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
 from snapshot_server.models import Snapshot, hash_secret
 from tests.backends.fs_support import (
@@ -184,7 +183,7 @@ async def test_blocking_io_runs_on_the_store_threads(
     fs: FilesystemStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[str] = []
-    real_write, real_read = filesystem_disk.write_atomic, filesystem_disk.read_snapshot
+    real_write, real_read = disk.write_atomic, records.read_snapshot
 
     def write_spy(layout: Layout, path: str, data: bytes) -> None:
         threads.append(threading.current_thread().name)
@@ -194,8 +193,8 @@ async def test_blocking_io_runs_on_the_store_threads(
         threads.append(threading.current_thread().name)
         return real_read(layout, path)
 
-    monkeypatch.setattr(filesystem_ops, "write_atomic", write_spy)
-    monkeypatch.setattr(filesystem_ops, "read_snapshot", read_spy)
+    monkeypatch.setattr(ops, "write_atomic", write_spy)
+    monkeypatch.setattr(records, "read_snapshot", read_spy)
     stored = await fs.insert(new_record(clock(), "k"))
     await fs.get("k", clock())
     await fs.delete("k", clock(), expect_id=stored.id)

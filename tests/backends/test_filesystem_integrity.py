@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backends import filesystem_journal
-from backends.filesystem import FilesystemStore
-from backends.filesystem_format import encode_index, encode_journal_add, encode_journal_remove
+from backends.filesystem import FilesystemStore, journal
+from backends.filesystem.format import encode_index, encode_journal_add, encode_journal_remove
 from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.models import hash_secret
 from tests.backends.fs_support import (
@@ -60,7 +59,7 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
 async def test_journal_survives_torn_lines_and_is_compacted(
     fs: FilesystemStore, root: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(filesystem_journal, "COMPACT_MIN_DEAD", 6)
+    monkeypatch.setattr(journal, "COMPACT_MIN_DEAD", 6)
     first = await fs.insert(new_record(clock(), "first"))
     # A crash in the middle of appending "-13": the torn "-1" must not remove id 1.
     append_journal(root, encode_journal_remove(first.id * 10 + 3)[:-2])
