@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from backends import open_store
-from backends.redis_layout import KeySpace
+from backends.redis.layout import KeySpace
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.models import SnapshotMeta, hash_secret

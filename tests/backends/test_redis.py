@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from backends.redis import RedisStore
-from backends.redis_layout import KeySpace, encode_meta, meta_tail
+from backends.redis.layout import KeySpace, encode_meta, meta_tail
 from snapshot_server.config import RedisConfig, StorageConfig
 from snapshot_server.errors import ConfigError, SnapshotNotFound
 from snapshot_server.models import hash_secret

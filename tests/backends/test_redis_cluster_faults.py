@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from backends.redis_layout import KeySpace
+from backends.redis.layout import KeySpace
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
 from snapshot_server.models import hash_secret
