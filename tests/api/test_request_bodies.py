@@ -105,7 +105,12 @@ async def test_inflated_size_is_what_counts(client: Client) -> None:
     [
         ("gzip", b'{"dashboard": {}}', 400, "Request body is not valid gzip data"),
         ("deflate", b"\x00\x01not deflate", 400, "Request body is not valid deflate data"),
-        ("gzip", gzip.compress(b'{"dashboard": {}}')[:-6], 400, "Request body is not valid gzip"),
+        (
+            "gzip",
+            gzip.compress(b'{"dashboard": {}}', mtime=0)[:-6],
+            400,
+            "Request body is not valid gzip",
+        ),
         ("br", b"\x0b\x02\x80{}\x03", 415, "Unsupported Content-Encoding"),
         ("zstd", b"{}", 415, "Unsupported Content-Encoding"),
         ("gzip, gzip", b"{}", 415, "Unsupported Content-Encoding"),
