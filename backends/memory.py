@@ -13,7 +13,7 @@ from typing import Self
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
-from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
 
 
 class MemoryStore:
@@ -48,27 +48,17 @@ class MemoryStore:
         return self._live(self._key_by_delete_hash.get(delete_key_hash), now).meta
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
         self._check_open()
-        needle = query.casefold()
+        needle = query.needle
         # Dicts keep insertion order and ids are handed out in insertion order: id order, free.
         matches = (
             m
             for m in (s.meta for s in self._by_key.values())
-            if m.org_id == org_id
-            and (user_id is None or m.user_id == user_id)
-            and not m.is_expired(now)
-            and needle in m.name.casefold()
+            if scope.includes(m) and not m.is_expired(now) and needle in m.name.casefold()
         )
-        start = (page - 1) * limit
-        return list(itertools.islice(matches, start, start + limit))
+        return list(itertools.islice(matches, query.offset, query.offset + query.limit))
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         self._check_open()

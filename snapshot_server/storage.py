@@ -5,8 +5,8 @@ A backend is a class with an ``open(config)`` classmethod returning a ready ``Sn
 injected clock) into every method that must honour expiry, so an expired snapshot is invisible the
 instant ``expires <= now``, whether or not the backend has reclaimed it yet.
 
-Keys are passed already validated (``^[A-Za-z0-9_-]{1,128}$``); deleteKeys are passed only as their
-hex SHA-256.
+Keys are passed already validated (``models.KEY_RE``); deleteKeys are passed only as their hex
+SHA-256 (``models.HASH_RE``).
 
 Errors. Every method may raise ``StorageUnavailable`` when the backend cannot be reached; each
 backend turns its driver's exceptions into it at one boundary, and no other driver exception
@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Protocol, Self
 
 from .config import StorageConfig
-from .models import NewSnapshot, Snapshot, SnapshotMeta
+from .models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
 
 
 class SnapshotStore(Protocol):
@@ -54,20 +54,10 @@ class SnapshotStore(Protocol):
         ...
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
-        """Unexpired snapshots of ``org_id`` in ascending id order.
-
-        ``user_id=None`` lists the whole org; otherwise only that user's. ``query`` keeps names
-        containing it case-insensitively (``str.casefold``; no wildcards: ``%`` and ``_`` are
-        literal); ``""`` keeps all. ``page`` (1-based) of ``limit`` items.
-        """
+        """The unexpired snapshots in ``scope`` whose names match ``query``, in ascending id
+        order: the page ``query`` asks for (see ``ListQuery``)."""
         ...
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:

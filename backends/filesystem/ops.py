@@ -16,6 +16,8 @@ from snapshot_server.models import (
     HASH_RE,
     KEY_RE,
     CorruptData,
+    ListQuery,
+    ListScope,
     NewSnapshot,
     Snapshot,
     SnapshotMeta,
@@ -100,31 +102,26 @@ class SyncStore:
                 self._drop_dangling_index(delete_key_hash)
         return None if meta is None or meta.is_expired(now) else meta
 
-    def list_snapshots(
-        self, org_id: int, user_id: int | None, query: str, limit: int, page: int, now: float
-    ) -> list[SnapshotMeta]:
+    def list_snapshots(self, scope: ListScope, query: ListQuery, now: float) -> list[SnapshotMeta]:
         """See ``SnapshotStore.list_snapshots``. Filters the journal in memory, then checks the
         entries up to the end of the page against their record files (skipping ghosts)."""
-        needle = query.casefold()
+        needle = query.needle
         candidates = sorted(
             (
                 m
                 for m in self.journal.entries()
-                if m.org_id == org_id
-                and (user_id is None or m.user_id == user_id)
-                and not m.is_expired(now)
-                and needle in m.name.casefold()
+                if scope.includes(m) and not m.is_expired(now) and needle in m.name.casefold()
             ),
             key=lambda m: m.id,
         )
-        wanted = page * limit
+        wanted = query.offset + query.limit
         found: list[SnapshotMeta] = []
         for meta in candidates:
             if len(found) == wanted:
                 break
             if self.records.is_committed(meta):
                 found.append(meta)
-        return found[(page - 1) * limit :]
+        return found[query.offset :]
 
     def delete(self, key: str, now: float, expect_id: int) -> SnapshotMeta | None:
         """Remove the unexpired record for ``key`` if it still has id ``expect_id``; ``None``

@@ -18,7 +18,7 @@ from typing import Self, TypeVar, TypeVarTuple
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
-from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
 
 from .ops import SyncStore
 
@@ -70,15 +70,9 @@ class FilesystemStore:
         return _found(await self._run(self._sync.get_by_delete_key, delete_key_hash, now))
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
-        return await self._run(self._sync.list_snapshots, org_id, user_id, query, limit, page, now)
+        return await self._run(self._sync.list_snapshots, scope, query, now)
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         async with self._write_lock:

@@ -9,7 +9,14 @@ from typing import Self, cast
 
 from snapshot_server.config import StorageConfig, redact_url
 from snapshot_server.errors import ConfigError, SnapshotExists, SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import CorruptData, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import (
+    CorruptData,
+    ListQuery,
+    ListScope,
+    NewSnapshot,
+    Snapshot,
+    SnapshotMeta,
+)
 
 from .client import DRIVER_ERRORS, Connection
 from .layout import KeySpace, decode_meta
@@ -77,13 +84,7 @@ class RedisStore:
         return _live(await self._redis.call(self._redis.client.get(name)), now, name)
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
         """See ``SnapshotStore.list_snapshots``.
 
@@ -91,9 +92,10 @@ class RedisStore:
         member up to its last match, i.e. O(expired-but-unpruned + skipped + returned) members of
         the org (or user) in batches of 500, each member a few hundred bytes of JSON.
         """
-        index = self._keys.org(org_id) if user_id is None else self._keys.user(org_id, user_id)
-        needle = query.casefold()
-        skip, found = (page - 1) * limit, list[SnapshotMeta]()
+        org, user = scope.org_id, scope.user_id
+        index = self._keys.org(org) if user is None else self._keys.user(org, user)
+        needle, limit = query.needle, query.limit
+        skip, found = query.offset, list[SnapshotMeta]()
         after = "-inf"
         while len(found) < limit:
             batch = cast(

@@ -23,6 +23,8 @@ from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnav
 from snapshot_server.models import (
     META_FIELDS,
     CorruptData,
+    ListQuery,
+    ListScope,
     NewSnapshot,
     Snapshot,
     SnapshotMeta,
@@ -125,29 +127,23 @@ class SQLiteStore:
         return self._checked(_meta, row)
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
         # instr() over casefold(): a plain substring test, so % and _ in the query are literal
         # and case folding matches the other backends' str.casefold beyond ASCII.
         sql = f"SELECT {_META_COLUMNS} FROM snapshot WHERE org_id = :org AND {_UNEXPIRED}"
         params: dict[str, Any] = {
-            "org": org_id,
+            "org": scope.org_id,
             "now": now,
-            "limit": limit,
-            "offset": (page - 1) * limit,
+            "limit": query.limit,
+            "offset": query.offset,
         }
-        if user_id is not None:
+        if scope.user_id is not None:
             sql += " AND user_id = :user"
-            params["user"] = user_id
-        if query:
+            params["user"] = scope.user_id
+        if query.query:
             sql += " AND instr(casefold(name), :needle) > 0"
-            params["needle"] = query.casefold()
+            params["needle"] = query.needle
         sql += " ORDER BY id LIMIT :limit OFFSET :offset"
         return self._valid(await self._all(sql, params))
 

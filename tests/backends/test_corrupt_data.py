@@ -19,7 +19,7 @@ from backends import open_store
 from backends.redis.layout import KeySpace
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound
-from snapshot_server.models import SnapshotMeta, hash_secret
+from snapshot_server.models import ListQuery, ListScope, SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.backends.fs_support import index_file
 from tests.support import ManualClock, new_record
@@ -104,7 +104,7 @@ async def test_damaged_record_is_absent_and_logged(
         await store.delete_by_delete_key(hash_secret("victim-dk"), clock())
     # Listings and cleanup carry on with the rest. (Redis lists from index entries, which are
     # whole copies of the metadata: undamaged here, so the victim is still listed there.)
-    listed = await store.list_snapshots(1, None, "", 10, 1, clock())
+    listed = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
     assert other.id in [m.id for m in listed]
     assert (await store.get("other", clock())).meta == other
     clock.advance(60)
@@ -126,9 +126,9 @@ async def test_a_sqlite_dashboard_that_is_not_a_blob_is_not_served(
         with pytest.raises(SnapshotNotFound):
             await store.get("victim", clock())
         assert "dashboard is not a BLOB" in caplog.text
-        assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [
-            victim.id
-        ]
+        assert [
+            m.id for m in await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+        ] == [victim.id]
         assert await store.delete_by_delete_key(hash_secret("victim-dk"), clock()) == victim
     finally:
         await store.aclose()
@@ -153,7 +153,7 @@ async def test_foreign_members_of_the_redis_indexes_do_not_block_listing_or_clea
         second = await store.insert(new_record(clock(), expires_in=10))
         caplog.set_level(logging.WARNING, logger="backends")
 
-        listed = await store.list_snapshots(1, None, "", 10, 1, clock())
+        listed = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
         assert [m.id for m in listed] == [first.id, second.id]
         clock.advance(10)
         removed = await store.delete_expired(clock(), limit=2)  # the garbage comes first

@@ -16,7 +16,7 @@ import pytest
 from backends.filesystem import FilesystemStore, disk, ops, records
 from backends.filesystem.layout import Layout
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import Snapshot, hash_secret
+from snapshot_server.models import ListQuery, ListScope, Snapshot, hash_secret
 from tests.backends.fs_support import (
     all_files,
     config_for,
@@ -124,7 +124,7 @@ async def test_failed_write_leaves_nothing_and_is_storage_unavailable(
         await fs.get("doomed", clock())
     with pytest.raises(SnapshotNotFound):
         await fs.get_by_delete_key(hash_secret("doomed-dk"), clock())
-    assert await fs.list_snapshots(1, None, "", 100, 1, clock()) == []
+    assert await fs.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
     # Neither the key nor the deleteKey stays claimed; the burnt id is not reused.
     stored = await fs.insert(record)
     assert stored.id == 2
@@ -148,7 +148,9 @@ async def test_stray_temp_files_are_ignored_then_removed_on_open(
         stray.write_bytes(b"snapshot-record/1 half a rec")
 
     assert (await store.get("kept", clock())).meta == kept
-    assert [m.key for m in await store.list_snapshots(1, None, "", 100, 1, clock())] == ["kept"]
+    assert [
+        m.key for m in await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock())
+    ] == ["kept"]
     assert len(await store.delete_expired(clock() + 10**9)) == 0
     await store.aclose()
     assert all(s.exists() for s in strays)  # nothing removed them while the store ran

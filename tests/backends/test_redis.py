@@ -16,7 +16,7 @@ from backends.redis import RedisStore
 from backends.redis.layout import KeySpace, encode_meta, meta_tail
 from snapshot_server.config import RedisConfig, StorageConfig
 from snapshot_server.errors import ConfigError, SnapshotNotFound
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock, new_record
 
@@ -140,14 +140,16 @@ async def test_a_reused_key_is_not_hurt_by_cleanup_of_its_predecessor(
     assert removed[0].id != fresh.id
     assert (await store.get("reused", clock())).meta == fresh
     assert await store.get_by_delete_key(hash_secret("reused-dk"), clock()) == fresh
-    assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [fresh.id]
+    assert [
+        m.id for m in await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+    ] == [fresh.id]
 
 
 async def test_list_pages_across_index_batches(store: SnapshotStore, clock: ManualClock) -> None:
     ids = [(await store.insert(new_record(clock(), name=f"n{i}"))).id for i in range(1203)]
-    listed = await store.list_snapshots(1, None, "", 5000, 1, clock())
+    listed = await store.list_snapshots(ListScope(1), ListQuery("", 5000, 1), clock())
     assert [m.id for m in listed] == ids
-    page = await store.list_snapshots(1, None, "n1", 100, 2, clock())
+    page = await store.list_snapshots(ListScope(1), ListQuery("n1", 100, 2), clock())
     matching = [i for i, n in zip(ids, range(1203), strict=True) if "n1" in f"n{n}"]
     assert [m.id for m in page] == matching[100:200]
 

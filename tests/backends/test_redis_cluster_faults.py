@@ -16,7 +16,7 @@ from redis.asyncio.cluster import RedisCluster
 from backends.redis.layout import KeySpace
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.redis_servers import RedisServer, start_cluster, wait_cluster_ok
 from tests.stores.redis import redis_config
@@ -103,7 +103,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
 
     # A create whose body cannot be written is rolled back: nothing half-created is visible.
     await fails_promptly(store.insert(new_record(clock(), key=key, delete_key="dk")))
-    assert await store.list_snapshots(1, None, "", 10, 1, clock()) == []
+    assert await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()) == []
     with pytest.raises(SnapshotNotFound):
         await store.get_by_delete_key(hash_secret("dk"), clock())
 
@@ -131,7 +131,7 @@ async def test_losing_the_metadata_node_fails_fast_and_the_same_store_recovers(
     await fails_promptly(store.ping())
     await fails_promptly(store.insert(new_record(clock())))
     await fails_promptly(store.get("k", clock()))
-    await fails_promptly(store.list_snapshots(1, None, "", 10, 1, clock()))
+    await fails_promptly(store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()))
 
     meta_node.start()
     wait_cluster_ok(nodes, within=RECOVER_WITHIN)

@@ -14,7 +14,7 @@ import pytest
 from backends.redis import RedisStore
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.redis_servers import RedisServer, start_server
 from tests.stores.redis import redis_config
@@ -49,7 +49,7 @@ async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) 
         "ping": store.ping(),
         "insert": store.insert(new_record(clock())),
         "get": store.get("k", clock()),
-        "list": store.list_snapshots(1, None, "", 10, 1, clock()),
+        "list": store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()),
         "delete": store.delete("k", clock(), expect_id=1),
         "delete_by_delete_key": store.delete_by_delete_key(hash_secret("k"), clock()),
         "delete_expired": store.delete_expired(clock()),

@@ -16,7 +16,7 @@ import pytest
 from backends.sqlite import SQLiteStore
 from snapshot_server.config import SQLiteConfig, StorageConfig
 from snapshot_server.errors import StorageUnavailable
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from tests.support import ManualClock, new_record
 
 
@@ -33,7 +33,9 @@ async def test_an_acknowledged_insert_is_already_committed(
         for _ in range(200):
             await store.insert(new_record(clock()))
         for attempt in range(20):
-            listing = asyncio.create_task(store.list_snapshots(1, None, "", 5000, 1, clock()))
+            listing = asyncio.create_task(
+                store.list_snapshots(ListScope(1), ListQuery("", 5000, 1), clock())
+            )
             await asyncio.sleep(0)  # the listing's query reaches the database thread first
             stored = await store.insert(new_record(clock(), f"acked-{attempt}"))
             (count,) = other.execute(
@@ -59,7 +61,9 @@ async def test_driver_errors_are_storage_unavailable(tmp_path: Path, clock: Manu
             "insert": lambda: store.insert(new_record(clock())),
             "get": lambda: store.get(stored.key, clock()),
             "get_by_delete_key": lambda: store.get_by_delete_key(hash_secret("dk"), clock()),
-            "list_snapshots": lambda: store.list_snapshots(1, None, "", 10, 1, clock()),
+            "list_snapshots": lambda: store.list_snapshots(
+                ListScope(1), ListQuery("", 10, 1), clock()
+            ),
             "delete": lambda: store.delete(stored.key, clock(), expect_id=stored.id),
             "delete_by_delete_key": lambda: store.delete_by_delete_key(hash_secret("dk"), 0.0),
             "delete_expired": lambda: store.delete_expired(clock()),
