@@ -9,14 +9,29 @@ It stores objects, not bytes, so it has no corrupt data to meet and no driver to
 from __future__ import annotations
 
 import itertools
-from typing import Self
+from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from snapshot_server.config import StorageConfig
+from snapshot_server.config_reader import Section
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.storage import StoreSettings
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """``[storage.memory]`` has no settings; a key in it is an error."""
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        section.done()
+        return cls()
 
 
 class MemoryStore:
+    Settings: ClassVar[type[StoreSettings]] = MemorySettings
+
     def __init__(self) -> None:
         self._by_key: dict[str, Snapshot] = {}
         self._key_by_delete_hash: dict[str, str] = {}
@@ -25,6 +40,7 @@ class MemoryStore:
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
+        MemorySettings.read(config.section())
         return cls()
 
     # No awaits inside these methods: each runs atomically on the event loop.

@@ -1,7 +1,8 @@
-"""The storage contract every backend implements (SPEC §7).
+"""The storage contract every backend implements.
 
-A backend is a class with an ``open(config)`` classmethod returning a ready ``SnapshotStore``;
-``backends/__init__.py`` maps a config name to that class. The service passes ``now`` (from its one
+A backend is a class with an ``open(config)`` classmethod returning a ready ``SnapshotStore`` and
+a ``Settings`` dataclass for its ``[storage.NAME]`` table; ``backends/__init__.py`` maps a config
+name to that class. The service passes ``now`` (from its one
 injected clock) into every method that must honour expiry, so an expired snapshot is invisible the
 instant ``expires <= now``, whether or not the backend has reclaimed it yet.
 
@@ -17,18 +18,37 @@ cannot read back as a snapshot (corrupt, truncated, foreign) is logged and treat
 
 from __future__ import annotations
 
-from typing import Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from .config import StorageConfig
+from .config_reader import Section
 from .models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
 
 
+class StoreSettings(Protocol):
+    """A backend's ``[storage.NAME]`` settings: a frozen dataclass whose field defaults are the
+    defaults ``config.example.toml`` documents, one field per key."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        """The settings in ``section`` (absent keys take their defaults). Raises
+        ``ConfigError`` naming the first bad or unknown key (``section.done()``)."""
+        ...
+
+
 class SnapshotStore(Protocol):
+    Settings: ClassVar[type[StoreSettings]]
+
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
-        """Connect (creating schema or directories as needed) and return a ready store.
+        """Read this backend's settings from ``config.section()`` (the table of the backend
+        ``config`` names), connect (creating schema or directories as needed) and return a
+        ready store.
 
-        Raises ``StorageUnavailable`` when the backend cannot be reached at all.
+        Raises ``ConfigError`` for a bad setting, ``StorageUnavailable`` when the backend cannot
+        be reached at all.
         """
         ...
 

@@ -53,6 +53,6 @@ and size, not the dashboard's checksum, so a record whose dashboard was
 damaged in place (same size) still appears in a list while get/get_by_delete_key/delete say 404.
 """
 
-from .store import FilesystemStore
+from .store import FilesystemSettings, FilesystemStore
 
-__all__ = ["FilesystemStore"]
+__all__ = ["FilesystemSettings", "FilesystemStore"]

@@ -14,11 +14,14 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Self, TypeVar, TypeVarTuple
+from dataclasses import dataclass
+from typing import ClassVar, Self, TypeVar, TypeVarTuple
 
 from snapshot_server.config import StorageConfig
+from snapshot_server.config_reader import Section
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.storage import StoreSettings
 
 from .ops import SyncStore
 
@@ -29,7 +32,22 @@ _THREADS = 8
 _EXPIRE_BATCH = 32
 
 
+@dataclass(frozen=True, slots=True)
+class FilesystemSettings:
+    """``[storage.filesystem]``."""
+
+    path: str = "snapshots"  # the root directory; created 0700 if missing
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        settings = cls(path=section.get_str("path", cls().path, required=True))
+        section.done()
+        return settings
+
+
 class FilesystemStore:
+    Settings: ClassVar[type[StoreSettings]] = FilesystemSettings
+
     def __init__(self, sync: SyncStore, executor: ThreadPoolExecutor) -> None:
         self._sync = sync
         self._executor = executor
@@ -47,8 +65,9 @@ class FilesystemStore:
         one that others may read or write is narrowed to ``0o700``, and a symbolic link
         anywhere under it is refused.
         """
+        settings = FilesystemSettings.read(config.section())
         executor = ThreadPoolExecutor(_THREADS, thread_name_prefix="snapshot-fs")
-        store = cls(SyncStore(config.filesystem.path), executor)
+        store = cls(SyncStore(settings.path), executor)
         root = store._sync.layout.root
         try:
             await store._run(store._sync.prepare)

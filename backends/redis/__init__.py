@@ -3,7 +3,7 @@
 Modules: ``store`` (``RedisStore``: reads, listing, the decoding of what it reads), ``topology``
 (single server or cluster: the client, and where a dashboard body is written and deleted),
 ``scripts`` (the Lua commits), ``layout`` (key names, metadata encoding), ``client`` (the error
-boundary, scripts by digest).
+boundary, scripts by digest), ``settings`` (``[storage.redis]``).
 
 Key layout (``P`` = ``storage.redis.key_prefix``; ``M`` = a snapshot's metadata JSON, every
 ``SnapshotMeta`` field, byte-identical in every place it is stored):
@@ -47,9 +47,10 @@ cleanup round back.
 
 All metadata living in one slot means one shard holds it (and serves every create, delete and
 listing); dashboards, the bulk, are spread. A ``key_prefix`` containing ``{`` or ``}`` would
-change the hash tags and is refused at open.
+change the hash tags and is refused (``RedisSettings.read``).
 """
 
+from .settings import RedisSettings
 from .store import RedisStore
 
-__all__ = ["RedisStore"]
+__all__ = ["RedisSettings", "RedisStore"]

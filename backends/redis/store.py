@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
-from typing import Self, cast
+from typing import ClassVar, Self, cast
 
 from snapshot_server.config import StorageConfig, redact_url
-from snapshot_server.errors import ConfigError, SnapshotExists, SnapshotNotFound, StorageUnavailable
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
 from snapshot_server.models import (
     CorruptData,
     ListQuery,
@@ -17,9 +17,11 @@ from snapshot_server.models import (
     Snapshot,
     SnapshotMeta,
 )
+from snapshot_server.storage import StoreSettings
 
 from .client import DRIVER_ERRORS, Connection
 from .layout import KeySpace, decode_meta
+from .settings import RedisSettings
 from .topology import Topology, topology_for
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ _LIST_BATCH = 500  # index members fetched per round trip while listing
 
 
 class RedisStore:
+    Settings: ClassVar[type[StoreSettings]] = RedisSettings
+
     def __init__(self, redis: Connection, topology: Topology) -> None:
         self._redis = redis
         self._topology = topology
@@ -36,10 +40,8 @@ class RedisStore:
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
         """Connect and check the server answers. Raises ``StorageUnavailable`` if it does not,
-        ``ConfigError`` if ``key_prefix`` holds a hash-tag brace."""
-        cfg = config.redis
-        if "{" in cfg.key_prefix or "}" in cfg.key_prefix:
-            raise ConfigError("storage.redis.key_prefix: must not contain '{' or '}'")
+        ``ConfigError`` for a bad setting."""
+        cfg = RedisSettings.read(config.section())
         topology = topology_for(cfg)
         try:
             client = topology.connect(cfg)

@@ -26,13 +26,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from snapshot_server.config import RedisConfig
 from snapshot_server.errors import StorageUnavailable
 from snapshot_server.models import NewSnapshot, SnapshotMeta
 
 from . import scripts
 from .client import Client, Connection
 from .layout import KeySpace, encode_meta, meta_tail, pxat, trash_member
+from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Topology(ABC):
 
     @staticmethod
     @abstractmethod
-    def connect(config: RedisConfig) -> Client:
+    def connect(config: RedisSettings) -> Client:
         """A client for ``config`` (no I/O yet). Raises ``ValueError`` or a driver error for a
         malformed URL."""
 
@@ -112,7 +112,7 @@ class SingleServer(Topology):
     """One Redis server: the body is written and deleted inside the metadata scripts."""
 
     @staticmethod
-    def connect(config: RedisConfig) -> Client:
+    def connect(config: RedisSettings) -> Client:
         # One immediate retry on a broken connection (the server restarted) and none on a
         # timeout, so a request fails within about one socket_timeout when Redis hangs.
         retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
@@ -145,7 +145,7 @@ class Cluster(Topology):
         self._delete_body = redis.script(scripts.DELETE_BODY)
 
     @staticmethod
-    def connect(config: RedisConfig) -> Client:
+    def connect(config: RedisSettings) -> Client:
         # A few quick retries let the client follow MOVED/failover; each attempt is bounded by
         # socket_timeout, so a dead cluster still fails within a few seconds.
         retry = Retry(EqualJitterBackoff(cap=0.5, base=0.05), 2)
@@ -227,12 +227,12 @@ class Cluster(Topology):
             )
 
 
-def topology_for(config: RedisConfig) -> type[Topology]:
+def topology_for(config: RedisSettings) -> type[Topology]:
     """The strategy ``config`` asks for: the one place the two topologies are told apart."""
     return Cluster if config.cluster else SingleServer
 
 
-def _pool_options(config: RedisConfig) -> dict[str, Any]:
+def _pool_options(config: RedisSettings) -> dict[str, Any]:
     return {
         "max_connections": config.max_connections,
         "socket_timeout": config.socket_timeout,

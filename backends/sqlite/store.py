@@ -14,11 +14,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable
-from typing import Any, Self, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, TypeVar
 
 import aiosqlite
 
 from snapshot_server.config import StorageConfig
+from snapshot_server.config_reader import Section
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import (
     META_FIELDS,
@@ -30,6 +32,7 @@ from snapshot_server.models import (
     SnapshotMeta,
     meta_from_fields,
 )
+from snapshot_server.storage import StoreSettings
 
 from .database import connect
 
@@ -59,7 +62,22 @@ def _snapshot(row: sqlite3.Row) -> Snapshot:
     return Snapshot(meta, dashboard)
 
 
+@dataclass(frozen=True, slots=True)
+class SQLiteSettings:
+    """``[storage.sqlite]``."""
+
+    path: str = "snapshots.db"  # the database file; created, with its directories, if missing
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        settings = cls(path=section.get_str("path", cls().path, required=True))
+        section.done()
+        return settings
+
+
 class SQLiteStore:
+    Settings: ClassVar[type[StoreSettings]] = SQLiteSettings
+
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db
         self._path = path
@@ -67,7 +85,7 @@ class SQLiteStore:
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
-        path = config.sqlite.path
+        path = SQLiteSettings.read(config.section()).path
         return cls(await connect(path), path)
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:

@@ -9,6 +9,7 @@ import pytest
 
 from backends import open_store
 from backends.memory import MemoryStore
+from backends.sqlite import SQLiteSettings
 from snapshot_server.app import create_app, run_cleanup_job
 from snapshot_server.config import StorageConfig
 from snapshot_server.keys import SERVICE, STORE
@@ -109,9 +110,7 @@ async def test_storage_down_is_503(
     clock: ManualClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from snapshot_server.config import SQLiteConfig
-
-    storage = StorageConfig(backend="sqlite", sqlite=SQLiteConfig(path=str(tmp_path / "s.db")))
+    storage = StorageConfig.using("sqlite", SQLiteSettings(path=str(tmp_path / "s.db")))
     app = create_app(api_config(storage), open_store, clock=clock)
     client = await serve(aiohttp_client, app)
     made = await create(client)

@@ -12,12 +12,13 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from backends.redis import RedisStore
+from backends.redis import RedisSettings, RedisStore
 from backends.redis.layout import KeySpace, encode_meta, meta_tail
-from snapshot_server.config import RedisConfig, StorageConfig
+from snapshot_server.config import StorageConfig
 from snapshot_server.errors import ConfigError, SnapshotNotFound
 from snapshot_server.models import ListQuery, ListScope, hash_secret
 from snapshot_server.storage import SnapshotStore
+from tests.stores.redis import redis_settings
 from tests.support import ManualClock, new_record
 
 Raw = Redis | RedisCluster
@@ -32,10 +33,10 @@ def storage_config(request: pytest.FixtureRequest) -> StorageConfig:
 @pytest.fixture
 async def raw(storage_config: StorageConfig) -> AsyncIterator[Raw]:
     client: Raw
-    if storage_config.redis.cluster:
-        client = RedisCluster.from_url(storage_config.redis.url)
+    if redis_settings(storage_config).cluster:
+        client = RedisCluster.from_url(redis_settings(storage_config).url)
     else:
-        client = Redis.from_url(storage_config.redis.url)
+        client = Redis.from_url(redis_settings(storage_config).url)
     try:
         yield client
     finally:
@@ -44,7 +45,7 @@ async def raw(storage_config: StorageConfig) -> AsyncIterator[Raw]:
 
 @pytest.fixture
 def keys(storage_config: StorageConfig) -> KeySpace:
-    return KeySpace(storage_config.redis.key_prefix)
+    return KeySpace(redis_settings(storage_config).key_prefix)
 
 
 async def all_keys(raw: Raw, keys: KeySpace) -> set[str]:
@@ -155,8 +156,8 @@ async def test_list_pages_across_index_batches(store: SnapshotStore, clock: Manu
 
 
 async def test_a_hash_tag_brace_in_the_prefix_is_refused(storage_config: StorageConfig) -> None:
-    bad = StorageConfig(
-        backend="redis", redis=RedisConfig(url=storage_config.redis.url, key_prefix="a{b}")
+    bad = StorageConfig.using(
+        "redis", RedisSettings(url=redis_settings(storage_config).url, key_prefix="a{b}")
     )
     with pytest.raises(ConfigError, match="key_prefix"):
         await RedisStore.open(bad)
@@ -168,8 +169,8 @@ async def test_a_failed_cluster_body_delete_is_logged_and_stays_queued(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = await RedisStore.open(redis_cluster_storage_config)
-    raw = RedisCluster.from_url(redis_cluster_storage_config.redis.url)
-    keys = KeySpace(redis_cluster_storage_config.redis.key_prefix)
+    raw = RedisCluster.from_url(redis_settings(redis_cluster_storage_config).url)
+    keys = KeySpace(redis_settings(redis_cluster_storage_config).key_prefix)
     try:
         stored = await store.insert(new_record(clock(), key="body"))
         await raw.set(keys.body("body"), b"not a hash")  # the body delete script now fails

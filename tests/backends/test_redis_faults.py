@@ -37,9 +37,7 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def storage_config(server: RedisServer) -> StorageConfig:
-    return StorageConfig(
-        backend="redis", redis=redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
-    )
+    return redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
 
 
 async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) -> None:
@@ -100,9 +98,8 @@ async def test_open_fails_promptly_when_nothing_listens(
 
 
 async def test_unreachable_redis_error_never_shows_the_password() -> None:
-    storage_config = StorageConfig(
-        backend="redis",
-        redis=redis_config("redis://:hunter2secret@127.0.0.1:1/0", socket_timeout=SOCKET_TIMEOUT),
+    storage_config = redis_config(
+        "redis://:hunter2secret@127.0.0.1:1/0", socket_timeout=SOCKET_TIMEOUT
     )
     with pytest.raises(StorageUnavailable) as info:
         await RedisStore.open(storage_config)

@@ -13,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from backends.sqlite import SQLiteStore
-from snapshot_server.config import SQLiteConfig, StorageConfig
+from backends.sqlite import SQLiteSettings, SQLiteStore
+from snapshot_server.config import StorageConfig
 from snapshot_server.errors import StorageUnavailable
 from snapshot_server.models import ListQuery, ListScope, hash_secret
 from tests.support import ManualClock, new_record
+
+
+def sqlite_at(path: Path) -> StorageConfig:
+    return StorageConfig.using("sqlite", SQLiteSettings(path=str(path)))
 
 
 async def test_an_acknowledged_insert_is_already_committed(
@@ -27,7 +31,7 @@ async def test_an_acknowledged_insert_is_already_committed(
     returns must already be committed: visible to another connection, so durable if the
     process is killed the next instant."""
     path = tmp_path / "s.db"
-    store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+    store = await SQLiteStore.open(sqlite_at(path))
     other = sqlite3.connect(path)
     try:
         for _ in range(200):
@@ -52,7 +56,7 @@ async def test_driver_errors_are_storage_unavailable(tmp_path: Path, clock: Manu
     """Every operation turns an ``sqlite3.Error`` into ``StorageUnavailable`` (here: the table
     dropped under the store by another connection)."""
     path = tmp_path / "s.db"
-    store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+    store = await SQLiteStore.open(sqlite_at(path))
     try:
         stored = await store.insert(new_record(clock(), delete_key="dk"))
         with closing(sqlite3.connect(path)) as other, other:
@@ -98,7 +102,7 @@ async def test_database_directories_and_files_are_private(
     existing = tmp_path / "existing"
     existing.mkdir(mode=0o755)
     path = existing / "new" / "deeper" / "s.db"
-    store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+    store = await SQLiteStore.open(sqlite_at(path))
     try:
         await store.insert(new_record(clock()))
         files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
@@ -119,7 +123,7 @@ async def test_a_world_readable_database_of_an_older_version_is_narrowed(
         old.execute("CREATE TABLE t (x)")
         files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
         assert {mode(f) for f in files} == {0o644}
-        store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+        store = await SQLiteStore.open(sqlite_at(path))
         try:
             assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
             assert "narrowing" in caplog.text
@@ -135,7 +139,7 @@ async def test_a_failed_open_names_the_path_and_leaves_no_thread_behind(tmp_path
     directory = tmp_path / "a-directory.db"
     directory.mkdir()
     with pytest.raises(StorageUnavailable) as info:
-        await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(directory))))
+        await SQLiteStore.open(sqlite_at(directory))
     # The event loop's default executor keeps its (idle, harmless) "asyncio_N" threads.
     left = {t for t in set(threading.enumerate()) - before if not t.name.startswith("asyncio_")}
     assert left == set()

@@ -26,6 +26,7 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 
 from backends import open_store
+from backends.sqlite import SQLiteSettings
 from snapshot_server.app import create_app
 from snapshot_server.config import (
     AuthConfig,
@@ -34,7 +35,6 @@ from snapshot_server.config import (
     PurgerConfig,
     ServerConfig,
     SnapshotsConfig,
-    SQLiteConfig,
     StorageConfig,
     token_config,
 )
@@ -77,7 +77,7 @@ def config(tmp_path: Path, varnish_url: str) -> Config:
     token = token_config("e2e", TOKEN, role="Editor")
     return Config(
         server=ServerConfig(root_url=ROOT),
-        storage=StorageConfig(backend="sqlite", sqlite=SQLiteConfig(str(tmp_path / "s.db"))),
+        storage=StorageConfig.using("sqlite", SQLiteSettings(str(tmp_path / "s.db"))),
         snapshots=SnapshotsConfig(cache_max_age=3600, cleanup_interval=0.5),
         auth=AuthConfig(tokens=(token,)),
         cdn=CdnConfig(purgers=(PurgerConfig(kind="http", nodes=(varnish_url,), max_attempts=3),)),
