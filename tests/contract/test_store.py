@@ -360,8 +360,15 @@ class TestList:
         assert not hasattr(item, "dashboard")
 
 
-async def test_ping(store: SnapshotStore) -> None:
+async def test_ping_returns_while_the_store_answers_and_raises_once_it_cannot(
+    store: SnapshotStore,
+) -> None:
+    """Both halves of ``ping``'s contract. "Cannot answer" is a closed store here; each
+    backend's own suite also cuts it off for real (a killed Redis, a removed root)."""
     await store.ping()
+    await store.aclose()
+    with pytest.raises(StorageUnavailable):
+        await store.ping()
 
 
 async def test_every_method_after_aclose_is_storage_unavailable(
