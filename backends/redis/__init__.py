@@ -1,9 +1,9 @@
 """Redis backend (``redis.asyncio``, hiredis parser), for one server or a Redis Cluster.
 
-Modules: ``store`` (``RedisStore``: reads, listing, the decoding of what it reads), ``topology``
-(single server or cluster: the client, and where a dashboard body is written and deleted),
-``scripts`` (the Lua commits), ``layout`` (key names, metadata encoding), ``client`` (the error
-boundary, scripts by digest), ``settings`` (``[storage.redis]``).
+Modules: ``store`` (``RedisStore``: reads and listing), ``topology`` (single server or cluster:
+the client, and where a dashboard body is written and deleted), ``scripts`` (the Lua commits),
+``layout`` (key names; metadata encoded, and decoded strictly), ``client`` (the error boundary,
+scripts by digest), ``settings`` (``[storage.redis]``).
 
 Key layout (``P`` = ``storage.redis.key_prefix``; ``M`` = a snapshot's metadata JSON, every
 ``SnapshotMeta`` field, byte-identical in every place it is stored):

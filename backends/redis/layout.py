@@ -1,4 +1,5 @@
-"""Key names and the stored metadata encoding of the Redis backend.
+"""Key names and the stored metadata encoding of the Redis backend, and reading metadata back
+(anything that does not decode is logged and treated as absent).
 
 ``backends.redis`` documents the layout; this module is its single source of truth. Every
 metadata key carries the hash tag ``{meta}`` so one Lua script can touch all of them, even in a
@@ -9,18 +10,23 @@ collide with another.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import orjson
 
+from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.models import (
     META_FIELDS,
+    CorruptData,
     NewSnapshot,
     SnapshotMeta,
     json_object,
     meta_from_fields,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +106,22 @@ def trash_member(meta: SnapshotMeta) -> str:
 def pxat(expires: float) -> int:
     """Milliseconds for ``PXAT``: rounded up, so Redis never reclaims before ``expires``."""
     return max(1, math.ceil(expires * 1000))
+
+
+def live_meta(raw: bytes | str | None, now: float, name: str) -> SnapshotMeta:
+    """The metadata in ``raw``, read from key ``name``. Raises ``SnapshotNotFound`` if absent,
+    expired, or not a snapshot's metadata (logged)."""
+    meta = None if raw is None else read_meta(raw, name)
+    if meta is None or meta.is_expired(now):
+        raise SnapshotNotFound()
+    return meta
+
+
+def read_meta(raw: bytes | str, name: str) -> SnapshotMeta | None:
+    """The snapshot metadata ``raw`` (read from key ``name``), or ``None`` if it is not that:
+    foreign or corrupt data is logged and treated as absent."""
+    try:
+        return decode_meta(raw)
+    except CorruptData as exc:
+        log.warning("ignoring corrupt snapshot metadata in %s: %s", name, exc)
+        return None

@@ -3,28 +3,18 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import suppress
 from typing import ClassVar, Self, cast
 
 from snapshot_server.config import StorageConfig, redact_url
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import (
-    CorruptData,
-    ListQuery,
-    ListScope,
-    NewSnapshot,
-    Snapshot,
-    SnapshotMeta,
-)
+from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
 from snapshot_server.storage import StoreSettings
 
 from .client import DRIVER_ERRORS, Connection
-from .layout import KeySpace, decode_meta
+from .layout import KeySpace, live_meta, read_meta
 from .settings import RedisSettings
 from .topology import Topology, topology_for
-
-log = logging.getLogger(__name__)
 
 _LIST_BATCH = 500  # index members fetched per round trip while listing
 
@@ -74,7 +64,7 @@ class RedisStore:
         pipe.get(self._keys.claim(key))
         pipe.hmget(self._keys.body(key), ["id", "body"])
         raw, (body_id, body) = await self._redis.call(pipe.execute())
-        meta = _live(raw, now, self._keys.claim(key))
+        meta = live_meta(raw, now, self._keys.claim(key))
         # The body must be this snapshot's: not yet written, or left by a deleted predecessor
         # of the same key, means "not found".
         if body is None or body_id != b"%d" % meta.id:
@@ -83,7 +73,7 @@ class RedisStore:
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         name = self._keys.delete_key(delete_key_hash)
-        return _live(await self._redis.call(self._redis.client.get(name)), now, name)
+        return live_meta(await self._redis.call(self._redis.client.get(name)), now, name)
 
     async def list_snapshots(
         self, scope: ListScope, query: ListQuery, now: float
@@ -109,7 +99,7 @@ class RedisStore:
                 ),
             )
             for raw, _score in batch:
-                meta = _decoded(raw, index)
+                meta = read_meta(raw, index)
                 if meta is None or meta.is_expired(now) or needle not in meta.name.casefold():
                     continue
                 if skip:
@@ -127,7 +117,7 @@ class RedisStore:
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         name = self._keys.claim(key)
         raw = await self._redis.call(self._redis.client.get(name))
-        meta = _live(raw, now, name)
+        meta = live_meta(raw, now, name)
         if meta.id != expect_id:
             raise SnapshotNotFound()  # the key was deleted and created again since the read
         assert raw is not None
@@ -136,7 +126,7 @@ class RedisStore:
     async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         name = self._keys.delete_key(delete_key_hash)
         raw = await self._redis.call(self._redis.client.get(name))
-        meta = _live(raw, now, name)
+        meta = live_meta(raw, now, name)
         assert raw is not None
         return await self._delete(raw, meta)
 
@@ -169,7 +159,7 @@ class RedisStore:
         A member that does not decode names no snapshot this store can find: it is logged and
         taken out of the index, or it would come first in every later round, for ever.
         """
-        decoded = [(raw, _decoded(raw, self._keys.expiry)) for raw in members]
+        decoded = [(raw, read_meta(raw, self._keys.expiry)) for raw in members]
         corrupt = [raw for raw, meta in decoded if meta is None]
         if corrupt:
             await self._redis.call(self._redis.client.zrem(self._keys.expiry, *corrupt))
@@ -184,22 +174,3 @@ class RedisStore:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
-
-
-def _live(raw: bytes | str | None, now: float, name: str) -> SnapshotMeta:
-    """The metadata in ``raw``, read from key ``name``. Raises ``SnapshotNotFound`` if absent,
-    expired, or not a snapshot's metadata (logged)."""
-    meta = None if raw is None else _decoded(raw, name)
-    if meta is None or meta.is_expired(now):
-        raise SnapshotNotFound()
-    return meta
-
-
-def _decoded(raw: bytes | str, name: str) -> SnapshotMeta | None:
-    """The snapshot metadata ``raw`` (read from key ``name``), or ``None`` if it is not that:
-    foreign or corrupt data is logged and treated as absent."""
-    try:
-        return decode_meta(raw)
-    except CorruptData as exc:
-        log.warning("ignoring corrupt snapshot metadata in %s: %s", name, exc)
-        return None
