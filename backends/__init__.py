@@ -3,7 +3,8 @@
 ``REGISTRY`` maps a name to ``"module:Class"`` and is imported lazily, so a deployment imports
 only the drivers of the backends its config names (an SQLite deployment never imports redis).
 Adding a backend is one module (or package) here, defining a ``SnapshotStore`` with its
-``Settings``, and one line in ``REGISTRY``; every other list of names derives from it.
+``Settings``, one line in ``REGISTRY`` and a fixture module in ``tests/stores/`` (README,
+"Design"); every other list of names derives from ``REGISTRY``.
 
 Import rule: this package imports the contract (``snapshot_server.storage``, ``.models``,
 ``.errors``, ``.config``, ``.config_reader``) and nothing else of ``snapshot_server``.

@@ -3,9 +3,7 @@ operations of ``ops`` on a dedicated thread pool, never on the event loop.
 
 ``_run`` is the one error boundary: ``OSError`` (and any call after ``aclose``) becomes
 ``StorageUnavailable`` there. At ``open`` the message names the path and the OS error; per
-request, clients see only "Storage unavailable" and the log gets the cause. Writers queue on an
-``asyncio.Lock`` before taking the cross-process ``flock``, so a burst of inserts cannot occupy
-every pool thread and starve the readers.
+request, clients see only "Storage unavailable" and the log gets the cause.
 """
 
 from __future__ import annotations
