@@ -1,8 +1,13 @@
 """Storage backends, chosen by name in ``[storage] backend``.
 
-The registry maps a name to ``"module:Class"`` and imports lazily, so a deployment only imports
-the driver it uses (an SQLite deployment never imports redis). Adding a backend is one module
-here and one line in ``REGISTRY``.
+``REGISTRY`` maps a name to ``"module:Class"`` and is imported lazily, so a deployment imports
+only the drivers of the backends its config names (an SQLite deployment never imports redis).
+Adding a backend is one module (or package) here, defining a ``SnapshotStore`` with its
+``Settings``, one line in ``REGISTRY`` and a fixture module in ``tests/stores/`` (README,
+"Design"); every other list of names derives from ``REGISTRY``.
+
+Import rule: this package imports the contract (``snapshot_server.storage``, ``.models``,
+``.errors``, ``.config``, ``.config_reader``) and nothing else of ``snapshot_server``.
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ import importlib
 from typing import cast
 
 from snapshot_server.config import StorageConfig
+from snapshot_server.errors import ConfigError
 from snapshot_server.storage import SnapshotStore
 
 REGISTRY: dict[str, str] = {
-    "memory": "backends.memory:MemoryStore",
     "sqlite": "backends.sqlite:SQLiteStore",
     "redis": "backends.redis:RedisStore",
     "filesystem": "backends.filesystem:FilesystemStore",
+    "memory": "backends.memory:MemoryStore",
 }
 
 
@@ -28,6 +34,21 @@ def backend_class(name: str) -> type[SnapshotStore]:
     return cast(type[SnapshotStore], getattr(module, class_name))
 
 
+def check_storage(config: StorageConfig) -> None:
+    """Validate ``[storage]``: ``backend`` is a registered name, and every ``[storage.NAME]``
+    table present is a registered backend's and reads with its ``Settings``. A table of a
+    backend not in use is checked too: switching backends is a one-line edit, and must not
+    reveal a bad setting only then. Raises ``ConfigError`` naming the first bad key."""
+    names = ", ".join(REGISTRY)
+    if config.backend not in REGISTRY:
+        raise ConfigError(f"storage.backend: must be one of {names}")
+    for name in config.tables:
+        if name not in REGISTRY:
+            raise ConfigError(f"storage.{name}: unknown key (backends: {names})")
+        backend_class(name).Settings.read(config.section(name))
+
+
 async def open_store(config: StorageConfig) -> SnapshotStore:
-    """Open the backend ``config.backend`` names. Raises ``StorageUnavailable``."""
+    """Open the backend ``config.backend`` names. Raises ``StorageUnavailable``, or
+    ``ConfigError`` for a setting ``check_storage`` would have refused."""
     return await backend_class(config.backend).open(config)

@@ -9,14 +9,29 @@ It stores objects, not bytes, so it has no corrupt data to meet and no driver to
 from __future__ import annotations
 
 import itertools
-from typing import Self
+from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from snapshot_server.config import StorageConfig
+from snapshot_server.config_reader import Section
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
-from snapshot_server.models import NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.storage import StoreSettings
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """``[storage.memory]`` has no settings; a key in it is an error."""
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        section.done()
+        return cls()
 
 
 class MemoryStore:
+    Settings: ClassVar[type[StoreSettings]] = MemorySettings
+
     def __init__(self) -> None:
         self._by_key: dict[str, Snapshot] = {}
         self._key_by_delete_hash: dict[str, str] = {}
@@ -25,6 +40,7 @@ class MemoryStore:
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
+        MemorySettings.read(config.section())
         return cls()
 
     # No awaits inside these methods: each runs atomically on the event loop.
@@ -48,27 +64,17 @@ class MemoryStore:
         return self._live(self._key_by_delete_hash.get(delete_key_hash), now).meta
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
         self._check_open()
-        needle = query.casefold()
+        needle = query.needle
         # Dicts keep insertion order and ids are handed out in insertion order: id order, free.
         matches = (
             m
             for m in (s.meta for s in self._by_key.values())
-            if m.org_id == org_id
-            and (user_id is None or m.user_id == user_id)
-            and not m.is_expired(now)
-            and needle in m.name.casefold()
+            if scope.includes(m) and not m.is_expired(now) and needle in m.name.casefold()
         )
-        start = (page - 1) * limit
-        return list(itertools.islice(matches, start, start + limit))
+        return list(itertools.islice(matches, query.offset, query.offset + query.limit))
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         self._check_open()

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from backends import open_store
+from backends import check_storage, open_store
 
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def check_config(path: str) -> int:
     try:
         config = load_config(path)
+        check_storage(config.storage)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -84,6 +85,7 @@ def serve_command(args: argparse.Namespace) -> int:
     path = args.config or os.environ.get(CONFIG_ENV)
     try:
         config = load_config(path) if path else Config()
+        check_storage(config.storage)
         config = _apply_overrides(config, args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -122,11 +124,13 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
 
 def _newcomer_config(config: Config) -> Config:
     """No config file: SQLite in the working directory and a token for this run, printed."""
+    from backends.sqlite import SQLiteSettings  # imported here: only a newcomer needs it
+
     token = secrets.token_urlsafe(24)
     dev = token_config("development", token, role="Admin")
     print(
         "\nNo config file given: serving SQLite at "
-        f"{os.path.abspath(config.storage.sqlite.path)}.\n"
+        f"{os.path.abspath(SQLiteSettings.read(config.storage.section()).path)}.\n"
         f"Development token for this run (Admin of org 1):\n\n    {token}\n\n"
         f"  curl -H 'Authorization: Bearer {token}' {config.server.public_root}"
         "api/dashboard/snapshots\n\n"

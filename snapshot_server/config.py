@@ -1,9 +1,10 @@
 """Configuration: TOML (stdlib ``tomllib``) read once into frozen dataclasses, validated at load.
 
-Every key is here with its default; ``config.example.toml`` documents each one. A bad
-value raises ``ConfigError`` whose message starts with the dotted key, e.g.
-``storage.sqlite.path: must be a non-empty string``. Unknown keys are errors too, so a typo never
-silently falls back to a default.
+Every key is here with its default, except each backend's ``[storage.NAME]`` settings, which
+that backend owns and reads (see ``StorageConfig``); ``config.example.toml`` documents each one.
+A bad value raises ``ConfigError`` whose message starts with the dotted key, e.g.
+``server.port: must be at most 65535``. Unknown keys are errors too, so a typo never silently
+falls back to a default.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .config_reader import Section
@@ -22,9 +23,11 @@ from .models import HUNDRED_YEARS, hash_secret
 from .purge import PurgerSettings, read_purger
 from .urls import public_root
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 ROLES = ("Viewer", "Editor", "Admin")
 SCOPES = ("snapshots:read", "snapshots:create", "snapshots:delete")
-BACKEND_NAMES = ("sqlite", "redis", "filesystem", "memory")
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -46,31 +49,29 @@ class ServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class SQLiteConfig:
-    path: str = "snapshots.db"
-
-
-@dataclass(frozen=True, slots=True)
-class RedisConfig:
-    url: str = "redis://127.0.0.1:6379/0"
-    cluster: bool = False
-    key_prefix: str = "snapshot:"
-    max_connections: int = 64
-    socket_timeout: float = 2.0
-    socket_connect_timeout: float = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class FilesystemConfig:
-    path: str = "snapshots"
-
-
-@dataclass(frozen=True, slots=True)
 class StorageConfig:
+    """``[storage]``: the ``backend`` to use, and every ``[storage.NAME]`` table as written.
+
+    The tables stay raw because each backend owns its settings: ``snapshot_server`` never
+    imports ``backends``, so it cannot know them. A backend reads its table with its own
+    ``Settings.read`` when it opens; ``backends.check_storage`` reads every table present (and
+    checks the backend name) at load, so a bad setting is named before the server starts.
+    """
+
     backend: str = "sqlite"
-    sqlite: SQLiteConfig = field(default_factory=SQLiteConfig)
-    redis: RedisConfig = field(default_factory=RedisConfig)
-    filesystem: FilesystemConfig = field(default_factory=FilesystemConfig)
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def using(cls, backend: str, settings: DataclassInstance) -> StorageConfig:
+        """``backend`` configured with ``settings`` (its ``Settings`` dataclass), as if written
+        in its table: how code and tests configure a backend without TOML."""
+        return cls(backend, {backend: asdict(settings)})
+
+    def section(self, name: str | None = None) -> Section:
+        """The ``[storage.NAME]`` table (``NAME`` = the chosen backend unless given) for a
+        ``Settings.read``; an absent table reads as empty, so every setting has its default."""
+        name = self.backend if name is None else name
+        return Section(self.tables.get(name, {}), f"storage.{name}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,35 +172,12 @@ def _parse_server(s: Section) -> ServerConfig:
 
 
 def _parse_storage(s: Section) -> StorageConfig:
-    backend = s.get_str("backend", "sqlite")
-    if backend not in BACKEND_NAMES:
-        raise ConfigError(f"{s.key('backend')}: must be one of {', '.join(BACKEND_NAMES)}")
-    sq = s.section("sqlite")
-    sqlite = SQLiteConfig(path=sq.get_str("path", SQLiteConfig().path, required=True))
-    sq.done()
-    r = s.section("redis")
-    rd = RedisConfig()
-    redis = RedisConfig(
-        url=r.get_str("url", rd.url, required=True),
-        cluster=r.get_bool("cluster", rd.cluster),
-        key_prefix=r.get_str("key_prefix", rd.key_prefix),
-        max_connections=r.get_int("max_connections", rd.max_connections, lo=1),
-        socket_timeout=r.get_float("socket_timeout", rd.socket_timeout, lo=0.01),
-        socket_connect_timeout=r.get_float(
-            "socket_connect_timeout", rd.socket_connect_timeout, lo=0.01
-        ),
-    )
-    if "{" in redis.key_prefix or "}" in redis.key_prefix:
-        # The backend adds its own {hash tags}; a brace in the prefix would move keys' slots.
-        raise ConfigError(f"{r.key('key_prefix')}: must not contain {{ or }}")
-    if urlsplit(redis.url).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError(f"{r.key('url')}: must be a redis://, rediss:// or unix:// URL")
-    r.done()
-    fs = s.section("filesystem")
-    filesystem = FilesystemConfig(path=fs.get_str("path", FilesystemConfig().path, required=True))
-    fs.done()
+    """The backend name and the raw ``[storage.NAME]`` tables; ``backends.check_storage``
+    validates both."""
+    backend = s.get_str("backend", StorageConfig().backend)
+    tables = {name: s.section(name).data for name in s.data if name != "backend"}
     s.done()
-    return StorageConfig(backend=backend, sqlite=sqlite, redis=redis, filesystem=filesystem)
+    return StorageConfig(backend=backend, tables=tables)
 
 
 def _parse_snapshots(s: Section) -> SnapshotsConfig:

@@ -1,10 +1,12 @@
 """Typed reading of one TOML table for the config loader: every getter names the dotted key
-in its ``ConfigError``, and ``done()`` rejects keys nobody asked for (typos)."""
+in its ``ConfigError``, and ``done()`` rejects keys nobody asked for (typos). Also how a
+configured URL is shown in logs and messages (``redact_url``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -98,3 +100,18 @@ def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> 
         raise ConfigError(f"{key}: must be at least {lo}")
     if hi is not None and value > hi:
         raise ConfigError(f"{key}: must be at most {hi}")
+
+
+def redact_url(url: str) -> str:
+    """``url`` safe to log or show: a password replaced by ``***``, the query string and
+    fragment dropped (configured URLs carry secrets in both: a Redis password, a webhook
+    token)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{parts.username or ''}:***@{host}{port}"
+    return f"{parts.scheme}://{netloc}{parts.path}"

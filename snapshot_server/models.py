@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+import orjson
+
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+"""A view key or deleteKey, as clients may choose them (and as the service generates them)."""
 HUNDRED_YEARS = 100 * 365 * 86400  # seconds: the longest a snapshot may be asked to live
 HASH_RE = re.compile(r"[0-9a-f]{64}")
+"""A deleteKey's SHA-256 in hex: the only form in which a deleteKey is stored."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +93,38 @@ class NewSnapshot:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ListScope:
+    """Whose snapshots a listing shows: every one of ``org_id``'s, or only ``user_id``'s."""
+
+    org_id: int
+    user_id: int | None = None  # None: the whole org
+
+    def includes(self, meta: SnapshotMeta) -> bool:
+        return meta.org_id == self.org_id and (self.user_id is None or meta.user_id == self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """Which page of a listing: names containing ``query`` (compared after ``str.casefold``; no
+    wildcards, so ``%`` and ``_`` are literal; ``""`` keeps all), page ``page`` (1-based) of
+    ``limit`` items."""
+
+    query: str
+    limit: int
+    page: int
+
+    @property
+    def needle(self) -> str:
+        """``query`` casefolded: what a casefolded name must contain."""
+        return self.query.casefold()
+
+    @property
+    def offset(self) -> int:
+        """How many matches come before this page."""
+        return (self.page - 1) * self.limit
+
+
 META_FIELDS: tuple[str, ...] = tuple(
     f
     for f in SnapshotMeta.__dataclass_fields__  # insertion order = declaration order
@@ -118,6 +154,17 @@ class CorruptData(ValueError):
 
     Backends log it and treat the record as absent; it never reaches the service.
     """
+
+
+def json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """``raw`` parsed as a JSON object. Raises ``CorruptData`` naming ``what`` if it is not one."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptData(f"{what} is not JSON") from exc
+    if not isinstance(value, dict):
+        raise CorruptData(f"{what} is not a JSON object")
+    return value
 
 
 def meta_from_fields(fields: Mapping[str, Any]) -> SnapshotMeta:

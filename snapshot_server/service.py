@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
 import secrets
 import string
 from collections.abc import Callable
@@ -30,13 +29,21 @@ from .errors import (
     SnapshotNotFound,
     Unauthorized,
 )
-from .models import HUNDRED_YEARS, NewSnapshot, Snapshot, SnapshotMeta, hash_secret
+from .models import (
+    HUNDRED_YEARS,
+    KEY_RE,
+    ListQuery,
+    ListScope,
+    NewSnapshot,
+    Snapshot,
+    SnapshotMeta,
+    hash_secret,
+)
 from .scrub import sanitize_dashboard
 from .storage import SnapshotStore
 
 log = logging.getLogger(__name__)
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 KEY_ALPHABET = string.ascii_letters + string.digits
 GENERATED_KEY_LENGTH = 32  # 32 of 62 symbols: ~190 bits
 NEVER_SHOWN_AS = 50 * 365 * 86400  # Grafana's "never": created + 50 years
@@ -142,8 +149,8 @@ class SnapshotService:
             # Publishing to another snapshot server is not implemented (config refuses it).
             raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
         for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
-            if value is not None and not KEY_PATTERN.fullmatch(value):
-                raise InvalidSnapshot(f"{field} must match {KEY_PATTERN.pattern}")
+            if value is not None and not KEY_RE.fullmatch(value):
+                raise InvalidSnapshot(f"{field} must match {KEY_RE.pattern}")
         if request.key is not None and request.key == request.delete_key:
             # Otherwise everyone the view link is shared with could delete the snapshot.
             raise InvalidSnapshot("key and deleteKey must differ")
@@ -208,7 +215,7 @@ class SnapshotService:
             "snapshots:read",
             anonymous_allowed=not self.config.snapshots.view_requires_auth,
         )
-        if not KEY_PATTERN.fullmatch(key):
+        if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
         return await self.store.get(key, self.clock())
 
@@ -216,7 +223,7 @@ class SnapshotService:
         """Delete as a logged-in user: only in the caller's org (another org's snapshot is 404), and
         only the creator or an org Admin (else 403 "Access denied to this snapshot")."""
         self._require(identity, "snapshots:delete", anonymous_allowed=False)
-        if not KEY_PATTERN.fullmatch(key):
+        if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
         now = self.clock()
         existing = (await self.store.get(key, now)).meta
@@ -238,7 +245,7 @@ class SnapshotService:
         """
         self.check_enabled()
         try:
-            if not KEY_PATTERN.fullmatch(delete_key):
+            if not KEY_RE.fullmatch(delete_key):
                 raise SnapshotNotFound()
             # One atomic store operation: a lookup followed by a delete by view key could hit a
             # newer snapshot that reused the key in between.
@@ -255,18 +262,14 @@ class SnapshotService:
         ``public_mode``, where the anonymous caller owns nothing listable)."""
         self._require(identity, "snapshots:read", anonymous_allowed=self.public_mode)
 
-    async def list(
-        self, identity: Identity, query: str, limit: int, page: int
-    ) -> list[SnapshotMeta]:
+    async def list(self, identity: Identity, query: ListQuery) -> list[SnapshotMeta]:
         """The caller's snapshots (an Admin's whole org); ``public_mode``'s anonymous caller
         owns nothing listable and gets ``[]``. Raises what ``authorize_list`` raises."""
         self.authorize_list(identity)
         if identity.anonymous:
             return []
-        user_id = None if identity.is_admin else identity.user_id
-        return await self.store.list_snapshots(
-            identity.org_id, user_id, query, limit, page, self.clock()
-        )
+        scope = ListScope(identity.org_id, None if identity.is_admin else identity.user_id)
+        return await self.store.list_snapshots(scope, query, self.clock())
 
     async def cleanup_expired(self, batch: int = 1000) -> int:
         """Remove every expired snapshot now (in batches); purge each. Returns how many."""

@@ -1,12 +1,13 @@
-"""The storage contract every backend implements (SPEC §7).
+"""The storage contract every backend implements.
 
-A backend is a class with an ``open(config)`` classmethod returning a ready ``SnapshotStore``;
-``backends/__init__.py`` maps a config name to that class. The service passes ``now`` (from its one
+A backend is a class with an ``open(config)`` classmethod returning a ready ``SnapshotStore`` and
+a ``Settings`` dataclass for its ``[storage.NAME]`` table; ``backends/__init__.py`` maps a config
+name to that class. The service passes ``now`` (from its one
 injected clock) into every method that must honour expiry, so an expired snapshot is invisible the
 instant ``expires <= now``, whether or not the backend has reclaimed it yet.
 
-Keys are passed already validated (``^[A-Za-z0-9_-]{1,128}$``); deleteKeys are passed only as their
-hex SHA-256.
+Keys are passed already validated (``models.KEY_RE``); deleteKeys are passed only as their hex
+SHA-256 (``models.HASH_RE``).
 
 Errors. Every method may raise ``StorageUnavailable`` when the backend cannot be reached; each
 backend turns its driver's exceptions into it at one boundary, and no other driver exception
@@ -17,18 +18,37 @@ cannot read back as a snapshot (corrupt, truncated, foreign) is logged and treat
 
 from __future__ import annotations
 
-from typing import Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
 from .config import StorageConfig
-from .models import NewSnapshot, Snapshot, SnapshotMeta
+from .config_reader import Section
+from .models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
+
+
+class StoreSettings(Protocol):
+    """A backend's ``[storage.NAME]`` settings: a frozen dataclass whose field defaults are the
+    defaults ``config.example.toml`` documents, one field per key."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        """The settings in ``section`` (absent keys take their defaults). Raises
+        ``ConfigError`` naming the first bad or unknown key (``section.done()``)."""
+        ...
 
 
 class SnapshotStore(Protocol):
+    Settings: ClassVar[type[StoreSettings]]
+
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
-        """Connect (creating schema or directories as needed) and return a ready store.
+        """Read this backend's settings from ``config.section()`` (the table of the backend
+        ``config`` names), connect (creating schema or directories as needed) and return a
+        ready store.
 
-        Raises ``StorageUnavailable`` when the backend cannot be reached at all.
+        Raises ``ConfigError`` for a bad setting, ``StorageUnavailable`` when the backend cannot
+        be reached at all.
         """
         ...
 
@@ -54,20 +74,10 @@ class SnapshotStore(Protocol):
         ...
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
-        """Unexpired snapshots of ``org_id`` in ascending id order.
-
-        ``user_id=None`` lists the whole org; otherwise only that user's. ``query`` keeps names
-        containing it case-insensitively (``str.casefold``; no wildcards: ``%`` and ``_`` are
-        literal); ``""`` keeps all. ``page`` (1-based) of ``limit`` items.
-        """
+        """The unexpired snapshots in ``scope`` whose names match ``query``, in ascending id
+        order: the page ``query`` asks for (see ``ListQuery``)."""
         ...
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:

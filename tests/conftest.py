@@ -1,6 +1,9 @@
-"""Shared fixtures. Every backend under test is a fixture ``<name>_storage_config`` in
-``tests/stores/<name>.py``; ``storage_config`` is parametrized over all of them, so the contract
-and API suites run unchanged against each. ``SNAPSHOT_TEST_BACKENDS=sqlite,redis`` narrows a run.
+"""Shared fixtures. Every backend under test is a module ``tests/stores/<name>.py`` defining
+the fixture ``<name>_storage_config``: a registered backend, or a variant of one (``redis_cluster``
+is ``redis`` on a cluster). The modules are found, not listed, and ``storage_config`` is
+parametrized over all of them, so the contract and API suites run unchanged against each
+(``tests/contract/test_layout.py`` checks every registered backend has one).
+``SNAPSHOT_TEST_BACKENDS=sqlite,redis`` narrows a run.
 """
 
 from __future__ import annotations
@@ -17,17 +20,16 @@ from snapshot_server.config import StorageConfig
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock
 
+REPO = Path(__file__).resolve().parents[1]
+ALL_BACKENDS = tuple(
+    sorted(p.stem for p in (REPO / "tests" / "stores").glob("*.py") if p.stem != "__init__")
+)
+
 pytest_plugins = [
-    "tests.stores.memory",
-    "tests.stores.sqlite",
-    "tests.stores.filesystem",
+    *(f"tests.stores.{name}" for name in ALL_BACKENDS),
     "tests.e2e.varnish",
     "tests.redis_servers",
-    "tests.stores.redis",
-    "tests.stores.redis_cluster",
 ]
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _only_read_inside_the_repository(event: str, args: tuple[object, ...]) -> None:
@@ -46,7 +48,6 @@ def _only_read_inside_the_repository(event: str, args: tuple[object, ...]) -> No
 
 sys.addaudithook(_only_read_inside_the_repository)
 
-ALL_BACKENDS = ("memory", "sqlite", "filesystem", "redis", "redis_cluster")
 BACKENDS = tuple(
     b for b in os.environ.get("SNAPSHOT_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b
 )

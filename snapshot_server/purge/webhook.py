@@ -22,13 +22,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Self
-from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import ClientSession
 
 from ..clock import Clock, rfc3339
-from ..config_reader import Section
+from ..config_reader import Section, redact_url
 from .base import Delivery, PurgeEvent
 from .settings import (
     ConfiguredPurger,
@@ -92,12 +91,6 @@ class _WebhookPost:
         )
 
 
-def _redacted(url: str) -> str:
-    """``url`` without credentials or query string, which may hold secrets; for logs."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
-
-
 @dataclass(frozen=True, slots=True)
 class WebhookSettings(PurgerSettings):
     """``url``: where to POST (credentials or a query string in it are never logged);
@@ -129,7 +122,7 @@ class WebhookPurger(ConfiguredPurger[WebhookSettings]):
                 body=payload(event),
                 timeout=cfg.timeout,
                 clock=self.clock,
-                target=f"snapshot {event.key} to {_redacted(cfg.url)}",
+                target=f"snapshot {event.key} to {redact_url(cfg.url)}",
             )
             for event in events
         ]

@@ -96,8 +96,7 @@ async def list_snapshots(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     identity = identity_of(request)
     service.authorize_list(identity)  # who is asking comes before what they ask
-    params = parse_list_query(request.query)
-    items = await service.list(identity, params.query, params.limit, params.page)
+    items = await service.list(identity, parse_list_query(request.query))
     return json_response(
         [_list_item(service.shown_expiry(m), m) for m in items], cache_control=PRIVATE_NO_STORE
     )

@@ -7,13 +7,13 @@ what reading the body raises (``request_body``); nothing here touches storage.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from ..errors import InvalidSnapshot
+from ..models import ListQuery
 from ..service import CreateRequest
 from .request_body import read_body
 
@@ -85,13 +85,6 @@ def _optional_key(body: Mapping[str, Any], field: str) -> str | None:
     if not isinstance(value, str):
         raise InvalidSnapshot(f"{field} must be a string")
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class ListQuery:
-    query: str
-    limit: int
-    page: int
 
 
 def parse_list_query(params: Mapping[str, str]) -> ListQuery:

@@ -20,7 +20,7 @@ from snapshot_server.config import (
     StorageConfig,
     token_config,
 )
-from snapshot_server.webapp.app import StoreOpener, create_app
+from snapshot_server.webapp.app import create_app
 from tests.support import ClientFactory, ManualClock, serve
 
 ROOT_URL = "https://snapshots.example.test/"
@@ -64,8 +64,8 @@ def make_client(
 ) -> MakeClient:
     """``await make_client(**snapshots_settings)``: a client for an app configured so."""
 
-    async def make(opener: StoreOpener = open_store, **snapshots: Any) -> Client:
-        app = create_app(api_config(storage_config, **snapshots), opener, clock=clock)
+    async def make(**snapshots: Any) -> Client:
+        app = create_app(api_config(storage_config, **snapshots), open_store, clock=clock)
         return await serve(aiohttp_client, app)
 
     return make

@@ -10,6 +10,7 @@ import pytest
 
 from backends import open_store
 from backends.memory import MemoryStore
+from backends.sqlite import SQLiteSettings
 from snapshot_server.config import StorageConfig
 from snapshot_server.models import Snapshot, SnapshotMeta
 from snapshot_server.storage import SnapshotStore
@@ -88,13 +89,23 @@ class ExplodingStore(MemoryStore):
         raise RuntimeError("bug in a backend")
 
 
-async def test_unexpected_error_is_json_500_without_traceback(
-    make_client: MakeClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    async def opener(config: StorageConfig) -> SnapshotStore:
-        return ExplodingStore()
+async def with_store(
+    aiohttp_client: ClientFactory, clock: ManualClock, store: SnapshotStore
+) -> Client:
+    """A client of an app over ``store`` itself: tests of what the app does with a store that
+    misbehaves run once, not once per backend."""
 
-    client = await make_client(opener=opener)
+    async def opener(config: StorageConfig) -> SnapshotStore:
+        return store
+
+    app = create_app(api_config(StorageConfig(backend="memory")), opener, clock=clock)
+    return await serve(aiohttp_client, app)
+
+
+async def test_unexpected_error_is_json_500_without_traceback(
+    aiohttp_client: ClientFactory, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await with_store(aiohttp_client, clock, ExplodingStore())
     response = await client.get("/api/snapshots/SecretViewKey123")
     assert response.status == 500
     assert response.content_type == "application/json"
@@ -110,9 +121,7 @@ async def test_storage_down_is_503(
     clock: ManualClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from snapshot_server.config import SQLiteConfig
-
-    storage = StorageConfig(backend="sqlite", sqlite=SQLiteConfig(path=str(tmp_path / "s.db")))
+    storage = StorageConfig.using("sqlite", SQLiteSettings(path=str(tmp_path / "s.db")))
     app = create_app(api_config(storage), open_store, clock=clock)
     client = await serve(aiohttp_client, app)
     made = await create(client)
@@ -186,12 +195,9 @@ class FlakyCleanupStore(MemoryStore):
 
 
 async def test_cleanup_job_survives_an_unexpected_error(
-    make_client: MakeClient, clock: ManualClock, caplog: pytest.LogCaptureFixture
+    aiohttp_client: ClientFactory, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def opener(config: StorageConfig) -> SnapshotStore:
-        return FlakyCleanupStore()
-
-    client = await make_client(opener=opener)
+    client = await with_store(aiohttp_client, clock, FlakyCleanupStore())
     made = await create(client, expires=5)
     clock.advance(5)
     rounds = 0

@@ -8,12 +8,13 @@ import re
 import stat
 from pathlib import Path
 
-from snapshot_server.config import FilesystemConfig, StorageConfig
+from backends.filesystem import FilesystemSettings
+from snapshot_server.config import StorageConfig
 from snapshot_server.models import hash_secret
 
 
 def config_for(root: Path) -> StorageConfig:
-    return StorageConfig(backend="filesystem", filesystem=FilesystemConfig(path=str(root)))
+    return StorageConfig.using("filesystem", FilesystemSettings(path=str(root)))
 
 
 def all_files(root: Path) -> list[Path]:

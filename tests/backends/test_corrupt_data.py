@@ -16,12 +16,15 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
 from backends import open_store
-from backends.redis_layout import KeySpace
+from backends.filesystem import FilesystemSettings
+from backends.redis.layout import KeySpace
+from backends.sqlite import SQLiteSettings
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound
-from snapshot_server.models import SnapshotMeta, hash_secret
+from snapshot_server.models import ListQuery, ListScope, SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.backends.fs_support import index_file
+from tests.stores.redis import redis_settings
 from tests.support import ManualClock, new_record
 
 Damage = Callable[[StorageConfig, SnapshotMeta], Awaitable[None]]
@@ -29,7 +32,7 @@ Damage = Callable[[StorageConfig, SnapshotMeta], Awaitable[None]]
 
 def sqlite_update(assignment: str) -> Damage:
     async def damage(config: StorageConfig, victim: SnapshotMeta) -> None:
-        with closing(sqlite3.connect(config.sqlite.path)) as db, db:
+        with closing(sqlite3.connect(SQLiteSettings.read(config.section()).path)) as db, db:
             # ``assignment`` is one of this module's fixed strings, never input.
             sql = f"UPDATE snapshot SET {assignment} WHERE id = ?"  # noqa: S608
             db.execute(sql, (victim.id,))
@@ -38,16 +41,16 @@ def sqlite_update(assignment: str) -> Damage:
 
 
 async def redis_client(config: StorageConfig) -> Redis | RedisCluster:
-    if config.redis.cluster:
-        return RedisCluster.from_url(config.redis.url)
-    return Redis.from_url(config.redis.url)
+    if redis_settings(config).cluster:
+        return RedisCluster.from_url(redis_settings(config).url)
+    return Redis.from_url(redis_settings(config).url)
 
 
 def redis_claims(value: bytes) -> Damage:
     """Both claims of the victim overwritten with ``value`` (its TTL kept away: no PXAT)."""
 
     async def damage(config: StorageConfig, victim: SnapshotMeta) -> None:
-        keys = KeySpace(config.redis.key_prefix)
+        keys = KeySpace(redis_settings(config).key_prefix)
         client = await redis_client(config)
         try:
             await client.set(keys.claim(victim.key), value)
@@ -104,7 +107,7 @@ async def test_damaged_record_is_absent_and_logged(
         await store.delete_by_delete_key(hash_secret("victim-dk"), clock())
     # Listings and cleanup carry on with the rest. (Redis lists from index entries, which are
     # whole copies of the metadata: undamaged here, so the victim is still listed there.)
-    listed = await store.list_snapshots(1, None, "", 10, 1, clock())
+    listed = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
     assert other.id in [m.id for m in listed]
     assert (await store.get("other", clock())).meta == other
     clock.advance(60)
@@ -126,9 +129,9 @@ async def test_a_sqlite_dashboard_that_is_not_a_blob_is_not_served(
         with pytest.raises(SnapshotNotFound):
             await store.get("victim", clock())
         assert "dashboard is not a BLOB" in caplog.text
-        assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [
-            victim.id
-        ]
+        assert [
+            m.id for m in await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+        ] == [victim.id]
         assert await store.delete_by_delete_key(hash_secret("victim-dk"), clock()) == victim
     finally:
         await store.aclose()
@@ -144,7 +147,7 @@ async def test_foreign_members_of_the_redis_indexes_do_not_block_listing_or_clea
     config: StorageConfig = request.getfixturevalue(f"{backend}_storage_config")
     store = await open_store(config)
     client = await redis_client(config)
-    keys = KeySpace(config.redis.key_prefix)
+    keys = KeySpace(redis_settings(config).key_prefix)
     try:
         first = await store.insert(new_record(clock(), expires_in=10))
         # Garbage at the head of the expiry index (lowest score) and amid an org's listing.
@@ -153,7 +156,7 @@ async def test_foreign_members_of_the_redis_indexes_do_not_block_listing_or_clea
         second = await store.insert(new_record(clock(), expires_in=10))
         caplog.set_level(logging.WARNING, logger="backends")
 
-        listed = await store.list_snapshots(1, None, "", 10, 1, clock())
+        listed = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
         assert [m.id for m in listed] == [first.id, second.id]
         clock.advance(10)
         removed = await store.delete_expired(clock(), limit=2)  # the garbage comes first
@@ -175,7 +178,8 @@ async def test_a_corrupt_filesystem_index_file_is_absent_and_logged(
     store = await open_store(filesystem_storage_config)
     try:
         await store.insert(new_record(clock(), "victim", "victim-dk"))
-        index_file(Path(filesystem_storage_config.filesystem.path), "victim-dk", b"\x00garbage")
+        root = FilesystemSettings.read(filesystem_storage_config.section()).path
+        index_file(Path(root), "victim-dk", b"\x00garbage")
         caplog.set_level(logging.WARNING, logger="backends")
         with pytest.raises(SnapshotNotFound):
             await store.delete_by_delete_key(hash_secret("victim-dk"), clock())

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
-from backends import filesystem_disk, filesystem_ops
-from backends.filesystem import FilesystemStore
-from backends.filesystem_disk import Layout
+from backends.filesystem import FilesystemStore, disk, ops, records
+from backends.filesystem.layout import Layout
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import Snapshot, hash_secret
+from snapshot_server.models import ListQuery, ListScope, Snapshot, hash_secret
 from tests.backends.fs_support import (
     all_files,
     config_for,
@@ -125,7 +124,7 @@ async def test_failed_write_leaves_nothing_and_is_storage_unavailable(
         await fs.get("doomed", clock())
     with pytest.raises(SnapshotNotFound):
         await fs.get_by_delete_key(hash_secret("doomed-dk"), clock())
-    assert await fs.list_snapshots(1, None, "", 100, 1, clock()) == []
+    assert await fs.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
     # Neither the key nor the deleteKey stays claimed; the burnt id is not reused.
     stored = await fs.insert(record)
     assert stored.id == 2
@@ -149,7 +148,9 @@ async def test_stray_temp_files_are_ignored_then_removed_on_open(
         stray.write_bytes(b"snapshot-record/1 half a rec")
 
     assert (await store.get("kept", clock())).meta == kept
-    assert [m.key for m in await store.list_snapshots(1, None, "", 100, 1, clock())] == ["kept"]
+    assert [
+        m.key for m in await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock())
+    ] == ["kept"]
     assert len(await store.delete_expired(clock() + 10**9)) == 0
     await store.aclose()
     assert all(s.exists() for s in strays)  # nothing removed them while the store ran
@@ -184,7 +185,7 @@ async def test_blocking_io_runs_on_the_store_threads(
     fs: FilesystemStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[str] = []
-    real_write, real_read = filesystem_disk.write_atomic, filesystem_disk.read_snapshot
+    real_write, real_read = disk.write_atomic, records.read_snapshot
 
     def write_spy(layout: Layout, path: str, data: bytes) -> None:
         threads.append(threading.current_thread().name)
@@ -194,8 +195,8 @@ async def test_blocking_io_runs_on_the_store_threads(
         threads.append(threading.current_thread().name)
         return real_read(layout, path)
 
-    monkeypatch.setattr(filesystem_ops, "write_atomic", write_spy)
-    monkeypatch.setattr(filesystem_ops, "read_snapshot", read_spy)
+    monkeypatch.setattr(ops, "write_atomic", write_spy)
+    monkeypatch.setattr(records, "read_snapshot", read_spy)
     stored = await fs.insert(new_record(clock(), "k"))
     await fs.get("k", clock())
     await fs.delete("k", clock(), expect_id=stored.id)

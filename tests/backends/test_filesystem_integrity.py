@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from backends import filesystem_journal
-from backends.filesystem import FilesystemStore
-from backends.filesystem_format import encode_index, encode_journal_add, encode_journal_remove
+from backends.filesystem import FilesystemStore, journal
+from backends.filesystem.format import encode_index, encode_journal_add, encode_journal_remove
 from snapshot_server.errors import SnapshotNotFound
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from tests.backends.fs_support import (
     append_journal,
     config_for,
@@ -39,7 +38,9 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
 
     with pytest.raises(SnapshotNotFound):
         await fs.get("ghost", clock())
-    assert [m.key for m in await fs.list_snapshots(1, None, "", 100, 1, clock())] == ["kept"]
+    assert [
+        m.key for m in await fs.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock())
+    ] == ["kept"]
     for delete_key, index in (("ghost-dk", dangling), ("stale-dk", stale)):
         assert index.exists()
         with pytest.raises(SnapshotNotFound):
@@ -50,7 +51,9 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
     assert again.id == ghost.id + 1
     clock.advance(5)
     assert await fs.delete_expired(clock()) == []  # the expired ghost is not reported...
-    assert [m.key for m in await fs.list_snapshots(1, None, "", 100, 1, clock())] == [
+    assert [
+        m.key for m in await fs.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock())
+    ] == [
         "kept",
         "ghost",
     ]
@@ -60,13 +63,15 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
 async def test_journal_survives_torn_lines_and_is_compacted(
     fs: FilesystemStore, root: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(filesystem_journal, "COMPACT_MIN_DEAD", 6)
+    monkeypatch.setattr(journal, "COMPACT_MIN_DEAD", 6)
     first = await fs.insert(new_record(clock(), "first"))
     # A crash in the middle of appending "-13": the torn "-1" must not remove id 1.
     append_journal(root, encode_journal_remove(first.id * 10 + 3)[:-2])
-    assert [m.id for m in await fs.list_snapshots(1, None, "", 10, 1, clock())] == [first.id]
+    assert [m.id for m in await fs.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())] == [
+        first.id
+    ]
     second = await fs.insert(new_record(clock(), "second"))  # terminates the torn line first
-    assert [m.id for m in await fs.list_snapshots(1, None, "", 10, 1, clock())] == [
+    assert [m.id for m in await fs.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())] == [
         first.id,
         second.id,
     ]
@@ -81,7 +86,7 @@ async def test_journal_survives_torn_lines_and_is_compacted(
     other = await FilesystemStore.open(config_for(root))
     try:
         for store in (fs, other):
-            listed = await store.list_snapshots(1, None, "", 10, 1, clock())
+            listed = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
             assert [m.key for m in listed] == ["first", "second"]
     finally:
         await other.aclose()
@@ -94,7 +99,9 @@ async def test_missing_journal_is_rebuilt_on_open(root: Path, clock: ManualClock
     (root / "journal").unlink()
     store = await FilesystemStore.open(config_for(root))
     try:
-        assert await store.list_snapshots(1, None, "", 10, 1, clock()) == [s for s in stored]
+        assert await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()) == [
+            s for s in stored
+        ]
     finally:
         await store.aclose()
 
@@ -129,14 +136,14 @@ async def test_corrupt_record_is_never_returned(
         await fs.delete("victim", clock(), expect_id=victim.id)
     with pytest.raises(SnapshotNotFound):
         await fs.delete_by_delete_key(hash_secret("victim-dk"), clock())
-    listed = await fs.list_snapshots(1, None, "", 100, 1, clock())
+    listed = await fs.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock())
     # Listing reads headers only: a same-size in-place change of the dashboard is invisible to
     # it (documented); every other corruption is caught by the header checksum or file size.
     assert [m.key for m in listed] == (["victim"] if corruption == "dashboard-byte-flipped" else [])
     # The damaged record does not block its key or deleteKey.
     replacement = await fs.insert(new_record(clock(), "victim", "victim-dk"))
     assert (await fs.get("victim", clock())).meta == replacement
-    assert await fs.list_snapshots(1, None, "", 100, 1, clock()) == [replacement]
+    assert await fs.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == [replacement]
     # With its header still readable, the replaced record's journal entry is dropped at once;
     # otherwise it stays a ghost (never listed) until it expires.
     header_lost = corruption in ("empty", "cut-in-header", "header-edited")

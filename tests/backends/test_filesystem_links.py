@@ -12,6 +12,7 @@ import pytest
 
 from backends.filesystem import FilesystemStore
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
+from snapshot_server.models import ListQuery, ListScope
 from tests.backends.fs_support import config_for, entries, make_dir, mode
 from tests.support import ManualClock, new_record, skip_or_fail
 
@@ -63,7 +64,7 @@ async def test_a_link_planted_while_running_is_not_followed(
     with pytest.raises(StorageUnavailable):
         await fs.insert(new_record(clock()))
     with pytest.raises(StorageUnavailable):
-        await fs.list_snapshots(1, None, "", 10, 1, clock())
+        await fs.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
     assert target.read_bytes() == b""
     assert (await fs.get("before", clock())).meta.id == stored.id  # records are still read
     assert entries(outside) == [target]

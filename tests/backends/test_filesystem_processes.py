@@ -9,6 +9,7 @@ from typing import Any
 
 from backends.filesystem import FilesystemStore
 from snapshot_server.errors import SnapshotExists
+from snapshot_server.models import ListQuery, ListScope
 from tests.backends.fs_support import config_for
 from tests.support import ManualClock, new_record
 
@@ -84,8 +85,8 @@ async def test_several_processes_share_one_root(tmp_path: Path, clock: ManualClo
 
     late = await FilesystemStore.open(config_for(root))
     try:
-        listed = await late.list_snapshots(1, None, "", 5000, 1, clock())
-        assert await early.list_snapshots(1, None, "", 5000, 1, clock()) == listed
+        listed = await late.list_snapshots(ListScope(1), ListQuery("", 5000, 1), clock())
+        assert await early.list_snapshots(ListScope(1), ListQuery("", 5000, 1), clock()) == listed
         assert len(listed) == processes * per_process + 2
         assert [m.id for m in listed] == sorted(m.id for m in listed)
         assert set(all_keys) <= {m.key for m in listed}

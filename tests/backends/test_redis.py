@@ -12,12 +12,13 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 
-from backends.redis import RedisStore
-from backends.redis_layout import KeySpace, encode_meta, meta_tail
-from snapshot_server.config import RedisConfig, StorageConfig
+from backends.redis import RedisSettings, RedisStore
+from backends.redis.layout import KeySpace, encode_meta, meta_tail
+from snapshot_server.config import StorageConfig
 from snapshot_server.errors import ConfigError, SnapshotNotFound
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from snapshot_server.storage import SnapshotStore
+from tests.stores.redis import redis_settings
 from tests.support import ManualClock, new_record
 
 Raw = Redis | RedisCluster
@@ -32,10 +33,10 @@ def storage_config(request: pytest.FixtureRequest) -> StorageConfig:
 @pytest.fixture
 async def raw(storage_config: StorageConfig) -> AsyncIterator[Raw]:
     client: Raw
-    if storage_config.redis.cluster:
-        client = RedisCluster.from_url(storage_config.redis.url)
+    if redis_settings(storage_config).cluster:
+        client = RedisCluster.from_url(redis_settings(storage_config).url)
     else:
-        client = Redis.from_url(storage_config.redis.url)
+        client = Redis.from_url(redis_settings(storage_config).url)
     try:
         yield client
     finally:
@@ -44,7 +45,7 @@ async def raw(storage_config: StorageConfig) -> AsyncIterator[Raw]:
 
 @pytest.fixture
 def keys(storage_config: StorageConfig) -> KeySpace:
-    return KeySpace(storage_config.redis.key_prefix)
+    return KeySpace(redis_settings(storage_config).key_prefix)
 
 
 async def all_keys(raw: Raw, keys: KeySpace) -> set[str]:
@@ -140,21 +141,23 @@ async def test_a_reused_key_is_not_hurt_by_cleanup_of_its_predecessor(
     assert removed[0].id != fresh.id
     assert (await store.get("reused", clock())).meta == fresh
     assert await store.get_by_delete_key(hash_secret("reused-dk"), clock()) == fresh
-    assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [fresh.id]
+    assert [
+        m.id for m in await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+    ] == [fresh.id]
 
 
 async def test_list_pages_across_index_batches(store: SnapshotStore, clock: ManualClock) -> None:
     ids = [(await store.insert(new_record(clock(), name=f"n{i}"))).id for i in range(1203)]
-    listed = await store.list_snapshots(1, None, "", 5000, 1, clock())
+    listed = await store.list_snapshots(ListScope(1), ListQuery("", 5000, 1), clock())
     assert [m.id for m in listed] == ids
-    page = await store.list_snapshots(1, None, "n1", 100, 2, clock())
+    page = await store.list_snapshots(ListScope(1), ListQuery("n1", 100, 2), clock())
     matching = [i for i, n in zip(ids, range(1203), strict=True) if "n1" in f"n{n}"]
     assert [m.id for m in page] == matching[100:200]
 
 
 async def test_a_hash_tag_brace_in_the_prefix_is_refused(storage_config: StorageConfig) -> None:
-    bad = StorageConfig(
-        backend="redis", redis=RedisConfig(url=storage_config.redis.url, key_prefix="a{b}")
+    bad = StorageConfig.using(
+        "redis", RedisSettings(url=redis_settings(storage_config).url, key_prefix="a{b}")
     )
     with pytest.raises(ConfigError, match="key_prefix"):
         await RedisStore.open(bad)
@@ -166,8 +169,8 @@ async def test_a_failed_cluster_body_delete_is_logged_and_stays_queued(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     store = await RedisStore.open(redis_cluster_storage_config)
-    raw = RedisCluster.from_url(redis_cluster_storage_config.redis.url)
-    keys = KeySpace(redis_cluster_storage_config.redis.key_prefix)
+    raw = RedisCluster.from_url(redis_settings(redis_cluster_storage_config).url)
+    keys = KeySpace(redis_settings(redis_cluster_storage_config).key_prefix)
     try:
         stored = await store.insert(new_record(clock(), key="body"))
         await raw.set(keys.body("body"), b"not a hash")  # the body delete script now fails

@@ -12,7 +12,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from backends import open_store
-from snapshot_server.config import StorageConfig
 from snapshot_server.webapp.app import create_app
 from tests.api.conftest import api_config, auth, create
 from tests.redis_servers import start_server
@@ -34,9 +33,7 @@ async def test_redis_down_is_503_and_recovers(
         skip_or_fail("redis-server not installed")
     server = start_server(tmp_path)
     try:
-        storage = StorageConfig(
-            backend="redis", redis=redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
-        )
+        storage = redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
         client = await serve(
             aiohttp_client, create_app(api_config(storage), open_store, clock=clock)
         )

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from backends.redis_layout import KeySpace
+from backends.redis.layout import KeySpace
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.redis_servers import RedisServer, start_cluster, wait_cluster_ok
-from tests.stores.redis import redis_config
+from tests.stores.redis import redis_config, redis_settings
 from tests.support import ManualClock, new_record, skip_or_fail
 
 SOCKET_TIMEOUT = 0.5
@@ -43,14 +43,12 @@ def nodes(tmp_path: Path) -> Iterator[list[RedisServer]]:
 @pytest.fixture
 def storage_config(nodes: list[RedisServer]) -> StorageConfig:
     url = f"redis://127.0.0.1:{nodes[0].port}"
-    return StorageConfig(
-        backend="redis", redis=redis_config(url, cluster=True, socket_timeout=SOCKET_TIMEOUT)
-    )
+    return redis_config(url, cluster=True, socket_timeout=SOCKET_TIMEOUT)
 
 
 @pytest.fixture
 async def raw(storage_config: StorageConfig) -> AsyncIterator[RedisCluster]:
-    client = RedisCluster.from_url(storage_config.redis.url)
+    client = RedisCluster.from_url(redis_settings(storage_config).url)
     try:
         yield client
     finally:
@@ -59,7 +57,7 @@ async def raw(storage_config: StorageConfig) -> AsyncIterator[RedisCluster]:
 
 async def node_of(storage_config: StorageConfig, nodes: list[RedisServer], key: str) -> RedisServer:
     """The node that serves ``key``'s slot."""
-    client = RedisCluster.from_url(storage_config.redis.url)
+    client = RedisCluster.from_url(redis_settings(storage_config).url)
     try:
         await client.initialize()
         owner = client.get_node_from_key(key)
@@ -84,7 +82,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
     clock: ManualClock,
     raw: RedisCluster,
 ) -> None:
-    keys = KeySpace(storage_config.redis.key_prefix)
+    keys = KeySpace(redis_settings(storage_config).key_prefix)
     meta_node = await node_of(storage_config, nodes, keys.counter)
     # A snapshot key whose dashboard lives on another node than the metadata.
     for i in range(1000):
@@ -103,7 +101,7 @@ async def test_losing_a_dashboard_node_keeps_metadata_consistent(
 
     # A create whose body cannot be written is rolled back: nothing half-created is visible.
     await fails_promptly(store.insert(new_record(clock(), key=key, delete_key="dk")))
-    assert await store.list_snapshots(1, None, "", 10, 1, clock()) == []
+    assert await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()) == []
     with pytest.raises(SnapshotNotFound):
         await store.get_by_delete_key(hash_secret("dk"), clock())
 
@@ -125,13 +123,13 @@ async def test_losing_the_metadata_node_fails_fast_and_the_same_store_recovers(
     clock: ManualClock,
 ) -> None:
     meta_node = await node_of(
-        storage_config, nodes, KeySpace(storage_config.redis.key_prefix).counter
+        storage_config, nodes, KeySpace(redis_settings(storage_config).key_prefix).counter
     )
     meta_node.stop()
     await fails_promptly(store.ping())
     await fails_promptly(store.insert(new_record(clock())))
     await fails_promptly(store.get("k", clock()))
-    await fails_promptly(store.list_snapshots(1, None, "", 10, 1, clock()))
+    await fails_promptly(store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()))
 
     meta_node.start()
     wait_cluster_ok(nodes, within=RECOVER_WITHIN)

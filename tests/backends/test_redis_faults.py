@@ -14,7 +14,7 @@ import pytest
 from backends.redis import RedisStore
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.redis_servers import RedisServer, start_server
 from tests.stores.redis import redis_config
@@ -37,9 +37,7 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture
 def storage_config(server: RedisServer) -> StorageConfig:
-    return StorageConfig(
-        backend="redis", redis=redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
-    )
+    return redis_config(server.url, socket_timeout=SOCKET_TIMEOUT)
 
 
 async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) -> None:
@@ -49,7 +47,7 @@ async def assert_unavailable_promptly(store: SnapshotStore, clock: ManualClock) 
         "ping": store.ping(),
         "insert": store.insert(new_record(clock())),
         "get": store.get("k", clock()),
-        "list": store.list_snapshots(1, None, "", 10, 1, clock()),
+        "list": store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()),
         "delete": store.delete("k", clock(), expect_id=1),
         "delete_by_delete_key": store.delete_by_delete_key(hash_secret("k"), clock()),
         "delete_expired": store.delete_expired(clock()),
@@ -100,9 +98,8 @@ async def test_open_fails_promptly_when_nothing_listens(
 
 
 async def test_unreachable_redis_error_never_shows_the_password() -> None:
-    storage_config = StorageConfig(
-        backend="redis",
-        redis=redis_config("redis://:hunter2secret@127.0.0.1:1/0", socket_timeout=SOCKET_TIMEOUT),
+    storage_config = redis_config(
+        "redis://:hunter2secret@127.0.0.1:1/0", socket_timeout=SOCKET_TIMEOUT
     )
     with pytest.raises(StorageUnavailable) as info:
         await RedisStore.open(storage_config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
 import stat
@@ -13,34 +12,33 @@ from pathlib import Path
 
 import pytest
 
-from backends.sqlite import SQLiteStore
-from snapshot_server.config import SQLiteConfig, StorageConfig
+from backends.sqlite import SQLiteSettings, SQLiteStore
+from snapshot_server.config import StorageConfig
 from snapshot_server.errors import StorageUnavailable
-from snapshot_server.models import hash_secret
+from snapshot_server.models import ListQuery, ListScope, hash_secret
 from tests.support import ManualClock, new_record
+
+
+def sqlite_at(path: Path) -> StorageConfig:
+    return StorageConfig.using("sqlite", SQLiteSettings(path=str(path)))
 
 
 async def test_an_acknowledged_insert_is_already_committed(
     tmp_path: Path, clock: ManualClock
 ) -> None:
-    """While another coroutine's query is in progress on the same connection, an insert that
-    returns must already be committed: visible to another connection, so durable if the
-    process is killed the next instant."""
+    """An insert that returns is committed: another connection sees it at once, so it survives
+    the process being killed the next instant (``tests/crash`` kills it for real). Fails if the
+    store's connection runs inside a transaction it commits later (or never)."""
     path = tmp_path / "s.db"
-    store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+    store = await SQLiteStore.open(sqlite_at(path))
     other = sqlite3.connect(path)
     try:
-        for _ in range(200):
-            await store.insert(new_record(clock()))
         for attempt in range(20):
-            listing = asyncio.create_task(store.list_snapshots(1, None, "", 5000, 1, clock()))
-            await asyncio.sleep(0)  # the listing's query reaches the database thread first
             stored = await store.insert(new_record(clock(), f"acked-{attempt}"))
             (count,) = other.execute(
                 "SELECT count(*) FROM snapshot WHERE key = ?", (stored.key,)
             ).fetchone()
             assert count == 1, f"insert {attempt} was acknowledged before its commit"
-            await listing
     finally:
         other.close()
         await store.aclose()
@@ -50,7 +48,7 @@ async def test_driver_errors_are_storage_unavailable(tmp_path: Path, clock: Manu
     """Every operation turns an ``sqlite3.Error`` into ``StorageUnavailable`` (here: the table
     dropped under the store by another connection)."""
     path = tmp_path / "s.db"
-    store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+    store = await SQLiteStore.open(sqlite_at(path))
     try:
         stored = await store.insert(new_record(clock(), delete_key="dk"))
         with closing(sqlite3.connect(path)) as other, other:
@@ -59,7 +57,9 @@ async def test_driver_errors_are_storage_unavailable(tmp_path: Path, clock: Manu
             "insert": lambda: store.insert(new_record(clock())),
             "get": lambda: store.get(stored.key, clock()),
             "get_by_delete_key": lambda: store.get_by_delete_key(hash_secret("dk"), clock()),
-            "list_snapshots": lambda: store.list_snapshots(1, None, "", 10, 1, clock()),
+            "list_snapshots": lambda: store.list_snapshots(
+                ListScope(1), ListQuery("", 10, 1), clock()
+            ),
             "delete": lambda: store.delete(stored.key, clock(), expect_id=stored.id),
             "delete_by_delete_key": lambda: store.delete_by_delete_key(hash_secret("dk"), 0.0),
             "delete_expired": lambda: store.delete_expired(clock()),
@@ -94,7 +94,7 @@ async def test_database_directories_and_files_are_private(
     existing = tmp_path / "existing"
     existing.mkdir(mode=0o755)
     path = existing / "new" / "deeper" / "s.db"
-    store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+    store = await SQLiteStore.open(sqlite_at(path))
     try:
         await store.insert(new_record(clock()))
         files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
@@ -115,7 +115,7 @@ async def test_a_world_readable_database_of_an_older_version_is_narrowed(
         old.execute("CREATE TABLE t (x)")
         files = [path, Path(f"{path}-wal"), Path(f"{path}-shm")]
         assert {mode(f) for f in files} == {0o644}
-        store = await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(path))))
+        store = await SQLiteStore.open(sqlite_at(path))
         try:
             assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
             assert "narrowing" in caplog.text
@@ -131,7 +131,7 @@ async def test_a_failed_open_names_the_path_and_leaves_no_thread_behind(tmp_path
     directory = tmp_path / "a-directory.db"
     directory.mkdir()
     with pytest.raises(StorageUnavailable) as info:
-        await SQLiteStore.open(StorageConfig(sqlite=SQLiteConfig(path=str(directory))))
+        await SQLiteStore.open(sqlite_at(directory))
     # The event loop's default executor keeps its (idle, harmless) "asyncio_N" threads.
     left = {t for t in set(threading.enumerate()) - before if not t.name.startswith("asyncio_")}
     assert left == set()

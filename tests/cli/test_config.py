@@ -2,27 +2,49 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from backends import REGISTRY, backend_class, check_storage
 from snapshot_server.auth import TokenAuthenticator
 from snapshot_server.cli import main
-from snapshot_server.config import Config, load_config
+from snapshot_server.config import Config, StorageConfig, load_config
+from snapshot_server.config_reader import redact_url
 from snapshot_server.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
 
+def load(path: Path) -> Config:
+    """What the CLI does with a config file: load it, then check ``[storage]`` against the
+    backends' own settings."""
+    config = load_config(path)
+    check_storage(config.storage)
+    return config
+
+
 def test_example_documents_exactly_the_defaults() -> None:
-    assert load_config(EXAMPLE) == Config()
+    example = load(EXAMPLE)
+    assert dataclasses.replace(example, storage=StorageConfig()) == Config()
+    assert example.storage.backend == StorageConfig().backend
+
+
+@pytest.mark.parametrize("name", REGISTRY)
+def test_example_documents_every_backend_setting_with_its_default(name: str) -> None:
+    storage = load(EXAMPLE).storage
+    settings = backend_class(name).Settings
+    documented = set(storage.tables.get(name, {}))
+    assert documented == {f.name for f in dataclasses.fields(settings)}
+    assert settings.read(storage.section(name)) == settings()
 
 
 def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
     text = EXAMPLE.read_text().replace("\n#: ", "\n")
     enabled = tmp_path / "enabled.toml"
     enabled.write_text(text)
-    config = load_config(enabled)
+    config = load(enabled)
     (token,) = config.auth.tokens
     assert (token.name, token.org_id, token.role) == ("grafana", 1, "Editor")
     assert [p.kind for p in config.cdn.purgers] == ["http", "cloudflare", "fastly", "webhook"]
@@ -38,6 +60,14 @@ def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
         ('[storage]\nbackend = "mongo"', "storage.backend: must be one of"),
         ('[storage.redis]\nkey_prefix = "{x}"', "storage.redis.key_prefix: must not contain"),
         ('[storage.redis]\nurl = "http://x"', "storage.redis.url: must be a redis://"),
+        # A table of a backend not in use is checked too: switching is a one-line edit.
+        (
+            '[storage]\nbackend = "memory"\n[storage.filesystem]\npath = 3',
+            "storage.filesystem.path: must be a string",
+        ),
+        ('[storage.memory]\npath = "x"', "storage.memory.path: unknown key"),
+        ('[storage.mongo]\nurl = "x"', "storage.mongo: unknown key"),
+        ('[storage]\nsqlite = "x.db"', "storage.sqlite: must be a table"),
         ("[snapshots]\nenabeld = true", "snapshots.enabeld: unknown key"),
         ("[snapshots]\nexternal_enabled = true", "snapshots.external_enabled: publishing"),
         ("[snapshots]\nmax_expires = -1", "snapshots.max_expires: must be at least 0"),
@@ -50,7 +80,7 @@ def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
             '[[auth.tokens]]\nname = "a"\ntoken_sha256 = "abc"',
             "auth.tokens[0].token_sha256: must be 64 hex digits",
         ),
-        ("[auth]\ntoken = \"x\"", "auth.token: unknown key"),  # [[auth.tokens]] was meant
+        ('[auth]\ntoken = "x"', "auth.token: unknown key"),  # [[auth.tokens]] was meant
         ('[[cdn.purgers]]\nkind = "http"', "cdn.purgers[0].nodes: required"),
         ('[[cdn.purgers]]\nkind = "akamai"', "cdn.purgers[0].kind: must be one of"),
         ("[server\n", "not valid TOML"),
@@ -60,7 +90,7 @@ def test_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(toml)
     with pytest.raises(ConfigError) as info:
-        load_config(path)
+        load(path)
     assert message in str(info.value)
 
 
@@ -76,6 +106,9 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     bad.write_text("[server]\nworkers = 0\n")
     assert main(["check-config", str(bad)]) == 1
     assert "server.workers: must be at least 1" in capsys.readouterr().err
+    bad.write_text('[storage.redis]\nkey_prefix = "{x}"\n')  # read by the backend's settings
+    assert main(["check-config", str(bad)]) == 1
+    assert "storage.redis.key_prefix: must not contain" in capsys.readouterr().err
 
 
 def test_token_command_prints_a_loadable_entry(
@@ -91,3 +124,16 @@ def test_token_command_prints_a_loadable_entry(
     assert (configured.name, configured.role, configured.org_id) == ("ci", "Admin", 3)
     identity = TokenAuthenticator((configured,)).identify(f"Bearer {token}")
     assert identity.org_id == 3
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:hunter2@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+        ("rediss://app:hunter2@[::1]:6380/1", "rediss://app:***@[::1]:6380/1"),
+        ("https://hooks.example.com/hook?token=hunter2#x", "https://hooks.example.com/hook"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),
+    ],
+)
+def test_redact_url_hides_passwords_and_query_strings(url: str, shown: str) -> None:
+    assert redact_url(url) == shown

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import SnapshotMeta, hash_secret
+from snapshot_server.models import ListQuery, ListScope, SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock, new_record
 
@@ -123,7 +123,7 @@ class TestExpiry:
             await store.delete(record.key, clock(), expect_id=stored.id)
         with pytest.raises(SnapshotNotFound):
             await store.delete_by_delete_key(hash_secret("d"), clock())
-        assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+        assert await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
         clock.advance(-0.001)  # the refused deletes left it in place
         assert (await store.get(record.key, clock())).meta.id == stored.id
 
@@ -179,7 +179,7 @@ class TestDelete:
             await store.delete(stored.key, clock(), expect_id=stored.id)
         with pytest.raises(SnapshotNotFound):
             await store.delete_by_delete_key(hash_secret("dk"), clock())
-        assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+        assert await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
 
     async def test_delete_by_delete_key_returns_the_record_and_removes_it(
         self, store: SnapshotStore, clock: ManualClock
@@ -194,7 +194,7 @@ class TestDelete:
             await store.delete_by_delete_key(hash_secret("dk"), clock())
         with pytest.raises(SnapshotNotFound):
             await store.delete(stored.key, clock(), expect_id=stored.id)
-        assert await store.list_snapshots(1, None, "", 100, 1, clock()) == []
+        assert await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
 
     async def test_delete_of_another_id_deletes_nothing(
         self, store: SnapshotStore, clock: ManualClock
@@ -234,7 +234,9 @@ class TestDelete:
             await store.delete_by_delete_key(hash_secret("a-dk"), clock())
         assert (await store.get("reused", clock())).meta == b
         assert await store.get_by_delete_key(hash_secret("b-dk"), clock()) == b
-        assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
+        assert [
+            m.id for m in await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+        ] == [b.id]
 
     async def test_concurrent_deletes_of_one_key_succeed_once(
         self, store: SnapshotStore, clock: ManualClock
@@ -285,7 +287,9 @@ class TestDelete:
         b = await store.insert(new_record(clock()))
         await store.delete(a.key, clock(), expect_id=a.id)
         assert (await store.get(b.key, clock())).meta.id == b.id
-        assert [m.id for m in await store.list_snapshots(1, None, "", 10, 1, clock())] == [b.id]
+        assert [
+            m.id for m in await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+        ] == [b.id]
 
 
 class TestList:
@@ -298,13 +302,18 @@ class TestList:
         d = await store.insert(new_record(clock(), org_id=1, user_id=1))
 
         async def ids(org_id: int, user_id: int | None) -> list[int]:
-            return [m.id for m in await store.list_snapshots(org_id, user_id, "", 100, 1, clock())]
+            return [
+                m.id
+                for m in await store.list_snapshots(
+                    ListScope(org_id, user_id), ListQuery("", 100, 1), clock()
+                )
+            ]
 
         assert await ids(1, None) == [a.id, b.id, d.id]
         assert await ids(1, 1) == [a.id, d.id]
         assert await ids(2, None) == [c.id]
-        assert await store.list_snapshots(3, None, "", 100, 1, clock()) == []
-        assert (await store.list_snapshots(1, 2, "", 100, 1, clock()))[0] == b
+        assert await store.list_snapshots(ListScope(3), ListQuery("", 100, 1), clock()) == []
+        assert (await store.list_snapshots(ListScope(1, 2), ListQuery("", 100, 1), clock()))[0] == b
 
     async def test_query_is_a_case_insensitive_literal_substring(
         self, store: SnapshotStore, clock: ManualClock
@@ -313,7 +322,10 @@ class TestList:
         ids = {n: (await store.insert(new_record(clock(), name=n))).id for n in names}
 
         async def found(query: str) -> list[str]:
-            return [m.name for m in await store.list_snapshots(1, None, query, 100, 1, clock())]
+            return [
+                m.name
+                for m in await store.list_snapshots(ListScope(1), ListQuery(query, 100, 1), clock())
+            ]
 
         assert await found("CPU") == ["CPU usage", "cpu load"]
         assert await found("pu l") == ["cpu load"]
@@ -327,7 +339,12 @@ class TestList:
         ids = [(await store.insert(new_record(clock()))).id for _ in range(7)]
 
         async def page(limit: int, number: int) -> list[int]:
-            return [m.id for m in await store.list_snapshots(1, None, "", limit, number, clock())]
+            return [
+                m.id
+                for m in await store.list_snapshots(
+                    ListScope(1), ListQuery("", limit, number), clock()
+                )
+            ]
 
         assert await page(3, 1) == ids[0:3]
         assert await page(3, 2) == ids[3:6]
@@ -339,12 +356,19 @@ class TestList:
         self, store: SnapshotStore, clock: ManualClock
     ) -> None:
         await store.insert(new_record(clock()))
-        (item,) = await store.list_snapshots(1, None, "", 10, 1, clock())
+        (item,) = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
         assert not hasattr(item, "dashboard")
 
 
-async def test_ping(store: SnapshotStore) -> None:
+async def test_ping_returns_while_the_store_answers_and_raises_once_it_cannot(
+    store: SnapshotStore,
+) -> None:
+    """Both halves of ``ping``'s contract. "Cannot answer" is a closed store here; each
+    backend's own suite also cuts it off for real (a killed Redis, a removed root)."""
     await store.ping()
+    await store.aclose()
+    with pytest.raises(StorageUnavailable):
+        await store.ping()
 
 
 async def test_every_method_after_aclose_is_storage_unavailable(
@@ -356,7 +380,7 @@ async def test_every_method_after_aclose_is_storage_unavailable(
         "insert": lambda: store.insert(new_record(clock())),
         "get": lambda: store.get(stored.key, clock()),
         "get_by_delete_key": lambda: store.get_by_delete_key(hash_secret("dk"), clock()),
-        "list_snapshots": lambda: store.list_snapshots(1, None, "", 10, 1, clock()),
+        "list_snapshots": lambda: store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock()),
         "delete": lambda: store.delete(stored.key, clock(), expect_id=stored.id),
         "delete_by_delete_key": lambda: store.delete_by_delete_key(hash_secret("dk"), clock()),
         "delete_expired": lambda: store.delete_expired(clock() + 10**9),

@@ -27,13 +27,13 @@ import pytest
 from pytest_aiohttp import AiohttpServer
 
 from backends import open_store
+from backends.sqlite import SQLiteSettings
 from snapshot_server.config import (
     AuthConfig,
     CdnConfig,
     Config,
     ServerConfig,
     SnapshotsConfig,
-    SQLiteConfig,
     StorageConfig,
     token_config,
 )
@@ -98,7 +98,7 @@ def config(tmp_path: Path, varnish_url: str) -> Config:
     token = token_config("e2e", TOKEN, role="Editor")
     return Config(
         server=ServerConfig(root_url=ROOT),
-        storage=StorageConfig(backend="sqlite", sqlite=SQLiteConfig(str(tmp_path / "s.db"))),
+        storage=StorageConfig.using("sqlite", SQLiteSettings(str(tmp_path / "s.db"))),
         snapshots=SnapshotsConfig(cache_max_age=3600, cleanup_interval=0.5),
         auth=AuthConfig(tokens=(token,)),
         cdn=CdnConfig(purgers=(HttpSettings(nodes=(varnish_url,), max_attempts=3),)),

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_server.config import FilesystemConfig, StorageConfig
+from backends.filesystem import FilesystemSettings
+from snapshot_server.config import StorageConfig
 
 
 @pytest.fixture
 def filesystem_storage_config(tmp_path: Path) -> StorageConfig:
-    return StorageConfig(
-        backend="filesystem", filesystem=FilesystemConfig(path=str(tmp_path / "snapshots"))
-    )
+    return StorageConfig.using("filesystem", FilesystemSettings(path=str(tmp_path / "snapshots")))

@@ -7,20 +7,27 @@ import uuid
 
 import pytest
 
-from snapshot_server.config import RedisConfig, StorageConfig
+from backends.redis import RedisSettings
+from snapshot_server.config import StorageConfig
 
 
-def redis_config(url: str, *, cluster: bool = False, socket_timeout: float = 2.0) -> RedisConfig:
+def redis_config(url: str, *, cluster: bool = False, socket_timeout: float = 2.0) -> StorageConfig:
     """A config for ``url`` under a key prefix no other test uses."""
-    return RedisConfig(
+    settings = RedisSettings(
         url=url,
         cluster=cluster,
         key_prefix=f"test:{uuid.uuid4().hex}:",
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,
     )
+    return StorageConfig.using("redis", settings)
+
+
+def redis_settings(config: StorageConfig) -> RedisSettings:
+    """The Redis settings ``config`` holds (what the store under test reads)."""
+    return RedisSettings.read(config.section("redis"))
 
 
 @pytest.fixture
 def redis_storage_config(redis_server_url: str) -> StorageConfig:
-    return StorageConfig(backend="redis", redis=redis_config(redis_server_url))
+    return redis_config(redis_server_url)

@@ -1,5 +1,5 @@
 """Fixture for the Redis backend against a real 3-node Redis Cluster: a fresh key prefix per
-test, like ``tests.stores.redis``."""
+test, like ``tests.stores.redis``. A variant of ``redis``, not a backend of its own."""
 
 from __future__ import annotations
 
@@ -11,4 +11,4 @@ from tests.stores.redis import redis_config
 
 @pytest.fixture
 def redis_cluster_storage_config(redis_cluster_url: str) -> StorageConfig:
-    return StorageConfig(backend="redis", redis=redis_config(redis_cluster_url, cluster=True))
+    return redis_config(redis_cluster_url, cluster=True)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from snapshot_server.config import SQLiteConfig, StorageConfig
+from backends.sqlite import SQLiteSettings
+from snapshot_server.config import StorageConfig
 
 
 @pytest.fixture
 def sqlite_storage_config(tmp_path: Path) -> StorageConfig:
-    return StorageConfig(backend="sqlite", sqlite=SQLiteConfig(path=str(tmp_path / "snap.db")))
+    return StorageConfig.using("sqlite", SQLiteSettings(path=str(tmp_path / "snap.db")))

@@ -21,7 +21,7 @@ from snapshot_server.errors import (
     SnapshotNotFound,
     Unauthorized,
 )
-from snapshot_server.models import HUNDRED_YEARS, NewSnapshot, SnapshotMeta
+from snapshot_server.models import HUNDRED_YEARS, ListQuery, NewSnapshot, SnapshotMeta
 from snapshot_server.service import CreateRequest, SnapshotService
 from tests.support import ManualClock
 
@@ -268,12 +268,12 @@ async def test_list_scope(clock: ManualClock) -> None:
     mine = (await service.create(EDITOR, request(name="mine"))).snapshot
     theirs = (await service.create(OTHER_EDITOR, request(name="theirs"))).snapshot
     await service.create(OTHER_ORG_ADMIN, request())
-    assert [m.id for m in await service.list(EDITOR, "", 10, 1)] == [mine.id]
-    assert [m.id for m in await service.list(ADMIN, "", 10, 1)] == [mine.id, theirs.id]
-    assert [m.id for m in await service.list(ADMIN, "THE", 10, 1)] == [theirs.id]
+    assert [m.id for m in await service.list(EDITOR, ListQuery("", 10, 1))] == [mine.id]
+    assert [m.id for m in await service.list(ADMIN, ListQuery("", 10, 1))] == [mine.id, theirs.id]
+    assert [m.id for m in await service.list(ADMIN, ListQuery("THE", 10, 1))] == [theirs.id]
     with pytest.raises(Unauthorized):
-        await service.list(ANONYMOUS, "", 10, 1)
-    assert await make(clock, public_mode=True).list(ANONYMOUS, "", 10, 1) == []
+        await service.list(ANONYMOUS, ListQuery("", 10, 1))
+    assert await make(clock, public_mode=True).list(ANONYMOUS, ListQuery("", 10, 1)) == []
 
 
 async def test_cleanup_removes_every_expired_snapshot_in_batches(

@@ -1,17 +1,8 @@
-"""SQLite backend (the embedded default), on ``aiosqlite``.
+"""``SQLiteStore``: the SQLite backend's ``SnapshotStore`` (the embedded default), on
+``aiosqlite``; ``database`` opens the file and keeps its schema.
 
-One connection per process in WAL mode with ``synchronous = FULL``: a create is acknowledged only
-after its transaction is on disk, so neither a killed process nor a power cut loses it (NORMAL
-would risk the last transactions on power loss). Several worker processes may share the file;
-SQLite's own locking serialises writers and ``busy_timeout`` makes them wait instead of failing.
-
-The schema is versioned with ``PRAGMA user_version``: ``_MIGRATIONS[i]`` takes version ``i`` to
-``i + 1``, applied in order at open.
-
-Privacy. The database holds every view key and dashboard, so directories this backend creates
-are ``0o700`` and the database file is created ``0o600`` before SQLite opens it (SQLite would
-create it ``0o644`` whatever the umask). SQLite gives its ``-wal`` and ``-shm`` files the mode of
-the database file; ones left with a wider mode by an older version are narrowed at open.
+Each method is one SQL statement (an insert that meets a taken key reads which one, then may
+retry), run to completion in one hop to the database thread.
 
 Errors. ``_all`` is the one boundary: every ``sqlite3.Error`` becomes ``StorageUnavailable``
 there, as does any call after ``aclose``. A row that does not read back as a snapshot (edited by
@@ -20,61 +11,37 @@ hand, foreign) is logged and treated as absent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import sqlite3
-import stat
 from collections.abc import Callable, Iterable
-from typing import Any, Self, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self, TypeVar
 
 import aiosqlite
 
 from snapshot_server.config import StorageConfig
+from snapshot_server.config_reader import Section
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import (
     META_FIELDS,
     CorruptData,
+    ListQuery,
+    ListScope,
     NewSnapshot,
     Snapshot,
     SnapshotMeta,
     meta_from_fields,
 )
+from snapshot_server.storage import StoreSettings
+
+from .database import connect
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE snapshot (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused
-        key TEXT NOT NULL,
-        delete_key_hash TEXT NOT NULL,
-        name TEXT NOT NULL,
-        org_id INTEGER NOT NULL,
-        user_id INTEGER NOT NULL,
-        external INTEGER NOT NULL,
-        external_url TEXT NOT NULL,
-        external_delete_url TEXT NOT NULL,
-        created REAL NOT NULL,
-        updated REAL NOT NULL,
-        expires REAL,                          -- NULL: never expires
-        etag TEXT NOT NULL,
-        dashboard BLOB NOT NULL
-    );
-    CREATE UNIQUE INDEX snapshot_key ON snapshot(key);
-    CREATE UNIQUE INDEX snapshot_delete_key_hash ON snapshot(delete_key_hash);
-    CREATE INDEX snapshot_org_user ON snapshot(org_id, user_id, id);
-    CREATE INDEX snapshot_expires ON snapshot(expires) WHERE expires IS NOT NULL;
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
 _META_COLUMNS = ", ".join(META_FIELDS)
 _UNEXPIRED = "(expires IS NULL OR expires > :now)"
-
-
 _INSERT_ATTEMPTS = 8
 
 
@@ -95,7 +62,22 @@ def _snapshot(row: sqlite3.Row) -> Snapshot:
     return Snapshot(meta, dashboard)
 
 
+@dataclass(frozen=True, slots=True)
+class SQLiteSettings:
+    """``[storage.sqlite]``."""
+
+    path: str = "snapshots.db"  # the database file; created, with its directories, if missing
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        settings = cls(path=section.get_str("path", cls().path, required=True))
+        section.done()
+        return settings
+
+
 class SQLiteStore:
+    Settings: ClassVar[type[StoreSettings]] = SQLiteSettings
+
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db
         self._path = path
@@ -103,30 +85,8 @@ class SQLiteStore:
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
-        path = config.sqlite.path
-        try:
-            # Opened here, in a thread of ours, not by aiosqlite.connect: when that fails to open
-            # the file it leaves its worker thread to report to an event loop that may be closed
-            # by then ("RuntimeError: Event loop is closed" on stderr). Handed over, it cannot fail.
-            raw = await asyncio.to_thread(_open_private, path)
-        except OSError as exc:
-            raise StorageUnavailable(
-                f"cannot open SQLite database {path!r}: {exc.strerror or exc}"
-            ) from exc
-        except sqlite3.Error as exc:
-            raise StorageUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
-        db = await aiosqlite.Connection(lambda: raw, 64)
-        try:
-            db.row_factory = sqlite3.Row
-            await db.execute("PRAGMA busy_timeout = 10000")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.create_function("casefold", 1, _casefold, deterministic=True)
-            await _migrate(db)
-        except sqlite3.Error as exc:
-            await db.close()
-            raise StorageUnavailable(f"cannot prepare SQLite database {path!r}: {exc}") from exc
-        return cls(db, path)
+        path = SQLiteSettings.read(config.section()).path
+        return cls(await connect(path), path)
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         params = {
@@ -185,29 +145,23 @@ class SQLiteStore:
         return self._checked(_meta, row)
 
     async def list_snapshots(
-        self,
-        org_id: int,
-        user_id: int | None,
-        query: str,
-        limit: int,
-        page: int,
-        now: float,
+        self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
         # instr() over casefold(): a plain substring test, so % and _ in the query are literal
         # and case folding matches the other backends' str.casefold beyond ASCII.
         sql = f"SELECT {_META_COLUMNS} FROM snapshot WHERE org_id = :org AND {_UNEXPIRED}"
         params: dict[str, Any] = {
-            "org": org_id,
+            "org": scope.org_id,
             "now": now,
-            "limit": limit,
-            "offset": (page - 1) * limit,
+            "limit": query.limit,
+            "offset": query.offset,
         }
-        if user_id is not None:
+        if scope.user_id is not None:
             sql += " AND user_id = :user"
-            params["user"] = user_id
-        if query:
+            params["user"] = scope.user_id
+        if query.query:
             sql += " AND instr(casefold(name), :needle) > 0"
-            params["needle"] = query.casefold()
+            params["needle"] = query.needle
         sql += " ORDER BY id LIMIT :limit OFFSET :offset"
         return self._valid(await self._all(sql, params))
 
@@ -291,83 +245,3 @@ class SQLiteStore:
         log.warning(
             "ignoring corrupt row id=%r in SQLite database %s: %s", row["id"], self._path, exc
         )
-
-
-def _open_private(path: str) -> sqlite3.Connection:
-    """Create missing parent directories ``0o700`` and the database file ``0o600`` (narrowing
-    an existing database, ``-wal`` and ``-shm`` of ours to ``0o600``), then connect. Blocking;
-    raises ``OSError`` naming what failed, or ``sqlite3.Error``."""
-    if path != ":memory:":
-        _make_private_dirs(os.path.dirname(os.path.abspath(path)))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            _make_private(fd, path)
-        finally:
-            os.close(fd)
-        for companion in (path + "-wal", path + "-shm"):
-            try:
-                fd = os.open(companion, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except FileNotFoundError:
-                continue
-            try:
-                _make_private(fd, companion)
-            finally:
-                os.close(fd)
-    return sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-
-
-def _make_private_dirs(directory: str) -> None:
-    """Create ``directory`` and its missing parents with mode ``0o700`` (exactly, whatever the
-    umask); directories that exist are left as they are."""
-    if os.path.isdir(directory):
-        return
-    _make_private_dirs(os.path.dirname(directory))
-    try:
-        os.mkdir(directory, 0o700)
-    except FileExistsError:
-        return  # another worker created it first
-    os.chmod(directory, 0o700)
-
-
-def _make_private(fd: int, path: str) -> None:
-    """Narrow the open file to ``0o600`` if others may read it and it is ours to change."""
-    st = os.fstat(fd)
-    if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.geteuid():
-        log.warning(
-            "narrowing %s from mode %o to 600: it holds every snapshot",
-            path,
-            stat.S_IMODE(st.st_mode),
-        )
-        os.fchmod(fd, 0o600)
-
-
-def _casefold(value: str | None) -> str | None:
-    return None if value is None else value.casefold()
-
-
-async def _migrate(db: aiosqlite.Connection) -> None:
-    """Bring the schema to ``SCHEMA_VERSION``; safe when several workers open the file at once."""
-    while True:
-        # BEGIN IMMEDIATE takes the write lock first, so a worker that lost the race re-reads
-        # the version another worker just wrote instead of re-running its migration.
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            async with db.execute("PRAGMA user_version") as cursor:
-                row = await cursor.fetchone()
-            version = int(row[0]) if row else 0
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"database schema version {version} is newer than this server's "
-                    f"{SCHEMA_VERSION}"
-                )
-            if version == SCHEMA_VERSION:
-                await db.execute("COMMIT")
-                return
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {version + 1}")
-            await db.execute("COMMIT")
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise

@@ -1,39 +1,30 @@
 """The blocking operations of the filesystem backend (see ``backends.filesystem`` for the design).
 
 Every method runs in a worker thread and may raise ``OSError``; ``FilesystemStore`` turns that
-into ``StorageUnavailable``. Writers hold the root's exclusive ``flock``; readers take no lock,
-because every file is only ever replaced by ``os.replace``, removed, or (the journal) appended to.
+into ``StorageUnavailable``. Writers hold the root's exclusive ``flock``; readers take no lock
+(see ``records``), because every file is only ever replaced by ``os.replace``, removed, or (the
+journal) appended to.
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import logging
 import os
-import stat
 
 from snapshot_server.errors import InvalidSnapshot, SnapshotExists
-from snapshot_server.models import HASH_RE, KEY_RE, NewSnapshot, Snapshot, SnapshotMeta
-
-from .filesystem_disk import (
-    Layout,
-    check_dir,
-    ensure_dir,
-    exclusive_lock,
-    exists,
-    is_temp_file,
-    iter_record_files,
-    read_bytes,
-    read_index,
-    read_meta,
-    read_snapshot,
-    remove,
-    walk_tree,
-    write_atomic,
+from snapshot_server.models import (
+    HASH_RE,
+    KEY_RE,
+    CorruptData,
+    ListQuery,
+    ListScope,
+    NewSnapshot,
+    Snapshot,
+    SnapshotMeta,
 )
-from .filesystem_format import (
-    CorruptRecord,
+
+from .disk import exclusive_lock, exists, read_bytes, remove, write_atomic
+from .format import (
     decode_counter,
     encode_counter,
     encode_index,
@@ -41,7 +32,10 @@ from .filesystem_format import (
     encode_journal_remove,
     encode_record,
 )
-from .filesystem_journal import Journal
+from .journal import Journal
+from .layout import Layout
+from .records import Records, read_index, read_meta
+from .root import ping_root, prepare_root
 
 log = logging.getLogger(__name__)
 
@@ -52,40 +46,11 @@ class SyncStore:
     def __init__(self, root: str) -> None:
         self.layout = Layout(os.path.normpath(os.path.abspath(root)))
         self.journal = Journal(self.layout)
+        self.records = Records(self.layout)
 
     def prepare(self) -> None:
-        """Create the root (``0o700``) and its subdirectories, or check an existing root (see
-        ``_check_root``); then, under the write lock (so no writer is mid-way), refuse any
-        symbolic link in the tree, remove stray temp files and rebuild the journal if it is
-        missing. Costs one walk of the 8192 shard directories (plus a scan of every record if
-        the journal has to be rebuilt). Raises ``OSError`` naming the path at fault."""
-        layout = self.layout
-        if not os.path.lexists(layout.root):
-            os.makedirs(os.path.dirname(layout.root), exist_ok=True)
-            with contextlib.suppress(FileExistsError):  # another worker process won the race
-                os.mkdir(layout.root, 0o700)
-        _check_root(layout.root)
-        for sub in (layout.records, layout.deletekeys):
-            ensure_dir(layout, sub)
-        with exclusive_lock(layout):
-            temp_files = []
-            for entry in walk_tree(layout):
-                if entry.is_symlink():
-                    raise OSError(
-                        errno.ELOOP,
-                        "is a symbolic link; links under the store root are never followed "
-                        "(remove it)",
-                        entry.path,
-                    )
-                if is_temp_file(entry):
-                    temp_files.append(entry.path)
-            for tmp in temp_files:
-                log.info("removing stray temp file %s", tmp)
-                remove(layout, tmp)
-            if not exists(layout, layout.journal):
-                live = sorted(self.scan(), key=lambda m: m.id)
-                write_atomic(layout, layout.journal, b"".join(encode_journal_add(m) for m in live))
-        self.journal.entries()  # replay now rather than on the first request
+        """Take the root into use (``root.prepare_root``): called once, at open."""
+        prepare_root(self.layout, self.journal, self.records)
 
     def insert(self, record: NewSnapshot) -> SnapshotMeta:
         """See ``SnapshotStore.insert``. An existing record blocks its key until it is deleted
@@ -98,9 +63,9 @@ class SyncStore:
         record_path = layout.record_path(record.key)
         index_path = layout.index_path(record.delete_key_hash)
         with exclusive_lock(layout):
-            if self._snapshot_of(record.key) is not None:
+            if self.records.snapshot(record.key) is not None:
                 raise SnapshotExists("key")
-            if self._holder(record.delete_key_hash) is not None:
+            if self.records.holder(record.delete_key_hash) is not None:
                 raise SnapshotExists("deleteKey")
             # A damaged record in the way (replaced below): its journal entry must go too.
             damaged = read_meta(layout, record_path, exact_size=False)
@@ -123,7 +88,7 @@ class SyncStore:
         """The verified, unexpired record for ``key``, else ``None``."""
         if not KEY_RE.fullmatch(key):
             return None
-        snapshot = self._snapshot_of(key)
+        snapshot = self.records.snapshot(key)
         return None if snapshot is None or snapshot.meta.is_expired(now) else snapshot
 
     def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta | None:
@@ -131,37 +96,32 @@ class SyncStore:
         An index file found dangling is removed (under the lock, after checking again)."""
         if not HASH_RE.fullmatch(delete_key_hash):
             return None
-        meta = self._holder(delete_key_hash)
+        meta = self.records.holder(delete_key_hash)
         if meta is None and exists(self.layout, self.layout.index_path(delete_key_hash)):
             with exclusive_lock(self.layout):
                 self._drop_dangling_index(delete_key_hash)
         return None if meta is None or meta.is_expired(now) else meta
 
-    def list_snapshots(
-        self, org_id: int, user_id: int | None, query: str, limit: int, page: int, now: float
-    ) -> list[SnapshotMeta]:
+    def list_snapshots(self, scope: ListScope, query: ListQuery, now: float) -> list[SnapshotMeta]:
         """See ``SnapshotStore.list_snapshots``. Filters the journal in memory, then checks the
         entries up to the end of the page against their record files (skipping ghosts)."""
-        needle = query.casefold()
+        needle = query.needle
         candidates = sorted(
             (
                 m
                 for m in self.journal.entries()
-                if m.org_id == org_id
-                and (user_id is None or m.user_id == user_id)
-                and not m.is_expired(now)
-                and needle in m.name.casefold()
+                if scope.includes(m) and not m.is_expired(now) and needle in m.name.casefold()
             ),
             key=lambda m: m.id,
         )
-        wanted = page * limit
+        wanted = query.offset + query.limit
         found: list[SnapshotMeta] = []
         for meta in candidates:
             if len(found) == wanted:
                 break
-            if self._is_committed(meta):
+            if self.records.is_committed(meta):
                 found.append(meta)
-        return found[(page - 1) * limit :]
+        return found[query.offset :]
 
     def delete(self, key: str, now: float, expect_id: int) -> SnapshotMeta | None:
         """Remove the unexpired record for ``key`` if it still has id ``expect_id``; ``None``
@@ -169,7 +129,7 @@ class SyncStore:
         if not KEY_RE.fullmatch(key):
             return None
         with exclusive_lock(self.layout):
-            meta = self._meta_of(key)
+            meta = self.records.meta(key)
             if meta is None or meta.id != expect_id or meta.is_expired(now):
                 return None
             self._remove_journaled(meta)
@@ -181,7 +141,7 @@ class SyncStore:
         if not HASH_RE.fullmatch(delete_key_hash):
             return None
         with exclusive_lock(self.layout):
-            meta = self._holder(delete_key_hash)
+            meta = self.records.holder(delete_key_hash)
             if meta is None:
                 self._drop_dangling_index(delete_key_hash)
                 return None
@@ -215,7 +175,7 @@ class SyncStore:
                 if len(removed) >= limit:
                     break
                 # Re-read under the lock: it may have been deleted, or deleted and re-created.
-                meta = self._header_of(candidate.key)
+                meta = self.records.header(candidate.key)
                 if meta is not None and meta.id == candidate.id and meta.is_expired(now):
                     self._remove(meta)
                     removed.append(meta)
@@ -234,52 +194,14 @@ class SyncStore:
                 self.journal.compact_if_worthwhile()
         return removed
 
-    def scan(self) -> list[SnapshotMeta]:
-        """The headers of every intact record file: O(number of records) reads, no lock."""
-        metas = []
-        for path in iter_record_files(self.layout):
-            meta = read_meta(self.layout, path)
-            if meta is not None and self.layout.record_path(meta.key) == path:
-                metas.append(meta)
-        return metas
-
     def ping(self) -> None:
         """Raise ``OSError`` unless the root is a directory we can write to."""
-        check_dir(self.layout, self.layout.records)
-        if not os.access(self.layout.root, os.W_OK | os.X_OK):
-            raise PermissionError(errno.EACCES, "not writable", self.layout.root)
-
-    def _snapshot_of(self, key: str) -> Snapshot | None:
-        """The fully verified record of ``key``: what every lookup by key or deleteKey uses, so
-        a record with a damaged dashboard is absent everywhere but in listings."""
-        snapshot = read_snapshot(self.layout, self.layout.record_path(key))
-        return snapshot if snapshot is not None and snapshot.meta.key == key else None
-
-    def _meta_of(self, key: str) -> SnapshotMeta | None:
-        snapshot = self._snapshot_of(key)
-        return None if snapshot is None else snapshot.meta
-
-    def _header_of(self, key: str) -> SnapshotMeta | None:
-        """The record header of ``key``, checked against the file size but not the dashboard."""
-        meta = read_meta(self.layout, self.layout.record_path(key))
-        return meta if meta is not None and meta.key == key else None
-
-    def _is_committed(self, entry: SnapshotMeta) -> bool:
-        """Whether a journal entry's record file exists, is intact and is that entry."""
-        meta = self._header_of(entry.key)
-        return meta is not None and meta.id == entry.id
-
-    def _holder(self, delete_key_hash: str) -> SnapshotMeta | None:
-        """The record that owns ``delete_key_hash``: the index names a key, and that key's
-        record must name the same hash (so a dangling or stale index never matches)."""
-        key = read_index(self.layout, self.layout.index_path(delete_key_hash))
-        meta = None if key is None else self._meta_of(key)
-        return meta if meta is not None and meta.delete_key_hash == delete_key_hash else None
+        ping_root(self.layout)
 
     def _drop_dangling_index(self, delete_key_hash: str) -> None:
         """Remove the index file of ``delete_key_hash`` unless a record owns it. Caller holds
         the lock, so no insert is between writing an index and committing its record."""
-        if self._holder(delete_key_hash) is None and remove(
+        if self.records.holder(delete_key_hash) is None and remove(
             self.layout, self.layout.index_path(delete_key_hash)
         ):
             log.info("removed dangling delete-key index %s", delete_key_hash[:12])
@@ -311,47 +233,13 @@ class SyncStore:
         if data is not None:
             try:
                 last = decode_counter(data)
-            except CorruptRecord as exc:
+            except CorruptData as exc:
                 log.error("id counter %s is corrupt (%s); recovering", self.layout.counter, exc)
                 data = None
         if data is None:
             # Missing or corrupt: never below any id on disk or in the journal. (Ids of records
             # removed before the counter was lost cannot be known; do not delete the file.)
-            known = [m.id for m in self.scan()] + [m.id for m in self.journal.entries()]
+            known = [m.id for m in self.records.scan()] + [m.id for m in self.journal.entries()]
             last = max(known, default=0)
         write_atomic(self.layout, self.layout.counter, encode_counter(last + 1))
         return last + 1
-
-
-def _check_root(root: str) -> None:
-    """Refuse a root that is a symbolic link, not a directory, or owned by another user (who
-    could replace what is inside); narrow one that others may read or write to ``0o700``.
-    Raises ``OSError`` with the reason and the path."""
-    st = os.lstat(root)
-    if stat.S_ISLNK(st.st_mode):
-        raise OSError(
-            errno.ELOOP,
-            "is a symbolic link; set [storage.filesystem] path to the directory itself "
-            f"({os.path.realpath(root)})",
-            root,
-        )
-    if not stat.S_ISDIR(st.st_mode):
-        raise NotADirectoryError(errno.ENOTDIR, "not a directory", root)
-    if st.st_uid != os.geteuid():
-        raise PermissionError(
-            errno.EPERM,
-            f"owned by uid {st.st_uid}, not by this server's user (uid {os.geteuid()}): "
-            "that user could change the snapshots; give the directory to the server's user",
-            root,
-        )
-    mode = stat.S_IMODE(st.st_mode)
-    if mode != 0o700:
-        if mode & 0o077:
-            log.warning("narrowing filesystem storage root %s from mode %o to 700", root, mode)
-        # Through a descriptor opened without following links (Linux has no lchmod); also
-        # undoes a umask that took the owner's bits from a root created just now.
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        try:
-            os.fchmod(fd, 0o700)
-        finally:
-            os.close(fd)

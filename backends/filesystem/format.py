@@ -9,7 +9,7 @@ A record file is one header line followed by the exact dashboard bytes::
 plus ``dashboard_length`` and ``dashboard_sha256``. The header checksum makes a torn or edited
 header detectable; the length makes a truncated body detectable from ``fstat`` alone (used by
 listing, which never reads dashboards); the body checksum is verified whenever the dashboard is
-returned. Anything that fails a check raises ``CorruptRecord`` and is never returned as data.
+returned. Anything that fails a check raises ``CorruptData`` and is never returned as data.
 
 A delete-key index file is ``snapshot-deletekey/1 <key> <id>\\n``; the counter file is
 ``snapshot-counter/1 <last id>\\n``. Both are tiny and only ever replaced atomically, but are
@@ -35,6 +35,7 @@ from snapshot_server.models import (
     CorruptData,
     Snapshot,
     SnapshotMeta,
+    json_object,
     meta_from_fields,
 )
 
@@ -44,10 +45,6 @@ _RECORD_MAGIC = b"snapshot-record/1 "
 _INDEX_MAGIC = "snapshot-deletekey/1 "
 _COUNTER_MAGIC = "snapshot-counter/1 "
 _META_KEYS = frozenset(META_FIELDS)
-
-
-class CorruptRecord(CorruptData):
-    """A file under the root is not a complete, well-formed record of this format."""
 
 
 def encode_record(snapshot: Snapshot) -> bytes:
@@ -63,47 +60,35 @@ def encode_record(snapshot: Snapshot) -> bytes:
 def decode_header(line: bytes) -> tuple[SnapshotMeta, int, str]:
     """Parse a header line (with its ``\\n``) into ``(meta, dashboard_length, dashboard_sha256)``.
 
-    Raises ``CorruptRecord`` if the line is incomplete, fails its checksum or has a bad field.
+    Raises ``CorruptData`` if the line is incomplete, fails its checksum or has a bad field.
     """
     if not line.startswith(_RECORD_MAGIC) or not line.endswith(b"\n"):
-        raise CorruptRecord("missing magic or incomplete header line")
+        raise CorruptData("missing magic or incomplete header line")
     digest, sep, body = line[len(_RECORD_MAGIC) : -1].partition(b" ")
     if not sep or hashlib.sha256(body).hexdigest().encode("ascii") != digest:
-        raise CorruptRecord("header checksum mismatch")
-    try:
-        header = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptRecord("header is not JSON") from exc
-    if not isinstance(header, dict):
-        raise CorruptRecord("header is not an object")
-    meta = _meta_from(header)
+        raise CorruptData("header checksum mismatch")
+    header = json_object(body, "header")
+    meta = meta_from_fields(header)
     length = header.get("dashboard_length")
     digest_hex = header.get("dashboard_sha256")
     if not isinstance(length, int) or isinstance(length, bool) or length < 0:
-        raise CorruptRecord("bad dashboard_length")
+        raise CorruptData("bad dashboard_length")
     if not isinstance(digest_hex, str) or not HASH_RE.fullmatch(digest_hex):
-        raise CorruptRecord("bad dashboard_sha256")
+        raise CorruptData("bad dashboard_sha256")
     return meta, length, digest_hex
 
 
-def _meta_from(header: dict[str, Any]) -> SnapshotMeta:
-    try:
-        return meta_from_fields(header)
-    except CorruptData as exc:
-        raise CorruptRecord(str(exc)) from exc
-
-
 def decode_record(data: bytes) -> Snapshot:
-    """Parse and fully verify a whole record file. Raises ``CorruptRecord``."""
+    """Parse and fully verify a whole record file. Raises ``CorruptData``."""
     end = data.find(b"\n", 0, MAX_HEADER_BYTES)
     if end < 0:
-        raise CorruptRecord("no header line")
+        raise CorruptData("no header line")
     meta, length, digest_hex = decode_header(data[: end + 1])
     dashboard = data[end + 1 :]
     if len(dashboard) != length:
-        raise CorruptRecord(f"dashboard is {len(dashboard)} bytes, header says {length}")
+        raise CorruptData(f"dashboard is {len(dashboard)} bytes, header says {length}")
     if hashlib.sha256(dashboard).hexdigest() != digest_hex:
-        raise CorruptRecord("dashboard checksum mismatch")
+        raise CorruptData("dashboard checksum mismatch")
     return Snapshot(meta, dashboard)
 
 
@@ -120,23 +105,20 @@ def encode_journal_remove(snapshot_id: int) -> bytes:
 def decode_journal_line(line: bytes) -> SnapshotMeta | int:
     """One journal line (without its newline): the meta it adds or the id it removes.
 
-    Raises ``CorruptRecord`` for a torn or damaged line.
+    Raises ``CorruptData`` for a torn or damaged line.
     """
     digest, sep, payload = line.partition(b" ")
     if not sep or hashlib.sha256(payload).hexdigest()[:16].encode("ascii") != digest:
-        raise CorruptRecord("journal line checksum mismatch")
+        raise CorruptData("journal line checksum mismatch")
     if payload.startswith(b"-") and payload[1:].isdigit():
         return int(payload[1:])
     if not payload.startswith(b"+"):
-        raise CorruptRecord("unknown journal line")
-    try:
-        header = orjson.loads(payload[1:])
-    except orjson.JSONDecodeError as exc:
-        raise CorruptRecord("journal line is not JSON") from exc
+        raise CorruptData("unknown journal line")
+    header = json_object(payload[1:], "journal line")
     # The checksum already proves the line is as this module wrote it, so only its shape is
     # checked here: replaying 100k lines must stay well under a second.
-    if not isinstance(header, dict) or header.keys() != _META_KEYS:
-        raise CorruptRecord("journal line is not a snapshot's metadata")
+    if header.keys() != _META_KEYS:
+        raise CorruptData("journal line is not a snapshot's metadata")
     return SnapshotMeta(**header)
 
 
@@ -150,11 +132,11 @@ def encode_index(key: str, snapshot_id: int) -> bytes:
 
 
 def decode_index(data: bytes) -> str:
-    """The view key a delete-key index file points at. Raises ``CorruptRecord``."""
+    """The view key a delete-key index file points at. Raises ``CorruptData``."""
     text = _decode_line(data, _INDEX_MAGIC)
     key, _, snapshot_id = text.partition(" ")
     if not KEY_RE.fullmatch(key) or not snapshot_id.isdigit():
-        raise CorruptRecord("bad delete-key index")
+        raise CorruptData("bad delete-key index")
     return key
 
 
@@ -164,10 +146,10 @@ def encode_counter(last_id: int) -> bytes:
 
 
 def decode_counter(data: bytes) -> int:
-    """The last id handed out. Raises ``CorruptRecord``."""
+    """The last id handed out. Raises ``CorruptData``."""
     text = _decode_line(data, _COUNTER_MAGIC)
     if not text.isdigit() or len(text) > 30:
-        raise CorruptRecord("bad id counter")
+        raise CorruptData("bad id counter")
     return int(text)
 
 
@@ -175,7 +157,7 @@ def _decode_line(data: bytes, magic: str) -> str:
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as exc:
-        raise CorruptRecord("not ASCII") from exc
+        raise CorruptData("not ASCII") from exc
     if not text.startswith(magic) or not text.endswith("\n") or text.count("\n") != 1:
-        raise CorruptRecord("missing magic or incomplete line")
+        raise CorruptData("missing magic or incomplete line")
     return text[len(magic) : -1]

@@ -1,6 +1,6 @@
 """The listing journal: which records exist, without opening them.
 
-``<root>/journal`` is append-only (lines in ``filesystem_format``): a writer holding the root's
+``<root>/journal`` is append-only (lines in ``format``): a writer holding the root's
 lock appends ``+meta`` *before* committing a record and ``-id`` after removing one. Each process
 keeps the replayed state in memory and, on every read, replays only the bytes appended since
 (by any process), so a listing costs an ``fstat`` and a short read, not a walk of the records.
@@ -18,10 +18,11 @@ import logging
 import os
 import threading
 
-from snapshot_server.models import SnapshotMeta
+from snapshot_server.models import CorruptData, SnapshotMeta
 
-from .filesystem_disk import Layout, open_file, stat_file, write_atomic
-from .filesystem_format import CorruptRecord, decode_journal_line, encode_journal_add
+from .disk import open_file, stat_file, write_atomic
+from .format import decode_journal_line, encode_journal_add
+from .layout import Layout
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Journal:
             self._lines += 1
             try:
                 entry = decode_journal_line(line)
-            except CorruptRecord as exc:
+            except CorruptData as exc:
                 log.warning("skipping bad line in journal %s: %s", self.path, exc)
                 continue
             if isinstance(entry, int):

@@ -1,0 +1,84 @@
+"""Driver glue for the Redis backend: the one error boundary (``Connection.call``), and Lua
+scripts run by digest."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+
+from snapshot_server.errors import StorageUnavailable, StoreClosed
+
+Client = Redis | RedisCluster
+DRIVER_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError)
+
+T = TypeVar("T")
+
+
+@contextmanager
+def unavailable() -> Iterator[None]:
+    """Turn any driver exception raised inside into ``StorageUnavailable``."""
+    try:
+        yield
+    except DRIVER_ERRORS as exc:
+        raise StorageUnavailable() from exc
+
+
+class Script:
+    """A Lua script run with EVALSHA, falling back to EVAL when the node answers NOSCRIPT.
+
+    Not redis-py's ``register_script``: on NOSCRIPT that sends SCRIPT LOAD to *every* cluster
+    primary and so fails while any one of them is down, whereas EVAL loads the script on just
+    the node that serves the keys (one that restarted, or a promoted replica).
+    """
+
+    def __init__(self, client: Client, text: str) -> None:
+        self._client = client
+        self._text = text
+        self._sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[bytes | str | int]) -> Any:
+        """The script's reply. Raises driver errors (callers wrap them)."""
+        try:
+            return await self._client.evalsha(self._sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await self._client.eval(self._text, len(keys), *keys, *args)
+
+
+class Connection:
+    """A client shared by the store and its topology, behind a gate of ``max_connections``."""
+
+    def __init__(self, client: Client, max_connections: int) -> None:
+        self.client = client
+        # The cluster client's per-node pools raise instead of waiting when full; this gate
+        # makes callers queue instead (each call holds at most one connection per node).
+        self._gate = asyncio.Semaphore(max_connections)
+        self._closed = False
+
+    def script(self, text: str) -> Script:
+        return Script(self.client, text)
+
+    async def call(self, awaitable: Awaitable[T]) -> T:
+        """Await one driver call under the gate: the backend's one error boundary. Driver
+        errors, and any call after ``aclose``, raise ``StorageUnavailable``."""
+        if self._closed:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # never awaited: close it so Python does not warn
+            raise StorageUnavailable() from StoreClosed()
+        async with self._gate:
+            with unavailable():
+                return await awaitable
+
+    async def aclose(self) -> None:
+        """Close the client. Idempotent; every ``call`` raises ``StorageUnavailable`` after."""
+        if self._closed:
+            return
+        self._closed = True
+        with unavailable():
+            await self.client.aclose()

@@ -1,0 +1,127 @@
+"""Key names and the stored metadata encoding of the Redis backend, and reading metadata back
+(anything that does not decode is logged and treated as absent).
+
+``backends.redis`` documents the layout; this module is its single source of truth. Every
+metadata key carries the hash tag ``{meta}`` so one Lua script can touch all of them, even in a
+Redis Cluster; a dashboard body is tagged by its own snapshot key so the bulk spreads over the
+cluster. Snapshot keys match ``[A-Za-z0-9_-]`` and deleteKey hashes are hex, so no name below can
+collide with another.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import orjson
+
+from snapshot_server.errors import SnapshotNotFound
+from snapshot_server.models import (
+    META_FIELDS,
+    CorruptData,
+    NewSnapshot,
+    SnapshotMeta,
+    json_object,
+    meta_from_fields,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpace:
+    """The Redis key names under one ``key_prefix`` (``P`` in the layout table)."""
+
+    prefix: str
+
+    @property
+    def counter(self) -> str:
+        return f"{self.prefix}{{meta}}:id"
+
+    @property
+    def expiry(self) -> str:
+        return f"{self.prefix}{{meta}}:exp"
+
+    @property
+    def trash(self) -> str:
+        return f"{self.prefix}{{meta}}:trash"
+
+    def claim(self, key: str) -> str:
+        return f"{self.prefix}{{meta}}:k:{key}"
+
+    def delete_key(self, delete_key_hash: str) -> str:
+        return f"{self.prefix}{{meta}}:d:{delete_key_hash}"
+
+    def org(self, org_id: int) -> str:
+        return f"{self.prefix}{{meta}}:o:{org_id}"
+
+    def user(self, org_id: int, user_id: int) -> str:
+        return f"{self.prefix}{{meta}}:o:{org_id}:u:{user_id}"
+
+    def body(self, key: str) -> str:
+        return f"{self.prefix}{{{key}}}:dashboard"
+
+    def meta_keys(self, meta: SnapshotMeta) -> list[str]:
+        """The four per-snapshot metadata keys, in the order the scripts expect."""
+        return [
+            self.claim(meta.key),
+            self.delete_key(meta.delete_key_hash),
+            self.org(meta.org_id),
+            self.user(meta.org_id, meta.user_id),
+        ]
+
+
+def meta_tail(record: NewSnapshot | SnapshotMeta) -> bytes:
+    """The metadata JSON of ``record`` at creation (``updated`` = ``created``) without ``id``
+    and without its opening brace.
+
+    The insert script prepends ``{"id":N,`` once INCR has chosen N, so Python and Lua build the
+    byte-identical string (``encode_meta``) that delete scripts compare against.
+    """
+    fields = {
+        f: (record.created if f == "updated" else getattr(record, f))
+        for f in META_FIELDS
+        if f != "id"
+    }
+    return orjson.dumps(fields)[1:]
+
+
+def encode_meta(snapshot_id: int, tail: bytes) -> bytes:
+    """The stored metadata JSON: the same bytes the insert script writes."""
+    return b'{"id":%d,' % snapshot_id + tail
+
+
+def decode_meta(raw: bytes | str) -> SnapshotMeta:
+    """Parse stored metadata JSON, every field checked. Raises ``CorruptData`` on foreign or
+    damaged data."""
+    return meta_from_fields(json_object(raw, "snapshot metadata"))
+
+
+def trash_member(meta: SnapshotMeta) -> str:
+    """A trash entry: the body of snapshot ``id`` under ``key`` is to be deleted."""
+    return f"{meta.id}:{meta.key}"
+
+
+def pxat(expires: float) -> int:
+    """Milliseconds for ``PXAT``: rounded up, so Redis never reclaims before ``expires``."""
+    return max(1, math.ceil(expires * 1000))
+
+
+def live_meta(raw: bytes | str | None, now: float, name: str) -> SnapshotMeta:
+    """The metadata in ``raw``, read from key ``name``. Raises ``SnapshotNotFound`` if absent,
+    expired, or not a snapshot's metadata (logged)."""
+    meta = None if raw is None else read_meta(raw, name)
+    if meta is None or meta.is_expired(now):
+        raise SnapshotNotFound()
+    return meta
+
+
+def read_meta(raw: bytes | str, name: str) -> SnapshotMeta | None:
+    """The snapshot metadata ``raw`` (read from key ``name``), or ``None`` if it is not that:
+    foreign or corrupt data is logged and treated as absent."""
+    try:
+        return decode_meta(raw)
+    except CorruptData as exc:
+        log.warning("ignoring corrupt snapshot metadata in %s: %s", name, exc)
+        return None

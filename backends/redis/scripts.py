@@ -1,0 +1,92 @@
+"""The Lua scripts of the Redis backend: every commit of metadata is one of these, so it is
+atomic (all metadata keys share the ``{meta}`` hash tag, one cluster slot).
+
+Where a script takes a body key (single server: ``Topology.body_keys``), it writes or deletes the
+dashboard body in the same step; without one (cluster) the body is handled apart, through the
+trash. Each script states its KEYS, ARGV and reply.
+"""
+
+from __future__ import annotations
+
+# KEYS: claim, deleteKey, counter, org index, user index, expiry index, [body]
+# ARGV: meta tail, PXAT ms or "" (never), expires score, [dashboard]
+# Returns the new id, -1 when the key is taken, -2 when the deleteKey is.
+INSERT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
+local id = redis.call('INCR', KEYS[3])
+local meta = string.format('{"id":%d,', id) .. ARGV[1]
+if ARGV[2] == '' then
+  redis.call('SET', KEYS[1], meta)
+  redis.call('SET', KEYS[2], meta)
+else
+  redis.call('SET', KEYS[1], meta, 'PXAT', ARGV[2])
+  redis.call('SET', KEYS[2], meta, 'PXAT', ARGV[2])
+  redis.call('ZADD', KEYS[6], ARGV[3], meta)
+end
+redis.call('ZADD', KEYS[4], id, meta)
+redis.call('ZADD', KEYS[5], id, meta)
+if KEYS[7] then
+  redis.call('DEL', KEYS[7])
+  redis.call('HSET', KEYS[7], 'id', id, 'body', ARGV[4])
+  if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[7], ARGV[2]) end
+end
+return id
+"""
+
+# KEYS: body. ARGV: id, PXAT ms or "", dashboard. Replaces whatever body was there.
+WRITE_BODY = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'body', ARGV[3])
+if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
+return 1
+"""
+
+# KEYS: claim, deleteKey, org index, user index, expiry index, trash, [body]
+# ARGV: stored meta JSON, id, trash member. Deletes the body when given (same slot), else queues
+# it in the trash. Returns 1 if this call removed the snapshot, 0 if it was already gone.
+DELETE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+if not KEYS[7] then
+  redis.call('SADD', KEYS[6], ARGV[3])
+elseif redis.call('HGET', KEYS[7], 'id') == ARGV[2] then
+  redis.call('DEL', KEYS[7])
+end
+return 1
+"""
+
+# KEYS: body. ARGV: id. Deletes the body only if it still belongs to snapshot ``id``.
+DELETE_BODY = """
+if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: expiry index, trash, then per snapshot: claim, deleteKey, org index, user index, [body]
+# ARGV: keys per snapshot (4, or 5 with the body), then per snapshot: meta JSON, id, trash member.
+# Returns the 1-based positions of the snapshots this call removed (ZREM decides, so two
+# cleanup jobs racing never both report one snapshot).
+DELETE_EXPIRED = """
+local g = tonumber(ARGV[1])
+local removed = {}
+for i = 0, (#KEYS - 2) / g - 1 do
+  local meta, id, member, k = ARGV[2 + 3 * i], ARGV[3 + 3 * i], ARGV[4 + 3 * i], 2 + g * i
+  if redis.call('ZREM', KEYS[1], meta) == 1 then
+    if redis.call('GET', KEYS[k + 1]) == meta then redis.call('DEL', KEYS[k + 1]) end
+    if redis.call('GET', KEYS[k + 2]) == meta then redis.call('DEL', KEYS[k + 2]) end
+    redis.call('ZREM', KEYS[k + 3], meta)
+    redis.call('ZREM', KEYS[k + 4], meta)
+    if g == 4 then
+      redis.call('SADD', KEYS[2], member)
+    elseif redis.call('HGET', KEYS[k + 5], 'id') == id then
+      redis.call('DEL', KEYS[k + 5])
+    end
+    removed[#removed + 1] = i + 1
+  end
+end
+return removed
+"""

@@ -1,0 +1,177 @@
+"""``RedisStore``: the Redis backend's ``SnapshotStore`` (design and key layout in
+``backends.redis``). It reads and lists by itself, and hands every commit to its ``Topology``."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import ClassVar, Self, cast
+
+from snapshot_server.config import StorageConfig
+from snapshot_server.config_reader import redact_url
+from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
+from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
+from snapshot_server.storage import StoreSettings
+
+from .client import DRIVER_ERRORS, Connection
+from .layout import KeySpace, live_meta, read_meta
+from .settings import RedisSettings
+from .topology import Topology, topology_for
+
+_LIST_BATCH = 500  # index members fetched per round trip while listing
+
+
+class RedisStore:
+    Settings: ClassVar[type[StoreSettings]] = RedisSettings
+
+    def __init__(self, redis: Connection, topology: Topology) -> None:
+        self._redis = redis
+        self._topology = topology
+        self._keys: KeySpace = topology.keys
+
+    @classmethod
+    async def open(cls, config: StorageConfig) -> Self:
+        """Connect and check the server answers. Raises ``StorageUnavailable`` if it does not,
+        ``ConfigError`` for a bad setting."""
+        cfg = RedisSettings.read(config.section())
+        topology = topology_for(cfg)
+        try:
+            client = topology.connect(cfg)
+        except (ValueError, *DRIVER_ERRORS) as exc:
+            raise StorageUnavailable(
+                f"cannot connect to Redis at {redact_url(cfg.url)}: {exc}"
+            ) from exc
+        redis = Connection(client, cfg.max_connections)
+        store = cls(redis, topology(redis, KeySpace(cfg.key_prefix)))
+        try:
+            await store.ping()
+        except StorageUnavailable as exc:
+            with suppress(StorageUnavailable):
+                await store.aclose()
+            raise StorageUnavailable(
+                f"cannot connect to Redis at {redact_url(cfg.url)}: {exc}"
+            ) from exc
+        return store
+
+    async def insert(self, record: NewSnapshot) -> SnapshotMeta:
+        result = await self._topology.insert(record)
+        if result == -1:
+            raise SnapshotExists("key")
+        if result == -2:
+            raise SnapshotExists("deleteKey")
+        return record.stored_as(result)
+
+    async def get(self, key: str, now: float) -> Snapshot:
+        pipe = self._redis.client.pipeline(transaction=False)
+        pipe.get(self._keys.claim(key))
+        pipe.hmget(self._keys.body(key), ["id", "body"])
+        raw, (body_id, body) = await self._redis.call(pipe.execute())
+        meta = live_meta(raw, now, self._keys.claim(key))
+        # The body must be this snapshot's: not yet written, or left by a deleted predecessor
+        # of the same key, means "not found".
+        if body is None or body_id != b"%d" % meta.id:
+            raise SnapshotNotFound()
+        return Snapshot(meta, body)
+
+    async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        name = self._keys.delete_key(delete_key_hash)
+        return live_meta(await self._redis.call(self._redis.client.get(name)), now, name)
+
+    async def list_snapshots(
+        self, scope: ListScope, query: ListQuery, now: float
+    ) -> list[SnapshotMeta]:
+        """See ``SnapshotStore.list_snapshots``.
+
+        Filtering happens here, over the id-ordered index: a page costs reading every index
+        member up to its last match, i.e. O(expired-but-unpruned + skipped + returned) members of
+        the org (or user) in batches of 500, each member a few hundred bytes of JSON.
+        """
+        org, user = scope.org_id, scope.user_id
+        index = self._keys.org(org) if user is None else self._keys.user(org, user)
+        needle, limit = query.needle, query.limit
+        skip, found = query.offset, list[SnapshotMeta]()
+        after = "-inf"
+        while len(found) < limit:
+            batch = cast(
+                list[tuple[bytes, float]],
+                await self._redis.call(
+                    self._redis.client.zrangebyscore(
+                        index, after, "+inf", start=0, num=_LIST_BATCH, withscores=True
+                    )
+                ),
+            )
+            for raw, _score in batch:
+                meta = read_meta(raw, index)
+                if meta is None or meta.is_expired(now) or needle not in meta.name.casefold():
+                    continue
+                if skip:
+                    skip -= 1
+                elif len(found) < limit:
+                    found.append(meta)
+            if len(batch) < _LIST_BATCH:
+                break
+            # Resume after the last id seen (exclusive), not at a rank, so concurrent inserts
+            # and deletes never make a page skip or repeat an item. The score is the id, and is
+            # there even for a member that does not decode.
+            after = f"({int(batch[-1][1])}"
+        return found
+
+    async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
+        name = self._keys.claim(key)
+        raw = await self._redis.call(self._redis.client.get(name))
+        meta = live_meta(raw, now, name)
+        if meta.id != expect_id:
+            raise SnapshotNotFound()  # the key was deleted and created again since the read
+        assert raw is not None
+        return await self._delete(raw, meta)
+
+    async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
+        name = self._keys.delete_key(delete_key_hash)
+        raw = await self._redis.call(self._redis.client.get(name))
+        meta = live_meta(raw, now, name)
+        assert raw is not None
+        return await self._delete(raw, meta)
+
+    async def _delete(self, raw: bytes | str, meta: SnapshotMeta) -> SnapshotMeta:
+        """Delete the snapshot whose stored metadata is ``raw``, if the view-key claim still
+        holds exactly ``raw``: a newer snapshot of the same key has another id, so other bytes,
+        and is left alone. Raises ``SnapshotNotFound`` if the snapshot is gone already."""
+        if not await self._topology.delete(raw, meta):
+            raise SnapshotNotFound()  # a concurrent delete won, or the key holds a newer one
+        return meta
+
+    async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
+        """See ``SnapshotStore.delete_expired``. Then lets the topology finish up to ``limit``
+        pieces of deferred work (a cluster's queued body deletes)."""
+        members = cast(
+            list[bytes],
+            await self._redis.call(
+                self._redis.client.zrangebyscore(
+                    self._keys.expiry, "-inf", repr(now), start=0, num=limit
+                )
+            ),
+        )
+        removed = await self._remove_expired(members)
+        await self._topology.sweep(limit)
+        return removed
+
+    async def _remove_expired(self, members: list[bytes]) -> list[SnapshotMeta]:
+        """Remove these expiry-index members' snapshots; return those this call removed.
+
+        A member that does not decode names no snapshot this store can find: it is logged and
+        taken out of the index, or it would come first in every later round, for ever.
+        """
+        decoded = [(raw, read_meta(raw, self._keys.expiry)) for raw in members]
+        corrupt = [raw for raw, meta in decoded if meta is None]
+        if corrupt:
+            await self._redis.call(self._redis.client.zrem(self._keys.expiry, *corrupt))
+        found = [(raw, meta) for raw, meta in decoded if meta is not None]
+        if not found:
+            return []
+        return [found[i][1] for i in await self._topology.delete_expired(found)]
+
+    async def ping(self) -> None:
+        """Return if Redis answers (in a cluster: every primary, and the metadata slot)."""
+        await self._topology.ping()
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,240 @@
+"""Single server or Redis Cluster: a strategy chosen once, at open (``topology_for``).
+
+The two differ in how the client is made and in where a snapshot's dashboard body is written
+and deleted relative to the metadata scripts (``backends.redis`` explains why):
+
+* ``SingleServer``: the body is one more key of the insert and delete scripts, so a create is
+  one round trip and every commit fully atomic;
+* ``Cluster``: the body lives in its own slot, apart from the ``{meta}`` slot: written right
+  after the metadata commits (undone if that fails), and deleted through the trash set that the
+  delete scripts fill in the same step that removes the metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from snapshot_server.errors import StorageUnavailable
+from snapshot_server.models import NewSnapshot, SnapshotMeta
+
+from . import scripts
+from .client import Client, Connection
+from .layout import KeySpace, encode_meta, meta_tail, pxat, trash_member
+from .settings import RedisSettings
+
+log = logging.getLogger(__name__)
+
+
+class Topology(ABC):
+    """The commits of one store: insert, delete, cleanup, each one metadata script plus
+    whatever the topology does with the body (``body_keys`` and the subclass's hooks)."""
+
+    def __init__(self, redis: Connection, keys: KeySpace) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._insert = redis.script(scripts.INSERT)
+        self._delete = redis.script(scripts.DELETE)
+        self._delete_expired = redis.script(scripts.DELETE_EXPIRED)
+
+    @staticmethod
+    @abstractmethod
+    def connect(config: RedisSettings) -> Client:
+        """A client for ``config`` (no I/O yet). Raises ``ValueError`` or a driver error for a
+        malformed URL."""
+
+    @abstractmethod
+    def body_keys(self, key: str) -> list[str]:
+        """The body keys the metadata scripts write and delete themselves (``[]``: none)."""
+
+    @abstractmethod
+    def body_args(self, record: NewSnapshot) -> list[bytes]:
+        """The script arguments that go with ``body_keys`` at insert."""
+
+    async def insert(self, record: NewSnapshot) -> int:
+        """Commit ``record``: its new id, or -1 if its key is taken, -2 if its deleteKey is."""
+        ks = self.keys
+        ms = "" if record.expires is None else str(pxat(record.expires))
+        score = "" if record.expires is None else repr(record.expires)
+        keys = [
+            ks.claim(record.key),
+            ks.delete_key(record.delete_key_hash),
+            ks.counter,
+            ks.org(record.org_id),
+            ks.user(record.org_id, record.user_id),
+            ks.expiry,
+            *self.body_keys(record.key),
+        ]
+        args: list[bytes | str] = [meta_tail(record), ms, score, *self.body_args(record)]
+        return int(await self.redis.call(self._insert(keys=keys, args=args)))
+
+    async def delete(self, raw: bytes | str, meta: SnapshotMeta) -> bool:
+        """Delete the snapshot whose stored metadata is ``raw``, if the view-key claim still
+        holds exactly ``raw`` (the script compares); whether this call deleted it."""
+        ks = self.keys
+        keys = [*ks.meta_keys(meta), ks.expiry, ks.trash, *self.body_keys(meta.key)]
+        args = [raw, meta.id, trash_member(meta)]
+        return bool(await self.redis.call(self._delete(keys=keys, args=args)))
+
+    async def delete_expired(self, found: Sequence[tuple[bytes, SnapshotMeta]]) -> list[int]:
+        """Delete these expiry-index members' snapshots (stored metadata, decoded); the
+        0-based positions of those this call deleted (the script's ZREM decides, so two
+        cleanup jobs racing never both report one snapshot)."""
+        per_snapshot = [[*self.keys.meta_keys(m), *self.body_keys(m.key)] for _, m in found]
+        keys = [self.keys.expiry, self.keys.trash, *itertools.chain(*per_snapshot)]
+        args: list[bytes | int | str] = [len(per_snapshot[0])]
+        for raw, meta in found:
+            args.extend([raw, meta.id, trash_member(meta)])
+        positions: list[int] = await self.redis.call(self._delete_expired(keys=keys, args=args))
+        return [p - 1 for p in positions]
+
+    @abstractmethod
+    async def sweep(self, limit: int) -> None:
+        """Finish up to ``limit`` pieces of deferred work; run by every cleanup round."""
+
+    async def ping(self) -> None:
+        """Return if Redis answers, else raise ``StorageUnavailable``."""
+        await self.redis.call(self.redis.client.ping())
+
+
+class SingleServer(Topology):
+    """One Redis server: the body is written and deleted inside the metadata scripts."""
+
+    @staticmethod
+    def connect(config: RedisSettings) -> Client:
+        # One immediate retry on a broken connection (the server restarted) and none on a
+        # timeout, so a request fails within about one socket_timeout when Redis hangs.
+        retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+        return Redis.from_url(config.url, retry=retry, **_pool_options(config))
+
+    def body_keys(self, key: str) -> list[str]:
+        return [self.keys.body(key)]
+
+    def body_args(self, record: NewSnapshot) -> list[bytes]:
+        return [record.dashboard]
+
+    async def sweep(self, limit: int) -> None:
+        """Nothing to do: every commit was complete."""
+
+
+class Cluster(Topology):
+    """A Redis Cluster: the body lives in its own slot, written after the metadata commits and
+    deleted through the trash.
+
+    A failed body write removes the metadata again; a failed body delete stays queued in the
+    trash, and the next cleanup round (``sweep``) retries it. Body writes and deletes are
+    idempotent and keyed by id, so they never touch a newer snapshot of the same key. Left if
+    the process dies right after a create's commit: a listed snapshot that answers 404 until
+    deleted (a view needs the claim and a body of the same id).
+    """
+
+    def __init__(self, redis: Connection, keys: KeySpace) -> None:
+        super().__init__(redis, keys)
+        self._write_body = redis.script(scripts.WRITE_BODY)
+        self._delete_body = redis.script(scripts.DELETE_BODY)
+
+    @staticmethod
+    def connect(config: RedisSettings) -> Client:
+        # A few quick retries let the client follow MOVED/failover; each attempt is bounded by
+        # socket_timeout, so a dead cluster still fails within a few seconds.
+        retry = Retry(EqualJitterBackoff(cap=0.5, base=0.05), 2)
+        return RedisCluster.from_url(config.url, retry=retry, **_pool_options(config))
+
+    def body_keys(self, key: str) -> list[str]:
+        return []
+
+    def body_args(self, record: NewSnapshot) -> list[bytes]:
+        return []
+
+    async def insert(self, record: NewSnapshot) -> int:
+        result = await super().insert(record)
+        if result > 0:
+            ms = "" if record.expires is None else str(pxat(record.expires))
+            body = self._write_body(
+                keys=[self.keys.body(record.key)], args=[result, ms, record.dashboard]
+            )
+            try:
+                await self.redis.call(body)
+            except StorageUnavailable:
+                await self._undo_insert(record.stored_as(result))
+                raise
+        return result
+
+    async def _undo_insert(self, stored: SnapshotMeta) -> None:
+        """Best effort: remove the metadata of a create whose body could not be written, so it
+        is not listed without being viewable (the body, should the write have landed after
+        all, goes to the trash). Gives up silently if Redis fails again."""
+        with suppress(StorageUnavailable):
+            await super().delete(encode_meta(stored.id, meta_tail(stored)), stored)
+
+    async def delete(self, raw: bytes | str, meta: SnapshotMeta) -> bool:
+        deleted = await super().delete(raw, meta)
+        if deleted:
+            await self._empty_trash([trash_member(meta)])
+        return deleted
+
+    async def sweep(self, limit: int) -> None:
+        """Delete up to ``limit`` dashboard bodies still queued in the trash."""
+        trash = await self.redis.call(self.redis.client.srandmember(self.keys.trash, limit))
+        await self._empty_trash(cast(list[bytes], trash))
+
+    async def ping(self) -> None:
+        """Also check the metadata slot is served: a node in ``cluster_state:fail`` still
+        answers PING, but not a keyed read."""
+        await super().ping()
+        await self.redis.call(self.redis.client.exists(self.keys.counter))
+
+    async def _empty_trash(self, members: Sequence[bytes | str]) -> None:
+        """Delete the dashboard bodies these trash entries name, then the entries.
+
+        A body lives outside the ``{meta}`` slot, so delete scripts queue it in the trash in the
+        same step that removes the metadata; this removal is idempotent, keyed by id (a body a
+        newer snapshot of the same key wrote is left), and what fails now stays queued for the
+        next cleanup round. Never raises ``StorageUnavailable``: the delete it follows has
+        already happened.
+        """
+
+        async def remove(member: str) -> None:
+            snapshot_id, _, key = member.partition(":")
+            body = self._delete_body(keys=[self.keys.body(key)], args=[snapshot_id])
+            await self.redis.call(body)
+            await self.redis.call(self.redis.client.srem(self.keys.trash, member))
+
+        texts = [m.decode() if isinstance(m, bytes) else m for m in members]
+        results = await asyncio.gather(*(remove(m) for m in texts), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            # Not raised (the delete itself is done), but an operator must be able to see why
+            # dashboard bodies pile up in the trash.
+            log.warning(
+                "could not delete %d of %d dashboard bodies (left queued in %s for the next "
+                "cleanup round): %s",
+                len(failures),
+                len(texts),
+                self.keys.trash,
+                failures[0].__cause__ or failures[0],
+            )
+
+
+def topology_for(config: RedisSettings) -> type[Topology]:
+    """The strategy ``config`` asks for: the one place the two topologies are told apart."""
+    return Cluster if config.cluster else SingleServer
+
+
+def _pool_options(config: RedisSettings) -> dict[str, Any]:
+    return {
+        "max_connections": config.max_connections,
+        "socket_timeout": config.socket_timeout,
+        "socket_connect_timeout": config.socket_connect_timeout,
+    }
