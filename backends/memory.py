@@ -46,13 +46,13 @@ class MemoryStore:
     # No awaits inside these methods: each runs atomically on the event loop.
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         self._check_open()
-        if record.key in self._by_key:
+        if record.meta.key in self._by_key:
             raise SnapshotExists("key")
-        if record.delete_key_hash in self._key_by_delete_hash:
+        if record.meta.delete_key_hash in self._key_by_delete_hash:
             raise SnapshotExists("deleteKey")
         meta = record.stored_as(next(self._ids))
-        self._by_key[record.key] = Snapshot(meta, record.dashboard)
-        self._key_by_delete_hash[record.delete_key_hash] = record.key
+        self._by_key[record.meta.key] = Snapshot(meta, record.dashboard)
+        self._key_by_delete_hash[record.meta.delete_key_hash] = record.meta.key
         return meta
 
     async def get(self, key: str, now: float) -> Snapshot:

@@ -5,6 +5,7 @@ Times are POSIX seconds (float, UTC). ``expires is None`` means the snapshot nev
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from collections.abc import Mapping
@@ -56,41 +57,17 @@ class Snapshot:
     dashboard: bytes
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class NewSnapshot:
-    """What ``SnapshotStore.insert`` takes: a snapshot before the store gives it an ``id``."""
+    """What ``SnapshotStore.insert`` takes: the metadata to store, whose ``id`` is the store's to
+    choose (``meta.id`` is 0 until then), and the dashboard bytes."""
 
-    key: str
-    delete_key_hash: str
-    name: str
-    org_id: int
-    user_id: int
-    external: bool
-    external_url: str
-    external_delete_url: str
-    created: float
-    expires: float | None
-    etag: str
+    meta: SnapshotMeta
     dashboard: bytes
 
     def stored_as(self, snapshot_id: int) -> SnapshotMeta:
-        """The metadata of this record once stored under ``snapshot_id``
-        (``updated`` = ``created``)."""
-        return SnapshotMeta(
-            id=snapshot_id,
-            key=self.key,
-            delete_key_hash=self.delete_key_hash,
-            name=self.name,
-            org_id=self.org_id,
-            user_id=self.user_id,
-            external=self.external,
-            external_url=self.external_url,
-            external_delete_url=self.external_delete_url,
-            created=self.created,
-            updated=self.created,
-            expires=self.expires,
-            etag=self.etag,
-        )
+        """The metadata of this record once stored under ``snapshot_id``."""
+        return dataclasses.replace(self.meta, id=snapshot_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,7 +169,8 @@ class SnapshotService:
         for _attempt in range(3):
             key = request.key or _generate_key()
             delete_key = request.delete_key or _generate_key()
-            record = NewSnapshot(
+            meta = SnapshotMeta(
+                id=0,  # the store chooses it
                 key=key,
                 delete_key_hash=hash_secret(delete_key),
                 name=request.name,
@@ -179,10 +180,11 @@ class SnapshotService:
                 external_url="",
                 external_delete_url="",
                 created=now,
+                updated=now,
                 expires=expires,
                 etag=_etag(key, body, now, expires),
-                dashboard=body,
             )
+            record = NewSnapshot(meta, body)
             try:
                 stored = await self.store.insert(record)
             except SnapshotExists as exc:

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestClient, TestServer
 
-from snapshot_server.models import NewSnapshot, hash_secret
+from snapshot_server.models import NewSnapshot, SnapshotMeta, hash_secret
 from snapshot_server.webapp.protocol import SnapshotRunner
 
 Client = TestClient[web.Request, web.Application]
@@ -79,7 +79,8 @@ def new_record(
     dashboard: bytes = b'{"title":"t","panels":[]}',
 ) -> NewSnapshot:
     """A record to insert, created at ``now``; random keys unless given."""
-    return NewSnapshot(
+    meta = SnapshotMeta(
+        id=0,
         key=key or secrets.token_hex(16),
         delete_key_hash=hash_secret(delete_key or secrets.token_hex(16)),
         name=name,
@@ -89,7 +90,8 @@ def new_record(
         external_url="",
         external_delete_url="",
         created=now,
+        updated=now,
         expires=None if expires_in is None else now + expires_in,
         etag='"e"',
-        dashboard=dashboard,
     )
+    return NewSnapshot(meta, dashboard)

@@ -55,24 +55,24 @@ class SyncStore:
     def insert(self, record: NewSnapshot) -> SnapshotMeta:
         """See ``SnapshotStore.insert``. An existing record blocks its key until it is deleted
         or reclaimed by ``delete_expired``, expired or not (as in the SQLite backend)."""
-        if not KEY_RE.fullmatch(record.key):
+        if not KEY_RE.fullmatch(record.meta.key):
             raise InvalidSnapshot("invalid key")
-        if not HASH_RE.fullmatch(record.delete_key_hash):
+        if not HASH_RE.fullmatch(record.meta.delete_key_hash):
             raise InvalidSnapshot("invalid deleteKey hash")
         layout = self.layout
-        record_path = layout.record_path(record.key)
-        index_path = layout.index_path(record.delete_key_hash)
+        record_path = layout.record_path(record.meta.key)
+        index_path = layout.index_path(record.meta.delete_key_hash)
         with exclusive_lock(layout):
-            if self.records.snapshot(record.key) is not None:
+            if self.records.snapshot(record.meta.key) is not None:
                 raise SnapshotExists("key")
-            if self.records.holder(record.delete_key_hash) is not None:
+            if self.records.holder(record.meta.delete_key_hash) is not None:
                 raise SnapshotExists("deleteKey")
             # A damaged record in the way (replaced below): its journal entry must go too.
             damaged = read_meta(layout, record_path, exact_size=False)
             meta = record.stored_as(self._next_id())
             journaled = False
             try:
-                write_atomic(layout, index_path, encode_index(record.key, meta.id))
+                write_atomic(layout, index_path, encode_index(record.meta.key, meta.id))
                 self.journal.append(encode_journal_add(meta), durable=True)
                 journaled = True
                 # The commit point:
@@ -80,7 +80,7 @@ class SyncStore:
             except BaseException:
                 self._undo_insert(record_path, index_path, meta.id if journaled else None)
                 raise
-            if damaged is not None and damaged.key == record.key:
+            if damaged is not None and damaged.key == record.meta.key:
                 self.journal.append(encode_journal_remove(damaged.id), durable=False)
         return meta
 

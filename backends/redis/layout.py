@@ -18,9 +18,7 @@ import orjson
 
 from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.models import (
-    META_FIELDS,
     CorruptData,
-    NewSnapshot,
     SnapshotMeta,
     json_object,
     meta_from_fields,
@@ -72,18 +70,16 @@ class KeySpace:
         ]
 
 
-def meta_tail(record: NewSnapshot | SnapshotMeta) -> bytes:
-    """The metadata JSON of ``record`` at creation (``updated`` = ``created``) without ``id``
-    and without its opening brace.
+def meta_tail(meta: SnapshotMeta) -> bytes:
+    """The metadata JSON of ``meta`` as created (``updated`` = ``created``) without ``id`` and
+    without its opening brace.
 
     The insert script prepends ``{"id":N,`` once INCR has chosen N, so Python and Lua build the
     byte-identical string (``encode_meta``) that delete scripts compare against.
     """
-    fields = {
-        f: (record.created if f == "updated" else getattr(record, f))
-        for f in META_FIELDS
-        if f != "id"
-    }
+    fields = meta.fields()
+    del fields["id"]
+    fields["updated"] = meta.created
     return orjson.dumps(fields)[1:]
 
 

@@ -65,18 +65,18 @@ class Topology(ABC):
     async def insert(self, record: NewSnapshot) -> int:
         """Commit ``record``: its new id, or -1 if its key is taken, -2 if its deleteKey is."""
         ks = self.keys
-        ms = "" if record.expires is None else str(pxat(record.expires))
-        score = "" if record.expires is None else repr(record.expires)
+        ms = "" if record.meta.expires is None else str(pxat(record.meta.expires))
+        score = "" if record.meta.expires is None else repr(record.meta.expires)
         keys = [
-            ks.claim(record.key),
-            ks.delete_key(record.delete_key_hash),
+            ks.claim(record.meta.key),
+            ks.delete_key(record.meta.delete_key_hash),
             ks.counter,
-            ks.org(record.org_id),
-            ks.user(record.org_id, record.user_id),
+            ks.org(record.meta.org_id),
+            ks.user(record.meta.org_id, record.meta.user_id),
             ks.expiry,
-            *self.body_keys(record.key),
+            *self.body_keys(record.meta.key),
         ]
-        args: list[bytes | str] = [meta_tail(record), ms, score, *self.body_args(record)]
+        args: list[bytes | str] = [meta_tail(record.meta), ms, score, *self.body_args(record)]
         return int(await self.redis.call(self._insert(keys=keys, args=args)))
 
     async def delete(self, raw: bytes | str, meta: SnapshotMeta) -> bool:
@@ -160,9 +160,9 @@ class Cluster(Topology):
     async def insert(self, record: NewSnapshot) -> int:
         result = await super().insert(record)
         if result > 0:
-            ms = "" if record.expires is None else str(pxat(record.expires))
+            ms = "" if record.meta.expires is None else str(pxat(record.meta.expires))
             body = self._write_body(
-                keys=[self.keys.body(record.key)], args=[result, ms, record.dashboard]
+                keys=[self.keys.body(record.meta.key)], args=[result, ms, record.dashboard]
             )
             try:
                 await self.redis.call(body)

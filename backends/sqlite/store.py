@@ -89,20 +89,8 @@ class SQLiteStore:
         return cls(await connect(path), path)
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
-        params = {
-            "key": record.key,
-            "delete_key_hash": record.delete_key_hash,
-            "name": record.name,
-            "org_id": record.org_id,
-            "user_id": record.user_id,
-            "external": record.external,
-            "external_url": record.external_url,
-            "external_delete_url": record.external_delete_url,
-            "created": record.created,
-            "expires": record.expires,
-            "etag": record.etag,
-            "dashboard": record.dashboard,
-        }
+        # Every field by name (the INSERT uses what it needs; its id is SQLite's to choose).
+        params = {**record.meta.fields(), "dashboard": record.dashboard}
         # ON CONFLICT DO NOTHING: a taken key or deleteKey inserts nothing and returns no row
         # (no IntegrityError whose message would have to be parsed for the index name). Which
         # one is taken is then read; if the holder was deleted in between, try again.
@@ -112,7 +100,7 @@ class SQLiteStore:
                     "INSERT INTO snapshot (key, delete_key_hash, name, org_id, user_id, external,"
                     " external_url, external_delete_url, created, updated, expires, etag,"
                     " dashboard) VALUES (:key, :delete_key_hash, :name, :org_id, :user_id,"
-                    " :external, :external_url, :external_delete_url, :created, :created,"
+                    " :external, :external_url, :external_delete_url, :created, :updated,"
                     " :expires, :etag, :dashboard) ON CONFLICT DO NOTHING RETURNING id",
                     params,
                 )

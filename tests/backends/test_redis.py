@@ -62,12 +62,12 @@ async def test_every_key_of_an_expiring_snapshot_has_a_ttl_ending_at_expiry(
 ) -> None:
     record = new_record(clock(), key="ttl", delete_key="ttl-dk", expires_in=3600)
     await store.insert(record)
-    assert record.expires is not None
+    assert record.meta.expires is not None
     found = await all_keys(raw, keys)
     per_snapshot = snapshot_keys(keys, "ttl", "ttl-dk")
     assert per_snapshot <= found
     for name in per_snapshot:
-        expected_ms = (record.expires - time.time()) * 1000
+        expected_ms = (record.meta.expires - time.time()) * 1000
         assert abs(await raw.pttl(name) - expected_ms) < 1000, name
     # Indexes and the counter are pruned by the store, never by TTL.
     for name in found - per_snapshot:
@@ -109,7 +109,9 @@ async def test_stored_metadata_is_what_python_encodes(
     # The scripts compare stored metadata byte for byte, so Lua and Python must build it alike.
     record = new_record(clock(), name='naïve "quoted" ✓', expires_in=99.5)
     stored = await store.insert(record)
-    assert await raw.get(keys.claim(record.key)) == encode_meta(stored.id, meta_tail(record))
+    assert await raw.get(keys.claim(record.meta.key)) == encode_meta(
+        stored.id, meta_tail(record.meta)
+    )
 
 
 async def test_delete_expired_returns_records_redis_already_reclaimed(

@@ -23,7 +23,7 @@ class TestInsertAndGet:
         record = new_record(clock(), name="My snap", expires_in=60, dashboard=dashboard)
         stored = await store.insert(record)
         assert stored.id > 0
-        got = await store.get(record.key, clock())
+        got = await store.get(record.meta.key, clock())
         assert got.meta == stored
         assert got.dashboard == dashboard
         assert got.meta.name == "My snap"
@@ -102,7 +102,7 @@ class TestInsertAndGet:
         assert len(dashboard) > 1_000_000
         record = new_record(clock(), dashboard=dashboard)
         await store.insert(record)
-        assert (await store.get(record.key, clock())).dashboard == dashboard
+        assert (await store.get(record.meta.key, clock())).dashboard == dashboard
 
 
 class TestExpiry:
@@ -112,26 +112,26 @@ class TestExpiry:
         record = new_record(clock(), delete_key="d", expires_in=10)
         stored = await store.insert(record)
         clock.advance(9.999)
-        assert (await store.get(record.key, clock())).meta.key == record.key
-        assert (await store.get_by_delete_key(hash_secret("d"), clock())).key == record.key
+        assert (await store.get(record.meta.key, clock())).meta.key == record.meta.key
+        assert (await store.get_by_delete_key(hash_secret("d"), clock())).key == record.meta.key
         clock.advance(0.001)
         with pytest.raises(SnapshotNotFound):
-            await store.get(record.key, clock())
+            await store.get(record.meta.key, clock())
         with pytest.raises(SnapshotNotFound):
             await store.get_by_delete_key(hash_secret("d"), clock())
         with pytest.raises(SnapshotNotFound):
-            await store.delete(record.key, clock(), expect_id=stored.id)
+            await store.delete(record.meta.key, clock(), expect_id=stored.id)
         with pytest.raises(SnapshotNotFound):
             await store.delete_by_delete_key(hash_secret("d"), clock())
         assert await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
         clock.advance(-0.001)  # the refused deletes left it in place
-        assert (await store.get(record.key, clock())).meta.id == stored.id
+        assert (await store.get(record.meta.key, clock())).meta.id == stored.id
 
     async def test_never_expiring_stays(self, store: SnapshotStore, clock: ManualClock) -> None:
         record = new_record(clock())
         await store.insert(record)
         clock.advance(100 * 365 * 86400)
-        assert (await store.get(record.key, clock())).meta.expires is None
+        assert (await store.get(record.meta.key, clock())).meta.expires is None
 
     async def test_delete_expired_removes_only_expired_and_returns_them(
         self, store: SnapshotStore, clock: ManualClock
