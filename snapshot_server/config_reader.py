@@ -4,8 +4,10 @@ configured URL is shown in logs and messages (``redact_url``)."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self, cast
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -69,24 +71,36 @@ class Section:
     def get_int(
         self, name: str, default: int, *, lo: int | None = None, hi: int | None = None
     ) -> int:
-        value = self._get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{self.key(name)}: must be an integer")
-        _check_range(self.key(name), value, lo, hi)
-        return value
+        number = self._number(name, default, int, "an integer", lo, hi)
+        assert isinstance(number, int)  # _number checked it
+        return number
 
     def get_float(
         self, name: str, default: float, *, lo: float | None = None, hi: float | None = None
     ) -> float:
+        return float(self._number(name, default, int | float, "a number", lo, hi))
+
+    def _number(
+        self,
+        name: str,
+        default: int | float,
+        kind: type | types.UnionType,
+        what: str,
+        lo: float | None,
+        hi: float | None,
+    ) -> int | float:
+        """A number of ``kind`` (``what`` names it in errors) within ``lo``..``hi``."""
         value = self._get(name)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{self.key(name)}: must be a number")
-        _check_range(self.key(name), value, lo, hi)
-        return float(value)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise ConfigError(f"{self.key(name)}: must be {what}")
+        number = cast(int | float, value)
+        if lo is not None and number < lo:
+            raise ConfigError(f"{self.key(name)}: must be at least {lo}")
+        if hi is not None and number > hi:
+            raise ConfigError(f"{self.key(name)}: must be at most {hi}")
+        return number
 
     def done(self) -> None:
         """Raise for the first key nobody asked for: almost always a typo."""
@@ -95,11 +109,18 @@ class Section:
                 raise ConfigError(f"{self.key(name)}: unknown key")
 
 
-def _check_range(key: str, value: float, lo: float | None, hi: float | None) -> None:
-    if lo is not None and value < lo:
-        raise ConfigError(f"{key}: must be at least {lo}")
-    if hi is not None and value > hi:
-        raise ConfigError(f"{key}: must be at most {hi}")
+@dataclass(frozen=True, slots=True)
+class PathSettings:
+    """The settings of a backend that keeps everything in one place on disk: ``path`` alone.
+    Each such backend subclasses it to give ``path`` its own default and meaning."""
+
+    path: str
+
+    @classmethod
+    def read(cls, section: Section) -> Self:
+        settings = cls(path=section.get_str("path", cls().path, required=True))  # type: ignore[call-arg]
+        section.done()
+        return settings
 
 
 def redact_url(url: str) -> str:

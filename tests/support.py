@@ -57,6 +57,17 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def find_program(name: str, *paths: str) -> str | None:
+    """The first of ``paths`` that is a file, else ``name`` on PATH, else ``None``."""
+    import shutil
+    from pathlib import Path
+
+    for path in paths:
+        if Path(path).is_file():
+            return path
+    return shutil.which(name)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago on ``host`` (the OS picks it)."""
     import socket

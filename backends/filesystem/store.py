@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Self, TypeVar, TypeVarTuple
 
 from snapshot_server.config import StorageConfig
-from snapshot_server.config_reader import Section
+from snapshot_server.config_reader import PathSettings
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
 from snapshot_server.storage import StoreSettings
@@ -31,16 +31,10 @@ _EXPIRE_BATCH = 32
 
 
 @dataclass(frozen=True, slots=True)
-class FilesystemSettings:
+class FilesystemSettings(PathSettings):
     """``[storage.filesystem]``."""
 
     path: str = "snapshots"  # the root directory; created 0700 if missing
-
-    @classmethod
-    def read(cls, section: Section) -> Self:
-        settings = cls(path=section.get_str("path", cls().path, required=True))
-        section.done()
-        return settings
 
 
 class FilesystemStore:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import aiosqlite
 
 from snapshot_server.config import StorageConfig
-from snapshot_server.config_reader import Section
+from snapshot_server.config_reader import PathSettings
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import (
     META_FIELDS,
@@ -63,16 +63,10 @@ def _snapshot(row: sqlite3.Row) -> Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class SQLiteSettings:
+class SQLiteSettings(PathSettings):
     """``[storage.sqlite]``."""
 
     path: str = "snapshots.db"  # the database file; created, with its directories, if missing
-
-    @classmethod
-    def read(cls, section: Section) -> Self:
-        settings = cls(path=section.get_str("path", cls().path, required=True))
-        section.done()
-        return settings
 
 
 class SQLiteStore:

@@ -29,19 +29,20 @@ async def test_admin_of_the_org_deletes_anyones(client: Client) -> None:
     assert response.status == 200
 
 
-async def test_other_org_gets_404_and_nothing_is_deleted(client: Client) -> None:
+@pytest.mark.parametrize(
+    ("user", "status", "message"),
+    [
+        ("other_org", 404, "Snapshot not found"),  # another org's snapshot does not exist
+        ("editor2", 403, "Access denied to this snapshot"),  # same org, not the creator
+    ],
+)
+async def test_only_the_creator_or_an_org_admin_deletes_and_nothing_else_is_lost(
+    client: Client, user: str, status: int, message: str
+) -> None:
     made = await create(client, user="editor")
-    response = await client.delete(f"/api/snapshots/{made['key']}", headers=auth("other_org"))
-    assert response.status == 404
-    assert await response.json() == {"message": "Snapshot not found"}
-    assert (await client.get(f"/api/snapshots/{made['key']}")).status == 200
-
-
-async def test_non_creator_non_admin_gets_403(client: Client) -> None:
-    made = await create(client, user="editor")
-    response = await client.delete(f"/api/snapshots/{made['key']}", headers=auth("editor2"))
-    assert response.status == 403
-    assert await response.json() == {"message": "Access denied to this snapshot"}
+    response = await client.delete(f"/api/snapshots/{made['key']}", headers=auth(user))
+    assert response.status == status
+    assert await response.json() == {"message": message}
     assert (await client.get(f"/api/snapshots/{made['key']}")).status == 200
 
 

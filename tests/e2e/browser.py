@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ from aiohttp.test_utils import TestServer
 from backends import open_store
 from snapshot_server.config import AuthConfig, Config, StorageConfig, token_config
 from snapshot_server.webapp.app import create_app
-from tests.support import skip_or_fail
+from tests.support import find_program, skip_or_fail
 from tests.viewer.dashboards import (
     FIXTURE_NAMES,
     large_dashboard,
@@ -52,10 +51,7 @@ TIMEOUT_MS = 20_000
 
 def find_chromium() -> str | None:
     """The system Chromium's path, or ``None`` when it is not installed."""
-    for path in CHROMIUM_PATHS:
-        if Path(path).is_file():
-            return path
-    return shutil.which("chromium")
+    return find_program("chromium", *CHROMIUM_PATHS)
 
 
 @pytest.fixture

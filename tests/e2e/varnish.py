@@ -9,7 +9,6 @@ while only ever using loopback sockets.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port, skip_or_fail
+from tests.support import find_program, free_port, skip_or_fail
 
 VARNISHD_PATHS = ("/usr/sbin/varnishd", "/usr/local/sbin/varnishd")
 VCL_TEMPLATE = Path(__file__).with_name("varnish.vcl")
@@ -27,10 +26,7 @@ START_TIMEOUT = 20.0
 
 def find_varnishd() -> str | None:
     """The varnishd binary's path, or ``None`` when Varnish is not installed."""
-    for path in VARNISHD_PATHS:
-        if Path(path).is_file():
-            return path
-    return shutil.which("varnishd")
+    return find_program("varnishd", *VARNISHD_PATHS)
 
 
 def render_vcl(backend_port: int, backend_host: str = "127.0.0.1") -> str:

@@ -11,16 +11,9 @@ import orjson
 import pytest
 
 from backends.memory import MemoryStore
+from snapshot_server import errors
 from snapshot_server.auth import ANONYMOUS, Identity
 from snapshot_server.config import Config, ServerConfig, SnapshotsConfig, role_scopes
-from snapshot_server.errors import (
-    ExternalDeleteFailed,
-    Forbidden,
-    InvalidSnapshot,
-    SnapshotExists,
-    SnapshotNotFound,
-    Unauthorized,
-)
 from snapshot_server.models import HUNDRED_YEARS, ListQuery, NewSnapshot, SnapshotMeta
 from snapshot_server.service import CreateRequest, SnapshotService
 from tests.support import ManualClock
@@ -103,9 +96,9 @@ async def test_create_sanitizes_before_storing(clock: ManualClock) -> None:
 @pytest.mark.parametrize(
     ("identity", "settings", "error"),
     [
-        (ANONYMOUS, {}, Unauthorized),
-        (VIEWER, {}, Forbidden),
-        (EDITOR, {"enabled": False}, Forbidden),
+        (ANONYMOUS, {}, errors.Unauthorized),
+        (VIEWER, {}, errors.Forbidden),
+        (EDITOR, {"enabled": False}, errors.Forbidden),
     ],
 )
 async def test_who_may_not_create(
@@ -134,13 +127,13 @@ async def test_public_mode_creates_anonymously_as_org_1_user_0(clock: ManualCloc
 async def test_invalid_create_is_refused(
     clock: ManualClock, fields: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(InvalidSnapshot) as info:
+    with pytest.raises(errors.InvalidSnapshot) as info:
         await make(clock).create(EDITOR, request(**fields))
     assert message in info.value.message
 
 
 async def test_external_is_refused_while_publishing_is_off(clock: ManualClock) -> None:
-    with pytest.raises(Forbidden) as info:
+    with pytest.raises(errors.Forbidden) as info:
         await make(clock).create(EDITOR, request(external=True))
     assert info.value.message == "External dashboard creation is disabled"
 
@@ -155,7 +148,7 @@ async def test_expiry(clock: ManualClock, asked: int, max_expires: int, lives: i
 
 
 async def test_expiry_above_the_configured_limit_names_it(clock: ManualClock) -> None:
-    with pytest.raises(InvalidSnapshot) as info:
+    with pytest.raises(errors.InvalidSnapshot) as info:
         await make(clock, max_expires=600).create(EDITOR, request(expires=601))
     assert "snapshots.max_expires" in info.value.message
 
@@ -179,14 +172,14 @@ async def test_a_colliding_generated_key_is_drawn_again(clock: ManualClock) -> N
         async def insert(self, record: NewSnapshot) -> SnapshotMeta:
             if not self.collided:
                 self.collided = True
-                raise SnapshotExists("key")
+                raise errors.SnapshotExists("key")
             return await super().insert(record)
 
     store = CollidesOnce()
     service = SnapshotService(Config(), store, clock=clock)
     assert (await service.create(EDITOR, request())).snapshot.id == 1
     store.collided = False
-    with pytest.raises(SnapshotExists):  # a key the client chose is never replaced
+    with pytest.raises(errors.SnapshotExists):  # a key the client chose is never replaced
         await service.create(EDITOR, request(key="chosen"))
 
 
@@ -196,24 +189,24 @@ async def test_view_is_gone_the_instant_it_expires(clock: ManualClock) -> None:
     clock.advance(9.999)
     assert (await service.view(ANONYMOUS, key)).meta.key == key
     clock.advance(0.001)
-    with pytest.raises(SnapshotNotFound):
+    with pytest.raises(errors.SnapshotNotFound):
         await service.view(ANONYMOUS, key)
 
 
 @pytest.mark.parametrize("key", ["", "../x", "k" * 129, "k\n"])
 async def test_malformed_keys_are_never_found(clock: ManualClock, key: str) -> None:
-    with pytest.raises(SnapshotNotFound):
+    with pytest.raises(errors.SnapshotNotFound):
         await make(clock).view(ANONYMOUS, key)
 
 
 async def test_views_needing_a_token(clock: ManualClock) -> None:
     service = make(clock, view_requires_auth=True)
     key = (await service.create(EDITOR, request())).snapshot.key
-    with pytest.raises(Unauthorized):
+    with pytest.raises(errors.Unauthorized):
         await service.view(ANONYMOUS, key)
     assert (await service.view(VIEWER, key)).meta.key == key
     no_read = dataclasses.replace(VIEWER, scopes=frozenset())
-    with pytest.raises(Forbidden):
+    with pytest.raises(errors.Forbidden):
         await service.view(no_read, key)
 
 
@@ -222,10 +215,10 @@ async def test_views_needing_a_token(clock: ManualClock) -> None:
     [
         (EDITOR, None),
         (ADMIN, None),
-        (OTHER_EDITOR, Forbidden),
-        (VIEWER, Forbidden),
-        (OTHER_ORG_ADMIN, SnapshotNotFound),
-        (ANONYMOUS, Unauthorized),
+        (OTHER_EDITOR, errors.Forbidden),
+        (VIEWER, errors.Forbidden),
+        (OTHER_ORG_ADMIN, errors.SnapshotNotFound),
+        (ANONYMOUS, errors.Unauthorized),
     ],
 )
 async def test_who_may_delete_by_key(
@@ -246,11 +239,11 @@ async def test_who_may_delete_by_key(
 async def test_delete_by_delete_key(clock: ManualClock, purges: Purges) -> None:
     service = make(clock, purges)
     created = await service.create(EDITOR, request())
-    with pytest.raises(SnapshotNotFound):  # the view key is not a deleteKey
+    with pytest.raises(errors.SnapshotNotFound):  # the view key is not a deleteKey
         await service.delete_by_delete_key(created.snapshot.key)
     assert (await service.delete_by_delete_key(created.delete_key)).id == created.snapshot.id
     assert purges == [(created.snapshot.key, "delete-key")]
-    with pytest.raises(SnapshotNotFound):
+    with pytest.raises(errors.SnapshotNotFound):
         await service.delete_by_delete_key(created.delete_key)
 
 
@@ -258,7 +251,7 @@ async def test_delete_by_delete_key(clock: ManualClock, purges: Purges) -> None:
 async def test_grafana_compat_turns_every_not_found_delete_into_its_500(
     clock: ManualClock, delete_key: str
 ) -> None:
-    with pytest.raises(ExternalDeleteFailed) as info:
+    with pytest.raises(errors.ExternalDeleteFailed) as info:
         await make(clock, grafana_external_compat=True).delete_by_delete_key(delete_key)
     assert info.value.message == "Failed to get dashboard snapshot"
 
@@ -271,7 +264,7 @@ async def test_list_scope(clock: ManualClock) -> None:
     assert [m.id for m in await service.list(EDITOR, ListQuery("", 10, 1))] == [mine.id]
     assert [m.id for m in await service.list(ADMIN, ListQuery("", 10, 1))] == [mine.id, theirs.id]
     assert [m.id for m in await service.list(ADMIN, ListQuery("THE", 10, 1))] == [theirs.id]
-    with pytest.raises(Unauthorized):
+    with pytest.raises(errors.Unauthorized):
         await service.list(ANONYMOUS, ListQuery("", 10, 1))
     assert await make(clock, public_mode=True).list(ANONYMOUS, ListQuery("", 10, 1)) == []
 
@@ -287,7 +280,7 @@ async def test_cleanup_removes_every_expired_snapshot_in_batches(
     assert sorted(purges) == sorted((key, "expired") for key in doomed)
     clock.advance(-5)
     for key in doomed:
-        with pytest.raises(SnapshotNotFound):
+        with pytest.raises(errors.SnapshotNotFound):
             await service.view(ANONYMOUS, key)
     assert (await service.view(ANONYMOUS, kept)).meta.key == kept
 
