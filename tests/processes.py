@@ -93,15 +93,18 @@ class ServerProcess:
         """SIGKILL: the process gets no chance to finish anything."""
         await self._signal(signal.SIGKILL)
 
-    async def stop(self) -> None:
-        """SIGTERM: a graceful shutdown."""
-        await self._signal(signal.SIGTERM)
+    async def stop(self) -> int | None:
+        """SIGTERM: a graceful shutdown. Returns the exit code (None if it was not started)."""
+        return await self._signal(signal.SIGTERM)
 
-    async def _signal(self, signum: int) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signum)
-            await asyncio.wait_for(self.process.wait(), 20)
+    async def _signal(self, signum: int) -> int | None:
+        code = None
+        if self.process is not None:
+            if self.process.returncode is None:
+                self.process.send_signal(signum)
+            code = await asyncio.wait_for(self.process.wait(), 20)
         self.process = None
+        return code
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
