@@ -5,99 +5,16 @@ config. Real child processes on free loopback ports."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.support import free_port
-
-
-@dataclass
-class Newcomer:
-    base: str
-    token: str
-    process: asyncio.subprocess.Process
-    output: list[str]  # what it printed up to and including the "serving on" line
-
-
-def newcomer_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k != "SNAPSHOT_SERVER_CONFIG"}
-
-
-async def launch(directory: Path) -> Newcomer | None:
-    """``serve --port P`` with no config; ``None`` if another process took P first."""
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "snapshot_server", "serve", "--port", str(port), cwd=directory,
-        env=newcomer_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    output = await read_until_serving(process)
-    if output is None:
-        if process.returncode is None:  # silent but running: not a port taken meanwhile
-            process.kill()
-            await process.wait()
-            pytest.fail("serve printed no 'serving on' line within 20 s")
-        await process.wait()
-        return None
-    token = output[output.index("Development token for this run (Admin of org 1):") + 2].strip()
-    server = Newcomer(f"http://127.0.0.1:{port}/", token, process, output)
-    # Only this process accepts the token it printed: a 200 proves we reach it, not whatever
-    # else may hold the port.
-    headers = {"Authorization": f"Bearer {server.token}"}
-    async with asyncio.timeout(20), aiohttp.ClientSession() as session:
-        while process.returncode is None:
-            try:
-                async with session.get(f"{server.base}api/health", headers=headers) as health:
-                    pass
-                async with session.get(
-                    f"{server.base}api/dashboard/snapshots", headers=headers
-                ) as response:
-                    if health.status == response.status == 200:
-                        return server
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    return None
-
-
-@pytest.fixture
-async def newcomer_server(tmp_path: Path) -> AsyncIterator[Newcomer]:
-    for _attempt in range(5):
-        server = await launch(tmp_path)
-        if server is not None:
-            break
-    else:
-        pytest.fail("serve could not bind a free port in 5 attempts")
-    try:
-        yield server
-    finally:
-        if server.process.returncode is None:
-            server.process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(server.process.wait(), 10)
-
-
-async def read_until_serving(process: asyncio.subprocess.Process) -> list[str] | None:
-    """The lines printed up to the ``serving on`` line; ``None`` if the process exited (or
-    printed nothing for 20 s) first."""
-    assert process.stdout is not None
-    lines: list[str] = []
-    while True:
-        try:
-            line = (await asyncio.wait_for(process.stdout.readline(), 20)).decode()
-        except TimeoutError:
-            return None
-        if not line:
-            return None
-        lines.append(line.rstrip("\n"))
-        if line.startswith("serving on "):
-            return lines
+from tests.processes import Newcomer, newcomer_env
 
 
 async def test_serve_without_config_uses_sqlite_and_prints_a_token(
