@@ -62,12 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
         prog="snapshot-server",
         description=DESCRIPTION,
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        title="commands",
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="`snapshot-server COMMAND --help` explains one",
+    )
 
     serve = commands.add_parser(
         "serve",
+        formatter_class=_CommandFormatter,
         help="run the server",
         description="Run the server until SIGTERM or Ctrl+C. With no config file: SQLite in "
         "./snapshots.db and an Admin token for this run, printed on start.",
@@ -88,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser(
         "check-config",
+        formatter_class=_CommandFormatter,
         help="validate a config file and exit",
         description="Validate a config file: print 'ok' and exit 0, or name the first bad key "
         "and exit 1.",
@@ -96,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser(
         "token",
+        formatter_class=_CommandFormatter,
         help="print a new API token and its config entry",
         description="Print a new random API token, and the [[auth.tokens]] entry (holding only "
         "its SHA-256) to put in the config file.",
@@ -107,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--role",
         choices=ROLES,
         default="Editor",
-        help="Viewer reads snapshots; Editor also creates and deletes; Admin also sees and "
-        "deletes every snapshot of its org (default: %(default)s)",
+        help="Viewer lists and reads snapshots; Editor also creates them and deletes its own; "
+        "Admin also sees and deletes every snapshot of its org (default: %(default)s)",
     )
     token.add_argument(
         "--org-id",
@@ -125,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="user recorded as the creator of the token's snapshots (default: %(default)s)",
     )
     return parser
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's layout (examples in columns)."""
+
+
+class _CommandFormatter(argparse.HelpFormatter):
+    """Room for ``--role {Viewer,Editor,Admin}`` beside its help."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
 
 
 def check_config(path: str) -> int:
