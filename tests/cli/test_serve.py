@@ -5,6 +5,7 @@ config. Real child processes on free loopback ports."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import sys
@@ -14,6 +15,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from snapshot_server.cli import _serving_line, describe_storage
+from snapshot_server.config import (
+    Config,
+    FilesystemConfig,
+    RedisConfig,
+    ServerConfig,
+    SQLiteConfig,
+    StorageConfig,
+)
 from tests.processes import Newcomer, newcomer_env
 
 
@@ -119,3 +129,35 @@ async def test_serve_with_unreachable_storage_says_so_once(workers: int, tmp_pat
         "error: storage unavailable: cannot connect to Redis at redis://:***@127.0.0.1:1/0"
     )
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("storage", "described"),
+    [
+        (StorageConfig(sqlite=SQLiteConfig(path="data/s.db")), "sqlite at {cwd}/data/s.db"),
+        (
+            StorageConfig(backend="filesystem", filesystem=FilesystemConfig(path="/srv/snaps")),
+            "filesystem at /srv/snaps",
+        ),
+        (
+            StorageConfig(
+                backend="redis", redis=RedisConfig(url="redis://:pw@127.0.0.1:6379/0", cluster=True)
+            ),
+            "redis cluster at redis://:***@127.0.0.1:6379/0",  # never the password
+        ),
+        (StorageConfig(backend="memory"), "memory (lost when the server stops)"),
+    ],
+)
+def test_the_serving_line_names_the_storage(storage: StorageConfig, described: str) -> None:
+    assert describe_storage(storage) == described.format(cwd=os.getcwd())
+
+
+def test_the_serving_line_names_share_links_on_another_address() -> None:
+    config = Config(server=ServerConfig(root_url="https://snapshots.example.com"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        assert _serving_line(config, [sock]) == (
+            f"serving on http://127.0.0.1:{port}/ (storage: sqlite at {os.getcwd()}/snapshots.db;"
+            " share links: https://snapshots.example.com/)"
+        )
