@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn
@@ -159,6 +160,9 @@ def supervise(
     try:
         supervisor = _Supervisor(wakeup, on_ready, stop_timeout)
         context = multiprocessing.get_context("spawn")
+        # Started by the first spawn otherwise, where it would unblock SIGINT (see below) in
+        # this process while starting itself.
+        resource_tracker.ensure_running()
         for number in range(1, count + 1):
             reader, writer = context.Pipe(duplex=False)
             process = context.Process(
@@ -166,7 +170,14 @@ def supervise(
                 args=(os.getpid(), writer, target, (list(sockets), *args)),
                 name=f"snapshot-server worker {number}",
             )
-            process.start()  # the worker has its copies of the descriptors when this returns
+            # Started with SIGINT blocked (the mask survives exec): a Ctrl+C while the worker
+            # imports stays pending instead of raising KeyboardInterrupt there, and reaches
+            # this process after the start, where it becomes a stop like any other.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                process.start()  # the worker has its copies of the descriptors on return
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             writer.close()
             supervisor.add(_Worker(number, count, process, reader))
         for sock in sockets:
@@ -174,7 +185,7 @@ def supervise(
         return supervisor.run()
     finally:
         for sock in sockets:
-            sock.close()
+            sock.close()  # if starting a worker failed (closing twice is harmless)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(previous_wakeup)
@@ -189,6 +200,11 @@ def _ignore(_signum: int, _frame: object) -> None:
 def _worker_main(
     parent_pid: int, connection: Connection, target: WorkerTarget, args: tuple[Any, ...]
 ) -> None:
+    # Ctrl+C reaches the whole process group; the supervisor turns it into one SIGTERM per
+    # worker. Ignored (a pending one dropped) until the target handles signals itself, a
+    # SIGINT here would be a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _exit_with_parent(parent_pid)
     target(WorkerLink(connection), *args)
 

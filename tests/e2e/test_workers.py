@@ -262,3 +262,30 @@ async def test_a_second_signal_kills_workers_that_do_not_stop(tmp_path: Path) ->
             if running(pid):
                 os.kill(pid, signal.SIGKILL)
         await server.stop()
+
+
+async def test_ctrl_c_while_workers_start_is_a_clean_stop(tmp_path: Path) -> None:
+    """Ctrl+C reaches the terminal's whole process group: parent and workers, the workers
+    possibly still importing. The parent stops them; none prints a traceback."""
+    config = tmp_path / "c.toml"
+    config.write_text(f"[server]\nport = 0\nworkers = 2\n{sqlite_toml(tmp_path / 's.db')}\n")
+    log = tmp_path / "c.log"
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "snapshot_server", "serve", "--config", str(config),
+            stdout=output, stderr=output, start_new_session=True,  # a group of its own
+        )  # fmt: skip
+    try:
+        # As soon as both workers exist: they are still starting their interpreters.
+        async with asyncio.timeout(20):
+            while len(worker_pids(process.pid)) < 2:  # noqa: ASYNC110 (no event: read /proc)
+                await asyncio.sleep(0.005)
+        os.killpg(process.pid, signal.SIGINT)
+        assert await asyncio.wait_for(process.wait(), 30) == 0, log.read_text()
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert "error" not in text
