@@ -48,6 +48,18 @@ def check_storage(config: StorageConfig) -> None:
         backend_class(name).Settings.read(config.section(name))
 
 
+def describe_storage(config: StorageConfig) -> str:
+    """Which backend serves ``config`` and where its snapshots live, for the operator."""
+    return (
+        f"{config.backend} {backend_class(config.backend).Settings.read(config.section()).where()}"
+    )
+
+
+def shared_by_processes(config: StorageConfig) -> bool:
+    """Whether ``serve --workers N`` may run over ``config``'s backend."""
+    return backend_class(config.backend).shared_by_processes
+
+
 async def open_store(config: StorageConfig) -> SnapshotStore:
     """Open the backend ``config.backend`` names. Raises ``StorageUnavailable``, or
     ``ConfigError`` for a setting ``check_storage`` would have refused."""

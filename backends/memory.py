@@ -28,9 +28,14 @@ class MemorySettings:
         section.done()
         return cls()
 
+    def where(self) -> str:
+        return "(lost when the server stops)"
+
 
 class MemoryStore:
     Settings: ClassVar[type[StoreSettings]] = MemorySettings
+    # Plain dicts in one process: a snapshot made through one worker is unknown to the others.
+    shared_by_processes: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._by_key: dict[str, Snapshot] = {}

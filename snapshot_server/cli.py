@@ -1,62 +1,151 @@
-"""The ``snapshot-server`` command (SPEC §8) and the composition root: the one place that
-imports ``backends`` and hands its opener to ``create_app``.
+"""The ``snapshot-server`` command, and the composition root: the one place that imports
+``backends`` and hands its opener to ``create_app``.
 
-    snapshot-server serve [--config FILE] [--host H] [--port P] [--workers N]
-    snapshot-server check-config FILE
-    snapshot-server token [--name N] [--role R] [--org-id O] [--user-id U]
+``serve`` binds its port before anything else (``workers.listen``), so a taken port is one line
+and exit code 2, never a banner followed by a traceback; it prints the banner and the
+``serving on`` line only once the store is open and every worker accepts connections.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import json
 import logging
-import multiprocessing
 import os
 import secrets
 import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from backends import check_storage, open_store
+from backends import check_storage, describe_storage, open_store, shared_by_processes
 
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .models import hash_secret
 from .webapp.app import create_app
+from .webapp.protocol import SnapshotRunner
+from .workers import ListenError, WorkerLink, listen, supervise, urls
 
 log = logging.getLogger("snapshot_server")
 CONFIG_ENV = "SNAPSHOT_SERVER_CONFIG"
+EXIT_USAGE = 2  # bad configuration, or cannot listen where told to
+EXIT_STORAGE = 3  # the store could not be opened
+
+DESCRIPTION = "A self-hosted, Grafana-compatible dashboard snapshot server."
+EPILOG = f"""\
+examples:
+  snapshot-server serve                  SQLite in ./snapshots.db, a token for this run
+  snapshot-server token --name grafana   a lasting token and its config entry
+  snapshot-server serve --config FILE    every setting is described in config.example.toml
+
+exit status of serve: 0 stopped by SIGTERM or Ctrl+C, 1 a worker failed,
+{EXIT_USAGE} bad configuration or the port cannot be used, {EXIT_STORAGE} storage unavailable.
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="snapshot-server", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    serve = commands.add_parser("serve", help="run the server")
-    serve.add_argument("--config", help=f"TOML config file (default: ${CONFIG_ENV}, or none)")
-    serve.add_argument("--host", help="address to listen on (overrides server.host)")
-    serve.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
-    serve.add_argument("--workers", type=int, help="worker processes (overrides server.workers)")
-
-    check = commands.add_parser("check-config", help="validate a config file and exit")
-    check.add_argument("file")
-
-    token = commands.add_parser("token", help="print a new API token and its config entry")
-    token.add_argument("--name", default="my-token")
-    token.add_argument("--role", choices=ROLES, default="Editor")
-    token.add_argument("--org-id", type=int, default=1)
-    token.add_argument("--user-id", type=int, default=1)
-
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "check-config":
         return check_config(args.file)
     if args.command == "token":
         print_token(args.name, args.role, args.org_id, args.user_id)
         return 0
     return serve_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="snapshot-server",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=_Formatter,
+    )
+    commands = parser.add_subparsers(
+        title="commands",
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        help="`snapshot-server COMMAND --help` explains one",
+    )
+
+    serve = commands.add_parser(
+        "serve",
+        formatter_class=_CommandFormatter,
+        help="run the server",
+        description="Run the server until SIGTERM or Ctrl+C. With no config file: SQLite in "
+        "./snapshots.db and an Admin token for this run, printed on start.",
+    )
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"TOML config file (default: ${CONFIG_ENV}; if unset, no file)",
+    )
+    serve.add_argument("--host", help="address to listen on (overrides [server] host)")
+    serve.add_argument("--port", type=int, help="port to listen on (overrides [server] port)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes serving the port (overrides [server] workers; not with memory storage)",
+    )
+
+    check = commands.add_parser(
+        "check-config",
+        formatter_class=_CommandFormatter,
+        help="validate a config file and exit",
+        description="Validate a config file: print 'ok' and exit 0, or name the first bad key "
+        "and exit 1.",
+    )
+    check.add_argument("file", metavar="FILE", help="the TOML config file to check")
+
+    token = commands.add_parser(
+        "token",
+        formatter_class=_CommandFormatter,
+        help="print a new API token and its config entry",
+        description="Print a new random API token, and the [[auth.tokens]] entry (holding only "
+        "its SHA-256) to put in the config file.",
+    )
+    token.add_argument(
+        "--name", default="my-token", help="label of the token in the config (default: %(default)s)"
+    )
+    token.add_argument(
+        "--role",
+        choices=ROLES,
+        default="Editor",
+        help="Viewer lists and reads snapshots; Editor also creates them and deletes its own; "
+        "Admin also sees and deletes every snapshot of its org (default: %(default)s)",
+    )
+    token.add_argument(
+        "--org-id",
+        type=int,
+        default=1,
+        metavar="ID",
+        help="organisation the token's snapshots belong to (default: %(default)s)",
+    )
+    token.add_argument(
+        "--user-id",
+        type=int,
+        default=1,
+        metavar="ID",
+        help="user recorded as the creator of the token's snapshots (default: %(default)s)",
+    )
+    return parser
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's layout (examples in columns)."""
+
+
+class _CommandFormatter(argparse.HelpFormatter):
+    """Room for ``--role {Viewer,Editor,Admin}`` beside its help."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
 
 
 def check_config(path: str) -> int:
@@ -74,14 +163,15 @@ def print_token(name: str, role: str, org_id: int, user_id: int) -> None:
     token = secrets.token_urlsafe(32)
     print(f"token: {token}\n")
     print("Add this to your config file (only the hash is stored):\n")
+    # A JSON string is a valid TOML basic string: quotes and backslashes in the name stay safe.
     print(
-        f'[[auth.tokens]]\nname = "{name}"\ntoken_sha256 = "{hash_secret(token)}"\n'
-        f'org_id = {org_id}\nuser_id = {user_id}\nrole = "{role}"'
+        f"[[auth.tokens]]\nname = {json.dumps(name)}\ntoken_sha256 = "
+        f'"{hash_secret(token)}"\norg_id = {org_id}\nuser_id = {user_id}\nrole = "{role}"'
     )
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _setup_logging()
     path = args.config or os.environ.get(CONFIG_ENV)
     try:
         config = load_config(path) if path else Config()
@@ -89,18 +179,29 @@ def serve_command(args: argparse.Namespace) -> int:
         config = _apply_overrides(config, args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    banner = ""
     if not path:
-        config = _newcomer_config(config)
+        config, banner = _newcomer_config(config)
     elif not config.auth.tokens and not config.snapshots.public_mode:
         log.warning(
             "no [[auth.tokens]] configured: nobody can create snapshots "
             "(`snapshot-server token` prints one)"
         )
-    if config.server.workers == 1:
-        run_worker(config, reuse_port=False)
-    else:
-        run_workers(config)
+    try:
+        sockets = listen(config.server.host, config.server.port)
+    except ListenError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    announce = _announcer(banner, _serving_line(config, sockets))
+    if config.server.workers > 1:
+        return supervise(_worker, sockets, (config,), config.server.workers, on_ready=announce)
+    try:
+        asyncio.run(serve_app(config, sockets, announce))
+    except StorageUnavailable as exc:
+        # A clear line for the operator instead of a traceback (e.g. Redis not running).
+        print(f"error: storage unavailable: {exc.message}", file=sys.stderr)
+        return EXIT_STORAGE
     return 0
 
 
@@ -116,68 +217,80 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         if not 1 <= args.workers <= 256:
             raise ConfigError("--workers: must be between 1 and 256")
         server = dataclasses.replace(server, workers=args.workers)
-    if server.workers > 1 and config.storage.backend == "memory":
-        # Each worker would have its own memory: a snapshot made through one is unknown to others.
-        raise ConfigError("server.workers: the memory backend cannot be shared by several workers")
+    if server.workers > 1 and not shared_by_processes(config.storage):
+        raise ConfigError(
+            f"server.workers: the {config.storage.backend} backend cannot be shared by "
+            "several workers"
+        )
     return dataclasses.replace(config, server=server)
 
 
-def _newcomer_config(config: Config) -> Config:
-    """No config file: SQLite in the working directory and a token for this run, printed."""
-    from backends.sqlite import SQLiteSettings  # imported here: only a newcomer needs it
-
+def _newcomer_config(config: Config) -> tuple[Config, str]:
+    """No config file: SQLite in the working directory (the default) and an Admin token for
+    this run. Returns the config and the banner that shows the token."""
     token = secrets.token_urlsafe(24)
     dev = token_config("development", token, role="Admin")
-    print(
-        "\nNo config file given: serving SQLite at "
-        f"{os.path.abspath(SQLiteSettings.read(config.storage.section()).path)}.\n"
+    banner = (
+        "\nNo config file given: snapshots are stored with SQLite in the working directory.\n"
         f"Development token for this run (Admin of org 1):\n\n    {token}\n\n"
         f"  curl -H 'Authorization: Bearer {token}' {config.server.public_root}"
         "api/dashboard/snapshots\n\n"
         "For lasting tokens run `snapshot-server token` and put its output in a config file\n"
-        "(see config.example.toml), then `snapshot-server serve --config FILE`.\n",
-        flush=True,
+        "(see config.example.toml), then `snapshot-server serve --config FILE`.\n"
     )
-    return dataclasses.replace(config, auth=AuthConfig(tokens=(dev,)))
+    return dataclasses.replace(config, auth=AuthConfig(tokens=(dev,))), banner
 
 
-def run_worker(config: Config, *, reuse_port: bool) -> None:
-    """Serve in this process until SIGINT/SIGTERM."""
+def _serving_line(config: Config, sockets: Sequence[socket.socket]) -> str:
+    details = [f"storage: {describe_storage(config.storage)}"]
+    if config.server.workers > 1:
+        details.append(f"{config.server.workers} workers")
+    listening = urls(sockets)
+    if config.server.root_url and config.server.public_root not in listening:
+        details.append(f"share links: {config.server.public_root}")
+    return f"serving on {' and '.join(listening)} ({'; '.join(details)})"
+
+
+def _announcer(banner: str, serving: str) -> Callable[[], None]:
+    def announce() -> None:
+        if banner:
+            print(banner)
+        print(serving, flush=True)
+
+    return announce
+
+
+def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = create_app(config, open_store)
+
+
+async def serve_app(
+    config: Config, sockets: Sequence[socket.socket], ready: Callable[[], None]
+) -> None:
+    """Serve the application on the listening ``sockets`` until SIGTERM or SIGINT, then shut
+    down gracefully. ``ready()`` is called once the store is open and the sockets accept.
+    ``StorageUnavailable`` from opening the store propagates. A second signal changes nothing:
+    a supervisor and the terminal may both send one, and the first one's shutdown proceeds."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = SnapshotRunner(create_app(config, open_store), access_log=None)
     try:
-        web.run_app(
-            app,
-            host=config.server.host,
-            port=config.server.port,
-            reuse_port=reuse_port,
-            print=None,
-            access_log=None,
-        )
+        await runner.setup()  # opens the store
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
+        if not stop.is_set():
+            ready()
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _worker(link: WorkerLink, sockets: list[socket.socket], config: Config) -> None:
+    """One of ``serve --workers N``'s processes."""
+    _setup_logging()
+    try:
+        asyncio.run(serve_app(config, sockets, link.ready))
     except StorageUnavailable as exc:
-        # A clear line for the operator instead of a traceback (e.g. Redis not running).
-        print(f"error: storage unavailable: {exc.message}", file=sys.stderr)
-        sys.exit(3)
-
-
-def run_workers(config: Config) -> None:
-    """N processes on one port (SO_REUSEPORT): the kernel spreads connections over them. All
-    state lives in the shared store, so any request can land on any worker."""
-    context = multiprocessing.get_context("spawn")
-    workers = [
-        context.Process(target=run_worker, args=(config,), kwargs={"reuse_port": True})
-        for _ in range(config.server.workers)
-    ]
-    for worker in workers:
-        worker.start()
-    log.info("serving on %s with %d workers", config.server.public_root, len(workers))
-
-    def stop(signum: int, _frame: object) -> None:
-        for worker in workers:
-            if worker.is_alive() and worker.pid is not None:
-                os.kill(worker.pid, signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for worker in workers:
-        worker.join()
+        link.fail(f"storage unavailable: {exc.message}", EXIT_STORAGE)

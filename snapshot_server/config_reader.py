@@ -4,6 +4,7 @@ configured URL is shown in logs and messages (``redact_url``)."""
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -121,6 +122,9 @@ class PathSettings:
         settings = cls(path=section.get_str("path", cls().path, required=True))  # type: ignore[call-arg]
         section.done()
         return settings
+
+    def where(self) -> str:
+        return f"at {os.path.abspath(self.path)}"
 
 
 def redact_url(url: str) -> str:

@@ -37,9 +37,17 @@ class StoreSettings(Protocol):
         ``ConfigError`` naming the first bad or unknown key (``section.done()``)."""
         ...
 
+    def where(self) -> str:
+        """Where the snapshots live, for the operator (``serving on`` line): a path or an
+        address, never a password."""
+        ...
+
 
 class SnapshotStore(Protocol):
     Settings: ClassVar[type[StoreSettings]]
+    shared_by_processes: ClassVar[bool]
+    """Whether several processes (``serve --workers N``) may open the same storage and see one
+    another's snapshots."""
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:

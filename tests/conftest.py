@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,6 +33,17 @@ pytest_plugins = [
 ]
 
 
+# A clone may sit right in the temporary directory (/tmp/clone): its neighbours are then the
+# tests' own temporary files, which are allowed.
+_ALLOWED = tuple(
+    {
+        os.path.join(form(place), "")
+        for place in (str(REPO), sys.prefix, sys.base_prefix, tempfile.gettempdir())
+        for form in (os.path.abspath, os.path.realpath)
+    }
+)
+
+
 def _only_read_inside_the_repository(event: str, args: tuple[object, ...]) -> None:
     """A user's clone has nothing beside it: a test that opens a file next to the checkout
     (a fixture kept outside ``tests/``) passes here and fails there, so it fails here too.
@@ -40,9 +52,7 @@ def _only_read_inside_the_repository(event: str, args: tuple[object, ...]) -> No
         return
     path = os.path.abspath(args[0])
     beside = str(REPO.parent) + os.sep
-    if path.startswith(beside) and not path.startswith(
-        (str(REPO) + os.sep, sys.prefix + os.sep, sys.base_prefix + os.sep)
-    ):
+    if path.startswith(beside) and not path.startswith(_ALLOWED):
         raise PermissionError(f"tests must not read outside the repository: {path}")
 
 

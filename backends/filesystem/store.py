@@ -39,6 +39,7 @@ class FilesystemSettings(PathSettings):
 
 class FilesystemStore:
     Settings: ClassVar[type[StoreSettings]] = FilesystemSettings
+    shared_by_processes: ClassVar[bool] = True
 
     def __init__(self, sync: SyncStore, executor: ThreadPoolExecutor) -> None:
         self._sync = sync

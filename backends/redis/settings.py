@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Self
 from urllib.parse import urlsplit
 
-from snapshot_server.config_reader import Section
+from snapshot_server.config_reader import Section, redact_url
 from snapshot_server.errors import ConfigError
 
 
@@ -40,3 +40,6 @@ class RedisSettings:
             raise ConfigError(f"{s.key('url')}: must be a redis://, rediss:// or unix:// URL")
         s.done()
         return settings
+
+    def where(self) -> str:
+        return ("cluster " if self.cluster else "") + f"at {redact_url(self.url)}"

@@ -22,6 +22,7 @@ _LIST_BATCH = 500  # index members fetched per round trip while listing
 
 class RedisStore:
     Settings: ClassVar[type[StoreSettings]] = RedisSettings
+    shared_by_processes: ClassVar[bool] = True
 
     def __init__(self, redis: Connection, topology: Topology) -> None:
         self._redis = redis

@@ -71,6 +71,7 @@ class SQLiteSettings(PathSettings):
 
 class SQLiteStore:
     Settings: ClassVar[type[StoreSettings]] = SQLiteSettings
+    shared_by_processes: ClassVar[bool] = True
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db

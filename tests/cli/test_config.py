@@ -111,17 +111,18 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "storage.redis.key_prefix: must not contain" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["ci", 'the "ci" token \\ \u00e9\t'])
 def test_token_command_prints_a_loadable_entry(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["token", "--name", "ci", "--role", "Admin", "--org-id", "3"]) == 0
+    assert main(["token", "--name", name, "--role", "Admin", "--org-id", "3"]) == 0
     out = capsys.readouterr().out
     token = out.split("token: ", 1)[1].split("\n", 1)[0]
     entry = out[out.index("[[auth.tokens]]") :]
     path = tmp_path / "tokens.toml"
     path.write_text(entry)
     (configured,) = load_config(path).auth.tokens
-    assert (configured.name, configured.role, configured.org_id) == ("ci", "Admin", 3)
+    assert (configured.name, configured.role, configured.org_id) == (name, "Admin", 3)
     identity = TokenAuthenticator((configured,)).identify(f"Bearer {token}")
     assert identity.org_id == 3
 
