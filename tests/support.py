@@ -12,7 +12,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import BaseTestServer, TestClient, TestServer
 
+from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.models import NewSnapshot, SnapshotMeta, hash_secret
+from snapshot_server.storage import SnapshotStore
 from snapshot_server.webapp.protocol import SnapshotRunner
 
 Client = TestClient[web.Request, web.Application]
@@ -106,3 +108,17 @@ def new_record(
         etag='"e"',
     )
     return NewSnapshot(meta, dashboard)
+
+
+async def assert_unreachable(
+    store: SnapshotStore, key: str, delete_key: str, snapshot_id: int, now: float
+) -> None:
+    """Every way to the snapshot (its view key, its deleteKey, both deletes) says not found."""
+    with pytest.raises(SnapshotNotFound):
+        await store.get(key, now)
+    with pytest.raises(SnapshotNotFound):
+        await store.get_by_delete_key(hash_secret(delete_key), now)
+    with pytest.raises(SnapshotNotFound):
+        await store.delete(key, now, expect_id=snapshot_id)
+    with pytest.raises(SnapshotNotFound):
+        await store.delete_by_delete_key(hash_secret(delete_key), now)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
 
 from snapshot_server.models import Snapshot
 from snapshot_server.viewer import render_snapshot_page
@@ -155,16 +156,24 @@ def without_nonce(page: str) -> str:
     return re.sub(r'nonce="[^"]*"', 'nonce=""', page)
 
 
-async def test_concurrent_first_views_share_one_render(client: Client) -> None:
+async def first_views(
+    client: Client, count: int, render: GatedRender
+) -> tuple[str, list[ClientResponse]]:
+    """``count`` concurrent first views of a new snapshot's page, answered once every one of
+    them is either rendering or waiting for the first one's render; its URL and the answers."""
     made = await create(client)
     renderer = client.app[RENDERER]
-    render = renderer.render = GatedRender()
+    renderer.render = render
     url = f"/dashboard/snapshot/{made['key']}"
-    views = [asyncio.create_task(client.get(url)) for _ in range(5)]
-    # Every view is either rendering (old behaviour) or waiting for the first one's render.
-    await until(lambda: render.calls > 1 or renderer.joined == 4)
+    views = [asyncio.create_task(client.get(url)) for _ in range(count)]
+    await until(lambda: render.calls > 1 or renderer.joined == count - 1)
     render.gate.set()
-    responses = await asyncio.gather(*views)
+    return url, await asyncio.gather(*views)
+
+
+async def test_concurrent_first_views_share_one_render(client: Client) -> None:
+    render = GatedRender()
+    url, responses = await first_views(client, 5, render)
     assert render.calls == 1
     assert [r.status for r in responses] == [200] * 5
     pages = {without_nonce(await r.text()) for r in responses}
@@ -178,14 +187,8 @@ async def test_concurrent_first_views_share_one_render(client: Client) -> None:
 async def test_a_failed_render_is_not_kept(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
-    made = await create(client)
-    renderer = client.app[RENDERER]
-    render = renderer.render = GatedRender(fail=True)
-    url = f"/dashboard/snapshot/{made['key']}"
-    views = [asyncio.create_task(client.get(url)) for _ in range(3)]
-    await until(lambda: render.calls > 1 or renderer.joined == 2)
-    render.gate.set()
-    responses = await asyncio.gather(*views)
+    render = GatedRender(fail=True)
+    url, responses = await first_views(client, 3, render)
     assert render.calls == 1
     for response in responses:
         assert response.status == 500

@@ -21,7 +21,7 @@ from tests.backends.fs_support import (
     journal_lines,
     record_files,
 )
-from tests.support import ManualClock, new_record
+from tests.support import ManualClock, assert_unreachable, new_record
 
 
 async def test_crash_between_index_and_record_leaves_nothing_visible(
@@ -128,14 +128,7 @@ async def test_corrupt_record_is_never_returned(
     assert changed != data
     path.write_bytes(changed)
 
-    with pytest.raises(SnapshotNotFound):
-        await fs.get("victim", clock())
-    with pytest.raises(SnapshotNotFound):
-        await fs.get_by_delete_key(hash_secret("victim-dk"), clock())
-    with pytest.raises(SnapshotNotFound):
-        await fs.delete("victim", clock(), expect_id=victim.id)
-    with pytest.raises(SnapshotNotFound):
-        await fs.delete_by_delete_key(hash_secret("victim-dk"), clock())
+    await assert_unreachable(fs, "victim", "victim-dk", victim.id, clock())
     listed = await fs.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock())
     # Listing reads headers only: a same-size in-place change of the dashboard is invisible to
     # it (documented); every other corruption is caught by the header checksum or file size.

@@ -12,7 +12,7 @@ import pytest
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
 from snapshot_server.models import ListQuery, ListScope, SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
-from tests.support import ManualClock, new_record
+from tests.support import ManualClock, assert_unreachable, new_record
 
 
 class TestInsertAndGet:
@@ -171,14 +171,7 @@ class TestDelete:
     ) -> None:
         stored = await store.insert(new_record(clock(), delete_key="dk"))
         assert await store.delete(stored.key, clock(), expect_id=stored.id) == stored
-        with pytest.raises(SnapshotNotFound):
-            await store.get(stored.key, clock())
-        with pytest.raises(SnapshotNotFound):
-            await store.get_by_delete_key(hash_secret("dk"), clock())
-        with pytest.raises(SnapshotNotFound):
-            await store.delete(stored.key, clock(), expect_id=stored.id)
-        with pytest.raises(SnapshotNotFound):
-            await store.delete_by_delete_key(hash_secret("dk"), clock())
+        await assert_unreachable(store, stored.key, "dk", stored.id, clock())
         assert await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
 
     async def test_delete_by_delete_key_returns_the_record_and_removes_it(
@@ -188,12 +181,7 @@ class TestDelete:
         with pytest.raises(SnapshotNotFound):  # the view key is not a deleteKey
             await store.delete_by_delete_key(hash_secret(stored.key), clock())
         assert await store.delete_by_delete_key(hash_secret("dk"), clock()) == stored
-        with pytest.raises(SnapshotNotFound):
-            await store.get(stored.key, clock())
-        with pytest.raises(SnapshotNotFound):
-            await store.delete_by_delete_key(hash_secret("dk"), clock())
-        with pytest.raises(SnapshotNotFound):
-            await store.delete(stored.key, clock(), expect_id=stored.id)
+        await assert_unreachable(store, stored.key, "dk", stored.id, clock())
         assert await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), clock()) == []
 
     async def test_delete_of_another_id_deletes_nothing(
