@@ -14,10 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
-import signal
-import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +22,9 @@ import aiohttp
 import orjson
 
 from bench.loadgen import Request, Result, check_loopback, run
+from tests.processes import EDITOR_TOKEN, ServerProcess
 
-TOKEN = secrets.token_urlsafe(16)  # only this run's server knows it
-HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+HEADERS = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
 REFERENCE = Path(__file__).with_name("reference.json")
 
 
@@ -53,43 +49,16 @@ def storage_toml(backend: str, directory: str, redis_url: str) -> str:
     return '[storage]\nbackend = "memory"'
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def start_server(
-    backend: str, directory: str, redis_url: str
-) -> tuple[str, asyncio.subprocess.Process]:
-    port = free_port()
-    config = Path(directory) / "bench.toml"
-    config.write_text(
-        f"[server]\nport = {port}\n{storage_toml(backend, directory, redis_url)}\n"
-        f"[snapshots]\ncleanup_interval = 3600\n"
-        f'[[auth.tokens]]\nname = "bench"\ntoken = "{TOKEN}"\nrole = "Editor"\n'
+async def start_server(backend: str, directory: str, redis_url: str) -> ServerProcess:
+    """A ``snapshot-server serve`` of ``backend`` in ``directory``, once it says it serves and
+    proves it is ours (the same start as the end-to-end tests)."""
+    settings = (
+        f"{storage_toml(backend, directory, redis_url)}\n[snapshots]\ncleanup_interval = 3600"
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "snapshot_server", "serve", "--config", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}/"
-    check_loopback(base)
-    async with aiohttp.ClientSession() as session:
-        for _ in range(400):
-            try:
-                # Our token proves the answer is from our server, not another on that port.
-                url = f"{base}api/snapshot/shared-options"
-                async with session.get(url, headers=HEADERS) as response:
-                    if response.status == 200:
-                        return base, process
-            except aiohttp.ClientError:
-                pass
-            if process.returncode is not None:
-                break
-            await asyncio.sleep(0.05)
-    raise SystemExit(f"{backend} server did not start")
+    server = ServerProcess(Path(directory), settings)
+    check_loopback(server.base_url)
+    await server.start()
+    return server
 
 
 async def scenarios(base: str, concurrency: int, duration: float) -> dict[str, Result]:
@@ -152,12 +121,11 @@ async def main() -> None:
     )
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory() as directory:
-            base, process = await start_server(backend, directory, args.redis_url)
+            server = await start_server(backend, directory, args.redis_url)
             try:
-                results = await scenarios(base, args.concurrency, args.duration)
+                results = await scenarios(server.base_url, args.concurrency, args.duration)
             finally:
-                process.send_signal(signal.SIGTERM)
-                await process.wait()
+                await server.stop()
         for name, result in results.items():
             ref = reference.get(backend, {}).get(name)
             ref_text = f"{ref:9.0f}" if ref else f"{'-':>9}"

@@ -11,7 +11,6 @@ RSS during them (the peak is reset after the snapshot is created, so creating it
 from __future__ import annotations
 
 import asyncio
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +37,10 @@ def reset_peak(pid: int) -> None:
 
 async def scenario(name: str, body: bytes, views: int, repeat: bool) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        base, process = await start_server("memory", directory, "")
+        server = await start_server("memory", directory, "")
+        base = server.base_url
+        assert server.process is not None
+        pid = server.process.pid
         try:
             timeout = aiohttp.ClientTimeout(total=600)
             async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -47,8 +49,8 @@ async def scenario(name: str, body: bytes, views: int, repeat: bool) -> None:
                 ) as response:
                     assert response.status == 200, await response.text()
                     url = f"{base}dashboard/snapshot/{(await response.json())['key']}"
-                before, _ = rss_mb(process.pid)
-                reset_peak(process.pid)
+                before, _ = rss_mb(pid)
+                reset_peak(pid)
 
                 async def view() -> int:
                     async with session.get(url) as page:
@@ -58,7 +60,7 @@ async def scenario(name: str, body: bytes, views: int, repeat: bool) -> None:
                 started = time.perf_counter()
                 sizes = await asyncio.gather(*(view() for _ in range(views)))
                 first = time.perf_counter() - started
-                after, peak = rss_mb(process.pid)
+                after, peak = rss_mb(pid)
                 again = ""
                 if repeat:
                     started = time.perf_counter()
@@ -70,8 +72,7 @@ async def scenario(name: str, body: bytes, views: int, repeat: bool) -> None:
                     flush=True,
                 )
         finally:
-            process.send_signal(signal.SIGTERM)
-            await process.wait()
+            await server.stop()
 
 
 async def main() -> None:
