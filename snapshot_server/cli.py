@@ -1,7 +1,7 @@
 """The ``snapshot-server`` command, and the composition root: the one place that imports
 ``backends`` and hands its opener to ``create_app``.
 
-``serve`` binds its port before anything else (``workers.listen``), so a taken port is one line
+``serve`` binds its port before anything else (``listening.listen``), so a taken port is one line
 and exit code 2, never a banner followed by a traceback; it prints the banner and the
 ``serving on`` line only once the store is open and every worker accepts connections.
 """
@@ -26,10 +26,11 @@ from backends import check_storage, describe_storage, open_store, shared_by_proc
 
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
+from .listening import ListenError, listen, urls
 from .models import hash_secret
 from .webapp.app import create_app
 from .webapp.protocol import SnapshotRunner
-from .workers import ListenError, WorkerLink, listen, supervise, urls
+from .workers import WorkerLink, supervise
 
 log = logging.getLogger("snapshot_server")
 CONFIG_ENV = "SNAPSHOT_SERVER_CONFIG"

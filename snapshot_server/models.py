@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +17,9 @@ from typing import Any
 import orjson
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-"""A view key or deleteKey, as clients may choose them (and as the service generates them)."""
+"""A view key or deleteKey, as clients may choose them (``generate_key`` makes one)."""
+KEY_ALPHABET = string.ascii_letters + string.digits
+GENERATED_KEY_LENGTH = 32  # 32 of 62 symbols: ~190 bits
 HUNDRED_YEARS = 100 * 365 * 86400  # seconds: the longest a snapshot may be asked to live
 HASH_RE = re.compile(r"[0-9a-f]{64}")
 """A deleteKey's SHA-256 in hex: the only form in which a deleteKey is stored."""
@@ -162,6 +166,11 @@ def meta_from_fields(fields: Mapping[str, Any]) -> SnapshotMeta:
     if values["id"] <= 0:
         raise CorruptData("id is not positive")
     return SnapshotMeta(**values)
+
+
+def generate_key() -> str:
+    """A new random view key or deleteKey (``secrets``: unguessable)."""
+    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(GENERATED_KEY_LENGTH))
 
 
 def hash_secret(secret: str) -> str:

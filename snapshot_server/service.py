@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import secrets
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +35,7 @@ from .models import (
     NewSnapshot,
     Snapshot,
     SnapshotMeta,
+    generate_key,
     hash_secret,
 )
 from .scrub import sanitize_dashboard
@@ -44,8 +43,6 @@ from .storage import SnapshotStore
 
 log = logging.getLogger(__name__)
 
-KEY_ALPHABET = string.ascii_letters + string.digits
-GENERATED_KEY_LENGTH = 32  # 32 of 62 symbols: ~190 bits
 NEVER_SHOWN_AS = 50 * 365 * 86400  # Grafana's "never": created + 50 years
 DELETED_MESSAGE = "Snapshot deleted. It might take an hour before it's cleared from any CDN caches."
 DELETED_PURGING_MESSAGE = "Snapshot deleted. CDN caches are being purged."
@@ -167,8 +164,8 @@ class SnapshotService:
             raise InvalidSnapshot("dashboard is nested too deeply") from exc
         # A generated key that happens to collide (~2^-190) is simply drawn again.
         for _attempt in range(3):
-            key = request.key or _generate_key()
-            delete_key = request.delete_key or _generate_key()
+            key = request.key or generate_key()
+            delete_key = request.delete_key or generate_key()
             meta = SnapshotMeta(
                 id=0,  # the store chooses it
                 key=key,
@@ -288,10 +285,6 @@ class SnapshotService:
         log.info("snapshot deleted id=%d reason=%s", meta.id, reason)
         if self._purge is not None:
             self._purge(meta.key, reason)
-
-
-def _generate_key() -> str:
-    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(GENERATED_KEY_LENGTH))
 
 
 def _etag(key: str, body: bytes, created: float, expires: float | None) -> str:

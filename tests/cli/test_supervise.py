@@ -1,4 +1,4 @@
-"""``workers.supervise`` and ``workers.listen`` in this process, with real spawned workers: the
+"""``workers.supervise`` and ``listening.listen`` in this process, with real spawned workers: the
 paths the end-to-end tests cannot reach quickly (a worker that ignores SIGTERM is killed after
 the stop timeout) or at all (errors a root user or a loopback-only test never meets)."""
 
@@ -12,7 +12,8 @@ import socket
 
 import pytest
 
-from snapshot_server.workers import ListenError, WorkerLink, _explain, listen, supervise
+from snapshot_server.listening import ListenError, _explain, listen
+from snapshot_server.workers import WorkerLink, supervise
 
 
 def stubborn(link: WorkerLink, sockets: list[socket.socket]) -> None:
