@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .abuse.settings import LimitsSettings
 from .config_reader import Section
 from .errors import ConfigError
 from .models import HUNDRED_YEARS, hash_secret
@@ -120,6 +121,7 @@ class Config:
     snapshots: SnapshotsConfig = field(default_factory=SnapshotsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     cdn: CdnConfig = field(default_factory=CdnConfig)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
 
 
 def load_config(path: str | Path) -> Config:
@@ -142,8 +144,11 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     snapshots = _parse_snapshots(root.section("snapshots"))
     auth = _parse_auth(root.section("auth"))
     cdn = _parse_cdn(root.section("cdn"))
+    limits = LimitsSettings.read(root.section("limits"), public_mode=snapshots.public_mode)
     root.done()
-    return Config(server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn)
+    return Config(
+        server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn, limits=limits
+    )
 
 
 def _parse_auth(s: Section) -> AuthConfig:

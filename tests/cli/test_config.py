@@ -10,7 +10,7 @@ import pytest
 from backends import REGISTRY, backend_class, check_storage
 from snapshot_server.auth import TokenAuthenticator
 from snapshot_server.cli import main
-from snapshot_server.config import Config, StorageConfig, load_config
+from snapshot_server.config import Config, StorageConfig, load_config, parse_config
 from snapshot_server.config_reader import redact_url
 from snapshot_server.errors import ConfigError
 
@@ -82,6 +82,9 @@ def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
         ),
         ('[auth]\ntoken = "x"', "auth.token: unknown key"),  # [[auth.tokens]] was meant
         ('[[cdn.purgers]]\nkind = "http"', "cdn.purgers[0].nodes: required"),
+        ('[limits]\ncreates_per_token = "lots"', "limits.creates_per_token: 'lots' is not a rate"),
+        ('[limits]\ntrusted_proxies = ["proxy"]', "limits.trusted_proxies: 'proxy' is not an IP"),
+        ("[limits]\nheader_timeout = 0", "limits.header_timeout: must be at least 0.1"),
         ('[[cdn.purgers]]\nkind = "akamai"', "cdn.purgers[0].kind: must be one of"),
         ("[server\n", "not valid TOML"),
     ],
@@ -138,3 +141,11 @@ def test_token_command_prints_a_loadable_entry(
 )
 def test_redact_url_hides_passwords_and_query_strings(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_limits_are_on_by_default_exactly_in_public_mode() -> None:
+    assert parse_config({}).limits.enabled is False
+    assert parse_config({"snapshots": {"public_mode": True}}).limits.enabled is True
+    public_opted_out = {"snapshots": {"public_mode": True}, "limits": {"enabled": False}}
+    assert parse_config(public_opted_out).limits.enabled is False
+    assert parse_config({"limits": {"enabled": True}}).limits.enabled is True
