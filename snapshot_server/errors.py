@@ -8,6 +8,8 @@
     ├── Forbidden                 403  authenticated, but not allowed; ``message`` says why
     ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated)
     ├── UnsupportedEncoding       415  a request body Content-Encoding other than gzip/deflate
+    ├── RequestTimeout            408  a request body slower than ``[limits] body_timeout``
+    ├── ServerBusy                503  no room among the upload bytes in flight (Retry-After)
     ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
 
@@ -24,13 +26,15 @@ from __future__ import annotations
 
 
 class SnapshotError(Exception):
-    """Base class: ``status`` is the HTTP status, ``message`` the client-facing text."""
+    """Base class: ``status`` is the HTTP status, ``message`` the client-facing text, and
+    ``retry_after`` (seconds, when set) is sent as ``Retry-After``."""
 
     status = 500
     default_message = "Internal server error"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         self.message = message if message is not None else self.default_message
+        self.retry_after = retry_after
         super().__init__(self.message)
 
 
@@ -74,6 +78,20 @@ class UnsupportedEncoding(SnapshotError):
 
     status = 415
     default_message = "Unsupported Content-Encoding"
+
+
+class RequestTimeout(SnapshotError):
+    """The request body did not arrive within ``[limits] body_timeout``."""
+
+    status = 408
+    default_message = "Request body took too long to arrive"
+
+
+class ServerBusy(SnapshotError):
+    """Too many bytes of other uploads are being received; try again after ``retry_after``."""
+
+    status = 503
+    default_message = "Too many uploads in progress: try again shortly"
 
 
 class ExternalDeleteFailed(SnapshotError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import time
@@ -122,3 +123,11 @@ async def assert_unreachable(
         await store.delete(key, now, expect_id=snapshot_id)
     with pytest.raises(SnapshotNotFound):
         await store.delete_by_delete_key(hash_secret(delete_key), now)
+
+
+async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (polled): state a server reaches in its own time."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"condition not reached in {within:g} s"
+        await asyncio.sleep(0.01)

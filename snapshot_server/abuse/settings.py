@@ -34,7 +34,7 @@ class LimitsSettings:
     max_bytes_per_org: int = 10 * GIB
     header_timeout: float = 10.0
     body_timeout: float = 120.0
-    upload_bytes_in_flight: int = GIB
+    upload_bytes_in_flight: int = 256 << 20
 
     @classmethod
     def read(cls, s: Section, *, public_mode: bool) -> LimitsSettings:

@@ -15,8 +15,9 @@ from .. import __version__
 from ..clock import rfc3339
 from ..errors import StorageUnavailable, Unauthorized
 from ..models import SnapshotMeta
-from .appkeys import CONFIG, SERVICE
+from .appkeys import CONFIG, SERVICE, UPLOADS
 from .parsing import parse_create_request, parse_list_query, read_json_object
+from .request_body import reservation
 from .requests import identity_of
 from .responses import (
     NO_STORE,
@@ -33,8 +34,12 @@ async def create_snapshot(request: web.Request) -> web.Response:
     # Before a byte of the body is read (or invited with 100 Continue): a caller who may not
     # create is answered at once, whatever it is about to upload.
     service.authorize_create(identity)
-    body = await read_json_object(request, request.app[CONFIG].server.max_body_bytes)
-    created = await service.create(identity, parse_create_request(body))
+    config = request.app[CONFIG]
+    max_bytes, wait = config.server.max_body_bytes, config.limits.body_timeout
+    # Held until the answer: the parsed dashboard and its stored bytes live that long too.
+    async with request.app[UPLOADS].hold(reservation(request, max_bytes), wait=wait):
+        body = await read_json_object(request, max_bytes, within=wait)
+        created = await service.create(identity, parse_create_request(body))
     key = created.snapshot.key
     return json_response(
         {

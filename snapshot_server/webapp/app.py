@@ -23,10 +23,11 @@ from ..purge import PurgeDispatcher, build_dispatcher
 from ..service import SnapshotService
 from ..storage import SnapshotStore
 from ..viewer.page import setup_pages
-from .appkeys import AUTHENTICATOR, CONFIG, METRICS, PURGER, SERVICE, STORE
+from .appkeys import AUTHENTICATOR, CONFIG, METRICS, PURGER, SERVICE, STORE, UPLOADS
 from .middlewares import error_middleware, identity_middleware
 from .protocol import HANDLER_ARGS
 from .routes import setup_routes
+from .uploads import UploadGate
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ def create_app(
     app[CONFIG] = config
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
     app[METRICS] = metrics = Metrics()
+    app[UPLOADS] = UploadGate(config.limits.upload_bytes_in_flight)
     setup_pages(app)
     setup_routes(app)
 

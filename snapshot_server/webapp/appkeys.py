@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..metrics import Metrics
     from ..purge import PurgeDispatcher
     from ..viewer.page import PageRenderer
+    from .uploads import UploadGate
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", SnapshotStore)
@@ -30,5 +31,7 @@ METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 RENDERER: web.AppKey[PageRenderer] = web.AppKey("page_renderer")
 PAGE_ERRORS: web.AppKey[Callable[[int, str], web.Response]] = web.AppKey("page_errors")
 """How an error is shown to a person (not on ``/api/``): set by the viewer, which owns HTML."""
+
+UPLOADS: web.AppKey[UploadGate] = web.AppKey("uploads")
 
 IDENTITY = web.RequestKey("identity", Identity)

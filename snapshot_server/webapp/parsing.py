@@ -24,7 +24,9 @@ DEFAULT_LIST_LIMIT = 1000
 MAX_PAGE = 1_000_000_000
 
 
-async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, Any]:
+async def read_json_object(
+    request: web.Request, max_bytes: int, *, within: float
+) -> dict[str, Any]:
     """The request body parsed as a JSON object (``request_body.read_body`` reads it: call this
     only once the caller may send a body).
 
@@ -32,7 +34,7 @@ async def read_json_object(request: web.Request, max_bytes: int) -> dict[str, An
     default form type, since ``curl -d`` users forget the header). Raises what ``read_body``
     raises, and ``InvalidSnapshot`` ("bad request data") for anything that is not a JSON object.
     """
-    raw = await read_body(request, max_bytes)
+    raw = await read_body(request, max_bytes, within=within)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

@@ -14,11 +14,16 @@ Two things aiohttp decides before any middleware runs, and how they are settled 
   never a byte of the request (request lines hold keys and deleteKeys, headers hold tokens), and
   logs one line without the request's bytes or a traceback.
 
+* **Slow clients**: a request head must be complete within ``[limits] header_timeout`` of its
+  first byte (``SnapshotRequestHandler``), idle keep-alive connections close after 75 s, and a
+  body nobody reads is drained for at most 2 s.
+
 Everything that serves the application (the CLI, the tests) goes through ``SnapshotRunner``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -35,6 +40,7 @@ from aiohttp.http_exceptions import (
 )
 from aiohttp.web_protocol import RequestHandler
 
+from .appkeys import CONFIG
 from .responses import NO_STORE, json_response
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,9 @@ HANDLER_ARGS: dict[str, Any] = {
     # How long a connection may keep sending a body nobody reads (after a 401, say) before it
     # is closed: long enough for a client to read its answer, short enough to cost nothing.
     "lingering_time": 2.0,
+    # How long an idle keep-alive connection is kept (aiohttp's default is an hour: a public
+    # server would hold every idle client's socket that long).
+    "keepalive_timeout": 75.0,
 }
 
 # What a client is told (and the log says) for each kind of parser error: a fixed text, so
@@ -68,7 +77,43 @@ def protocol_error_text(exc: BaseException | None) -> str:
 
 
 class SnapshotRequestHandler(RequestHandler):
-    """aiohttp's connection handler, with errors outside the application answered as JSON."""
+    """aiohttp's connection handler, with errors outside the application answered as JSON and
+    a deadline on request heads: once the first bytes of a request arrive, its request line and
+    headers must be complete within ``header_timeout`` seconds, or the connection is closed (a
+    client trickling its headers in, one byte at a time, holds nothing for long)."""
+
+    header_timeout = 10.0
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        heads = self._request_count  # one more for every request head the parser completes
+        idle = self._current_request is None and not self._messages
+        super().data_received(data)
+        if self._request_count != heads:
+            self._cancel_head_timer()
+        elif idle and data and self._head_timer is None:
+            self._head_timer = self._loop.call_later(
+                self.header_timeout, self._head_timed_out, heads
+            )
+
+    def _head_timed_out(self, heads: int) -> None:
+        self._head_timer = None
+        if self._request_count == heads and self._current_request is None:
+            log.info(
+                "closed a connection from %s: no complete request head within %g s",
+                _peer(self.transport),
+                self.header_timeout,
+            )
+            self.force_close()
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
 
     def handle_error(
         self,
@@ -102,7 +147,8 @@ class SnapshotRequestHandler(RequestHandler):
 class SnapshotServer(web.Server):
     """``web.Server`` whose connections are handled by ``SnapshotRequestHandler``."""
 
-    def __init__(self, server: web.Server) -> None:
+    def __init__(self, server: web.Server, *, header_timeout: float) -> None:
+        self.header_timeout = header_timeout
         super().__init__(
             server.request_handler,
             request_factory=server.request_factory,
@@ -112,11 +158,19 @@ class SnapshotServer(web.Server):
         )
 
     def __call__(self) -> SnapshotRequestHandler:
-        return SnapshotRequestHandler(self, loop=self._loop, **self._kwargs)
+        handler = SnapshotRequestHandler(self, loop=self._loop, **self._kwargs)
+        handler.header_timeout = self.header_timeout
+        return handler
 
 
 class SnapshotRunner(web.AppRunner):
     """``web.AppRunner`` that serves the application through ``SnapshotServer``."""
 
     async def _make_server(self) -> web.Server:
-        return SnapshotServer(await super()._make_server())
+        header_timeout = self.app[CONFIG].limits.header_timeout
+        return SnapshotServer(await super()._make_server(), header_timeout=header_timeout)
+
+
+def _peer(transport: asyncio.BaseTransport | None) -> str:
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, tuple) else "an unknown address"

@@ -18,7 +18,7 @@ import zlib
 
 from aiohttp import web
 
-from ..errors import InvalidSnapshot, PayloadTooLarge, UnsupportedEncoding
+from ..errors import InvalidSnapshot, PayloadTooLarge, RequestTimeout, UnsupportedEncoding
 
 STEP_BYTES = 256 * 1024  # the most one inflate step produces before the loop may run others
 READ_BYTES = 64 * 1024
@@ -30,18 +30,39 @@ def _too_large(max_bytes: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"Request body too large: the limit is {max_bytes} bytes")
 
 
-async def read_body(request: web.Request, max_bytes: int) -> bytes:
+async def read_body(request: web.Request, max_bytes: int, *, within: float) -> bytes:
     """The request body, inflated. Call only once the caller is allowed to send it.
 
     Raises ``PayloadTooLarge`` as soon as the body (raw or inflated) passes ``max_bytes`` (before
-    reading when Content-Length says so), ``UnsupportedEncoding`` (415) for a Content-Encoding
-    other than gzip, deflate or identity, and ``InvalidSnapshot`` for a body that is not what its
+    reading when Content-Length says so), ``RequestTimeout`` (408) when it has not all arrived
+    ``within`` seconds, ``UnsupportedEncoding`` (415) for a Content-Encoding other than
+    gzip, deflate or identity, and ``InvalidSnapshot`` for a body that is not what its
     Content-Encoding claims.
     """
     inflater = _inflater(request.headers.get("Content-Encoding", ""))
     if request.content_length is not None and request.content_length > max_bytes:
         raise _too_large(max_bytes)
-    await _send_continue(request)
+    try:
+        async with asyncio.timeout(within):
+            await _send_continue(request)
+            return await _read(request, inflater, max_bytes)
+    except TimeoutError:
+        # The rest of the body is never read: the connection closes after the answer.
+        raise RequestTimeout(
+            f"Request body took too long to arrive: the limit is {within:g} seconds"
+        ) from None
+
+
+def reservation(request: web.Request, max_bytes: int) -> int:
+    """The most memory ``request``'s body can take once read: its Content-Length when sent as
+    is, else (chunked, or compressed: bounded only once inflated) ``max_bytes``."""
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if request.content_length is not None and encoding in ("", "identity"):
+        return min(request.content_length, max_bytes)
+    return max_bytes
+
+
+async def _read(request: web.Request, inflater: zlib._Decompress | None, max_bytes: int) -> bytes:
     parts: list[bytes] = []
     raw_size = size = 0
     while chunk := await request.content.read(READ_BYTES):

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from backends import open_store
+from snapshot_server.abuse.settings import LimitsSettings
 from snapshot_server.config import (
     AuthConfig,
     Config,
@@ -48,11 +49,14 @@ def api_config(storage: StorageConfig, **snapshots: Any) -> Config:
         token_config(name, token, role=role, org_id=org, user_id=user)
         for name, (token, org, user, role) in USERS.items()
     )
+    max_body = snapshots.pop("max_body", 1 << 20)
+    limits = snapshots.pop("limits", LimitsSettings())
     return Config(
-        server=ServerConfig(root_url=ROOT_URL, max_body_bytes=snapshots.pop("max_body", 1 << 20)),
+        server=ServerConfig(root_url=ROOT_URL, max_body_bytes=max_body),
         storage=storage,
         snapshots=dataclasses.replace(SnapshotsConfig(), **snapshots),
         auth=AuthConfig(tokens=tokens),
+        limits=limits,
     )
 
 

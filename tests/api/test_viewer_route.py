@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +16,7 @@ from snapshot_server.viewer import render_snapshot_page
 from snapshot_server.viewer.page import PageRenderer, RenderCache
 from snapshot_server.webapp.appkeys import RENDERER
 from tests.api.conftest import Client, MakeClient, auth, create
-from tests.support import ManualClock
+from tests.support import ManualClock, until
 from tests.viewer.dashboards import make_snapshot
 
 
@@ -142,14 +140,6 @@ class GatedRender:
         if self.fail:
             raise RuntimeError("render failed")
         return render_snapshot_page(snapshot, **options)
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait (polling) until ``condition()``: requests in flight are the server's to schedule."""
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in 10 s"
-        await asyncio.sleep(0.01)
 
 
 def without_nonce(page: str) -> str:

@@ -1,0 +1,73 @@
+"""The upload bound: how many bytes of request bodies may be held at once (``[limits]
+upload_bytes_in_flight``), so that peak memory is bounded whatever the number of clients.
+
+A create reserves, before it reads its body, the most that body can take: its Content-Length
+when it is sent as is, else (chunked, or compressed and so only bounded once inflated) the
+body limit. The reservation is held until the create is answered, because the parsed dashboard
+and its stored bytes live that long too. Uploads that do not fit wait their turn, first come
+first served; one that waits longer than it may is answered 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections import deque
+from collections.abc import AsyncIterator
+
+from ..errors import ServerBusy
+
+
+class UploadGate:
+    """At most ``capacity`` bytes reserved at once; a reservation above ``capacity`` is
+    clipped to it (it then waits until it is alone)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.reserved = 0
+        self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, size: int, *, wait: float) -> AsyncIterator[None]:
+        """Reserve ``size`` bytes for the block, waiting at most ``wait`` seconds for room.
+
+        Raises ``ServerBusy`` (503, ``Retry-After``) when no room came in time.
+        """
+        size = max(0, min(size, self.capacity))
+        await self._acquire(size, wait)
+        try:
+            yield
+        finally:
+            self.reserved -= size
+            self._grant()
+
+    async def _acquire(self, size: int, wait: float) -> None:
+        if not self._waiting and self.reserved + size <= self.capacity:
+            self.reserved += size
+            return
+        granted = asyncio.get_running_loop().create_future()
+        entry = (size, granted)
+        self._waiting.append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(granted), wait)
+        except TimeoutError:
+            if granted.done():  # granted just as the wait ran out: the bytes are ours
+                return
+            self._waiting.remove(entry)
+            self._grant()  # a smaller upload behind this one may fit now
+            raise ServerBusy(retry_after=max(1, math.ceil(wait / 4))) from None
+        except BaseException:
+            if granted.done():
+                self.reserved -= size
+            else:
+                self._waiting.remove(entry)
+            self._grant()
+            raise
+
+    def _grant(self) -> None:
+        """Admit waiting uploads in arrival order while they fit."""
+        while self._waiting and self.reserved + self._waiting[0][0] <= self.capacity:
+            size, granted = self._waiting.popleft()
+            self.reserved += size
+            granted.set_result(None)
