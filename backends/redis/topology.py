@@ -74,9 +74,11 @@ class Topology(ABC):
             ks.org(record.meta.org_id),
             ks.user(record.meta.org_id, record.meta.user_id),
             ks.expiry,
+            *ks.usage_keys(record.meta.org_id),
             *self.body_keys(record.meta.key),
         ]
-        args: list[bytes | str] = [meta_tail(record.meta), ms, score, *self.body_args(record)]
+        size = str(len(record.dashboard))
+        args: list[bytes | str] = [meta_tail(record.meta), ms, score, size, *self.body_args(record)]
         return int(await self.redis.call(self._insert(keys=keys, args=args)))
 
     async def delete(self, raw: bytes | str, meta: SnapshotMeta) -> bool:
