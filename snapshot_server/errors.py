@@ -6,8 +6,10 @@
     ├── SnapshotExists            409  a client-chosen key or deleteKey is taken
     ├── Unauthorized              401  missing, malformed, unknown or revoked token
     ├── Forbidden                 403  authenticated, but not allowed; ``message`` says why
-    ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated)
+    ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated), or
+    │                                  over an org's ``limits.max_bytes_per_org``
     ├── UnsupportedEncoding       415  a request body Content-Encoding other than gzip/deflate
+    ├── TooManyRequests           429  over a rate limit or an org's cap (``[limits]``)
     ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
 
@@ -28,6 +30,8 @@ class SnapshotError(Exception):
 
     status = 500
     default_message = "Internal server error"
+    retry_after: int | None = None
+    """Seconds the client should wait before trying again (``Retry-After``), if known."""
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message if message is not None else self.default_message
@@ -74,6 +78,17 @@ class UnsupportedEncoding(SnapshotError):
 
     status = 415
     default_message = "Unsupported Content-Encoding"
+
+
+class TooManyRequests(SnapshotError):
+    """Over a rate limit (``retry_after`` says when the window allows again) or a cap."""
+
+    status = 429
+    default_message = "Too many requests"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ExternalDeleteFailed(SnapshotError):

@@ -40,7 +40,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             log.warning(
                 "%s %s: %s", request.method, route_template(request), exc.message, exc_info=cause
             )
-        return error_response(request, exc.status, exc.message)
+        response = error_response(request, exc.status, exc.message)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
