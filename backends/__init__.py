@@ -13,11 +13,15 @@ Import rule: this package imports the contract (``snapshot_server.storage``, ``.
 from __future__ import annotations
 
 import importlib
-from typing import cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import ConfigError
 from snapshot_server.storage import SnapshotStore
+
+if TYPE_CHECKING:
+    from limits.aio.storage import Storage
 
 REGISTRY: dict[str, str] = {
     "sqlite": "backends.sqlite:SQLiteStore",
@@ -64,3 +68,12 @@ async def open_store(config: StorageConfig) -> SnapshotStore:
     """Open the backend ``config.backend`` names. Raises ``StorageUnavailable``, or
     ``ConfigError`` for a setting ``check_storage`` would have refused."""
     return await backend_class(config.backend).open(config)
+
+
+def shared_limits(config: StorageConfig) -> Callable[[], Storage] | None:
+    """Where the rate limits of a deployment on ``config`` should count, if its backend has a
+    server that every worker and host shares: the maker of a storage of the ``limits`` library
+    there (a backend's ``Settings`` offers one as ``rate_limit_storage()``; Redis does).
+    ``None``: each process counts in its own memory."""
+    settings = backend_class(config.backend).Settings.read(config.section())
+    return getattr(settings, "rate_limit_storage", None)

@@ -15,8 +15,14 @@ from typing import ClassVar, Self
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import Section
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
-from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
-from snapshot_server.storage import StoreSettings
+from snapshot_server.models import (
+    ListQuery,
+    ListScope,
+    NewSnapshot,
+    Snapshot,
+    SnapshotMeta,
+)
+from snapshot_server.storage import OrgUsage, StoreSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,17 @@ class MemoryStore:
         for meta in expired:
             self._remove(meta)
         return expired
+
+    async def org_usage(self, org_id: int, now: float) -> OrgUsage:
+        self._check_open()
+        # A scan of every snapshot: the reference implementation says what is counted; the
+        # other backends keep running totals instead.
+        sizes = [
+            len(s.dashboard)
+            for s in self._by_key.values()
+            if s.meta.org_id == org_id and not s.meta.is_expired(now)
+        ]
+        return OrgUsage(len(sizes), sum(sizes))
 
     async def ping(self) -> None:
         self._check_open()

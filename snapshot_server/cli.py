@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from backends import check_storage, describe_storage, open_store, shared_by_processes
+from backends import check_storage, describe_storage, open_store, shared_by_processes, shared_limits
 
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
@@ -276,7 +276,8 @@ async def serve_app(
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner = SnapshotRunner(create_app(config, open_store), access_log=None)
+    app = create_app(config, open_store, limiter_storage=shared_limits(config.storage))
+    runner = SnapshotRunner(app, access_log=None)
     try:
         await runner.setup()  # opens the store
         for sock in sockets:

@@ -6,10 +6,12 @@
     ├── SnapshotExists            409  a client-chosen key or deleteKey is taken
     ├── Unauthorized              401  missing, malformed, unknown or revoked token
     ├── Forbidden                 403  authenticated, but not allowed; ``message`` says why
-    ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated)
+    ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated), or
+    │                                  over an org's ``limits.max_bytes_per_org``
     ├── UnsupportedEncoding       415  a request body Content-Encoding other than gzip/deflate
     ├── RequestTimeout            408  a request body slower than ``[limits] body_timeout``
     ├── ServerBusy                503  no room among the upload bytes in flight (Retry-After)
+    ├── TooManyRequests           429  over a rate limit or an org's cap (``[limits]``)
     ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
 
@@ -31,6 +33,8 @@ class SnapshotError(Exception):
 
     status = 500
     default_message = "Internal server error"
+    retry_after: int | None = None
+    """Seconds the client should wait before trying again (``Retry-After``), if known."""
 
     def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         self.message = message if message is not None else self.default_message
@@ -92,6 +96,13 @@ class ServerBusy(SnapshotError):
 
     status = 503
     default_message = "Too many uploads in progress: try again shortly"
+
+
+class TooManyRequests(SnapshotError):
+    """Over a rate limit (``retry_after`` says when the window allows again) or a cap."""
+
+    status = 429
+    default_message = "Too many requests"
 
 
 class ExternalDeleteFailed(SnapshotError):

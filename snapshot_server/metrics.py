@@ -8,6 +8,7 @@ scrape through the shared port sees one worker; scrape each worker or sum over i
     snapshot_http_request_duration_seconds{method,route} handler time, histogram
     snapshot_expired_removed_total                       snapshots removed by the cleanup job
     snapshot_purges_total{outcome}                       CDN purge deliveries and events
+    snapshot_limited_total{limit}                        refused by a [limits] rate or cap
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ class Metrics:
             "Expired snapshots removed from storage by the cleanup job.",
             registry=self.registry,
         )
+        self.limited = Counter(
+            "snapshot_limited",
+            "Requests refused by a rate limit or per-org cap, by its [limits] key.",
+            ["limit"],
+            registry=self.registry,
+        )
+
+    def count_limited(self, limit: str) -> None:
+        self.limited.labels(limit).inc()
 
     def watch_purges(self, dispatcher: PurgeDispatcher) -> None:
         """Expose ``dispatcher.stats`` (read at scrape time, nothing copied on the hot path)."""

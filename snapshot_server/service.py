@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from . import urls
+from .abuse.caps import OrgCaps
 from .auth import Identity
 from .clock import Clock
 from .config import Config
@@ -79,11 +80,13 @@ class SnapshotService:
         *,
         clock: Clock,
         purge: PurgeHook | None = None,
+        caps: OrgCaps | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self._purge = purge
+        self._caps = caps
         self.root_url = config.server.public_root
         self.public_mode = config.snapshots.public_mode
 
@@ -138,9 +141,9 @@ class SnapshotService:
     async def create(self, identity: Identity, request: CreateRequest) -> Created:
         """Store a new snapshot for ``identity``.
 
-        Raises ``Unauthorized``/``Forbidden`` (permissions, external disabled),
-        ``InvalidSnapshot`` (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken).
-        """
+        Raises ``Unauthorized``/``Forbidden`` (permissions, external disabled), ``InvalidSnapshot``
+        (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken), ``TooManyRequests``
+        or ``PayloadTooLarge`` (the org's ``caps``)."""
         self.authorize_create(identity)
         if request.external:
             # Publishing to another snapshot server is not implemented (config refuses it).
@@ -162,6 +165,8 @@ class SnapshotService:
         except orjson.JSONEncodeError as exc:
             # orjson reads 1024 levels of nesting but writes only 254: refuse, don't 500.
             raise InvalidSnapshot("dashboard is nested too deeply") from exc
+        if self._caps is not None:
+            await self._caps.check(self.store, identity.org_id, len(body), now)
         # A generated key that happens to collide (~2^-190) is simply drawn again.
         for _attempt in range(3):
             key = request.key or generate_key()

@@ -18,11 +18,21 @@ cannot read back as a snapshot (corrupt, truncated, foreign) is logged and treat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
 from .config import StorageConfig
 from .config_reader import Section
 from .models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
+
+
+@dataclass(frozen=True, slots=True)
+class OrgUsage:
+    """What one org holds (``SnapshotStore.org_usage``): its unexpired snapshots and the total
+    length of their dashboards in bytes (what the per-org caps of ``[limits]`` are held to)."""
+
+    snapshots: int = 0
+    bytes: int = 0
 
 
 class StoreSettings(Protocol):
@@ -113,6 +123,19 @@ class SnapshotStore(Protocol):
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         """Remove up to ``limit`` snapshots with ``expires <= now``; return what was removed
         (so the caller can purge caches). Returns ``[]`` when nothing is expired.
+        """
+        ...
+
+    async def org_usage(self, org_id: int, now: float) -> OrgUsage:
+        """How many unexpired snapshots (``expires > now``) org ``org_id`` holds, and the total
+        length in bytes of their dashboards: what the per-org caps are checked against before
+        every create.
+
+        Called before every create while the caps are on, so it must stay cheap however many
+        snapshots the org holds: sqlite, redis and filesystem keep running totals per org, and
+        their cost grows only with the org's expired snapshots not yet removed by
+        ``delete_expired``. An insert or delete running at the same time may or may not be
+        counted.
         """
         ...
 

@@ -5,9 +5,10 @@ filesystem (``flock`` must work there: local disks do, NFS emulates it on Linux)
 
 Modules: ``store`` (the async ``FilesystemStore``: thread pool, error boundary), ``ops`` (the
 blocking operations), ``records`` (strict lookups, no lock), ``root`` (taking the root into use),
-``journal`` (the listing journal), ``format`` (record = checksummed JSON header line + the exact
-dashboard bytes; index, counter and journal lines), ``layout`` (paths and sharding), ``disk``
-(no-follow opening, atomic writes, the lock), ``walk`` (walking the shard tree).
+``journal`` (the listing journal), ``usage`` (its running totals per org), ``format`` (record =
+checksummed JSON header line + the exact dashboard bytes; index, counter and journal lines),
+``layout`` (paths and sharding), ``disk`` (no-follow opening, atomic writes, the lock), ``walk``
+(walking the shard tree).
 
 Writes and crash safety. Every file but the journal is written as temp file (same directory) ->
 write -> fsync -> ``os.replace`` -> fsync of the directory, the temp file removed on any error,
@@ -39,6 +40,8 @@ in memory, then reads the header of each match up to the end of the requested pa
 with 100k snapshots: ~0.05 s for page 1 of 1000, ~0.15 s for page 5; memory ~0.7 KB per snapshot
 per worker process. delete_expired: an in-memory scan of the journal, then per removed record
 two unlinks and two directory fsyncs, in batches of 32 so writers are never held up for long.
+org_usage: the journal's running totals per org, less the org's expired entries not yet removed
+(found by bisection); ghost entries count until ``delete_expired`` drops them.
 ``open``: one walk of the 4096 shard directories plus a full journal replay (~1 s at 100k); if
 the journal file is missing it is rebuilt from the records (reads every record header: ~5 s).
 

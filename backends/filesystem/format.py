@@ -16,7 +16,8 @@ A delete-key index file is ``snapshot-deletekey/1 <key> <id>\\n``; the counter f
 parsed just as strictly.
 
 The journal is a sequence of lines ``<first 16 hex of sha256(PAYLOAD)> <PAYLOAD>\\n`` where
-PAYLOAD is ``+`` and the JSON of a record's ``SnapshotMeta``, or ``-`` and a removed id. The
+PAYLOAD is ``+`` and the JSON of a record's ``SnapshotMeta`` plus its ``dashboard_length``
+(lines of versions before per-org usage lack it), or ``-`` and a removed id. The
 checksum matters: a line torn by a crash and later terminated by the next writer's newline
 must not parse as a shorter, valid line (``-12`` from ``-123``).
 """
@@ -24,6 +25,7 @@ must not parse as a shorter, valid line (``-12`` from ``-123``).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -92,9 +94,23 @@ def decode_record(data: bytes) -> Snapshot:
     return Snapshot(meta, dashboard)
 
 
-def encode_journal_add(meta: SnapshotMeta) -> bytes:
-    """The journal line recording that ``meta``'s record is (about to be) stored."""
-    return _journal_line(b"+" + orjson.dumps(meta.fields()))
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A journal ``+`` line: a record's metadata and its dashboard's length in bytes (``None``
+    in a line written by a version that did not record it)."""
+
+    meta: SnapshotMeta
+    dashboard_length: int | None
+
+
+def encode_journal_add(meta: SnapshotMeta, dashboard_length: int | None) -> bytes:
+    """The journal line recording that ``meta``'s record, whose dashboard is
+    ``dashboard_length`` bytes long, is (about to be) stored. ``None`` writes the line of older
+    versions, without the length."""
+    fields = meta.fields()
+    if dashboard_length is not None:
+        fields["dashboard_length"] = dashboard_length
+    return _journal_line(b"+" + orjson.dumps(fields))
 
 
 def encode_journal_remove(snapshot_id: int) -> bytes:
@@ -102,8 +118,8 @@ def encode_journal_remove(snapshot_id: int) -> bytes:
     return _journal_line(b"-%d" % snapshot_id)
 
 
-def decode_journal_line(line: bytes) -> SnapshotMeta | int:
-    """One journal line (without its newline): the meta it adds or the id it removes.
+def decode_journal_line(line: bytes) -> JournalEntry | int:
+    """One journal line (without its newline): the entry it adds or the id it removes.
 
     Raises ``CorruptData`` for a torn or damaged line.
     """
@@ -115,11 +131,12 @@ def decode_journal_line(line: bytes) -> SnapshotMeta | int:
     if not payload.startswith(b"+"):
         raise CorruptData("unknown journal line")
     header = json_object(payload[1:], "journal line")
+    length = header.pop("dashboard_length", None)
     # The checksum already proves the line is as this module wrote it, so only its shape is
     # checked here: replaying 100k lines must stay well under a second.
-    if header.keys() != _META_KEYS:
+    if header.keys() != _META_KEYS or not (length is None or type(length) is int):
         raise CorruptData("journal line is not a snapshot's metadata")
-    return SnapshotMeta(**header)
+    return JournalEntry(SnapshotMeta(**header), length)
 
 
 def _journal_line(payload: bytes) -> bytes:

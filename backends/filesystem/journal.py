@@ -10,6 +10,10 @@ in between) is a "ghost", so callers check a listed entry against its record fil
 returning it. When removed entries outnumber live ones (and at least ``COMPACT_MIN_DEAD``), a
 writer rewrites the journal atomically with the live entries only; readers notice the new inode
 and replay from the start. Memory: one ``SnapshotMeta`` (~0.7 KB) per live snapshot per process.
+
+Each ``+`` line carries the record's dashboard length, and the replay keeps running totals per
+org (``usage``). Lines of older versions lack it: ``add_lengths`` rewrites the journal with it
+at open, reading those records' headers once.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 from snapshot_server.models import CorruptData, SnapshotMeta
+from snapshot_server.storage import OrgUsage
 
 from .disk import open_file, stat_file, write_atomic
-from .format import decode_journal_line, encode_journal_add
+from .format import JournalEntry, decode_journal_line, encode_journal_add
 from .layout import Layout
+from .usage import OrgTally
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +44,49 @@ class Journal:
         self._ident: tuple[int, int] | None = None  # (st_dev, st_ino) of the replayed file
         self._offset = 0  # bytes replayed; always just after a newline
         self._lines = 0
-        self._live: dict[int, SnapshotMeta] = {}
+        self._live: dict[int, JournalEntry] = {}
+        self._tally = OrgTally()
 
     def entries(self) -> list[SnapshotMeta]:
         """Every live entry (ghosts included), after replaying what was appended since."""
         with self._lock:
             self._refresh()
-            return list(self._live.values())
+            return [entry.meta for entry in self._live.values()]
+
+    def usage(self, org_id: int, now: float) -> OrgUsage:
+        """The org's live entries unexpired at ``now`` (ghosts included) and their dashboards'
+        bytes, after replaying what was appended since."""
+        with self._lock:
+            self._refresh()
+            return self._tally.usage(org_id, now)
+
+    def lacks_lengths(self) -> bool:
+        """Whether a live entry has no dashboard length (``add_lengths`` adds them)."""
+        with self._lock:
+            self._refresh()
+            return any(e.dashboard_length is None for e in self._live.values())
+
+    def add_lengths(self, length_of: Callable[[SnapshotMeta], int | None]) -> None:
+        """Rewrite the journal with the dashboard length of every live entry, if some lack one
+        (written by an older version): ``length_of`` reads it from the entry's record, ``None``
+        when no record holds the entry (a ghost, dropped). Caller holds the root's lock."""
+        with self._lock:
+            self._refresh()
+            unsized = [e.meta for e in self._live.values() if e.dashboard_length is None]
+            if not unsized:
+                return
+            lengths = {e.meta.id: e.dashboard_length for e in self._live.values()}
+            lengths.update({meta.id: length_of(meta) for meta in unsized})
+            live = sorted((e.meta for e in self._live.values()), key=lambda m: m.id)
+            data = b"".join(
+                encode_journal_add(m, length) for m in live if (length := lengths[m.id]) is not None
+            )
+            write_atomic(self.layout, self.path, data)
+            self._reset(None)  # replayed afresh from the file just written
+            self._refresh()
+            log.info(
+                "journal %s: recorded the dashboard length of %d entries", self.path, len(unsized)
+            )
 
     def append(self, data: bytes, *, durable: bool) -> None:
         """Append complete lines; fsync first if ``durable``. Caller holds the root's lock.
@@ -72,8 +115,8 @@ class Journal:
             dead = self._lines - len(self._live)
             if dead < max(COMPACT_MIN_DEAD, len(self._live)):
                 return
-            live = sorted(self._live.values(), key=lambda m: m.id)
-            data = b"".join(encode_journal_add(m) for m in live)
+            live = sorted(self._live.values(), key=lambda e: e.meta.id)
+            data = b"".join(encode_journal_add(e.meta, e.dashboard_length) for e in live)
             write_atomic(self.layout, self.path, data)
             st = stat_file(self.layout, self.path)
             self._ident, self._offset, self._lines = (st.st_dev, st.st_ino), len(data), len(live)
@@ -102,10 +145,17 @@ class Journal:
                 log.warning("skipping bad line in journal %s: %s", self.path, exc)
                 continue
             if isinstance(entry, int):
-                self._live.pop(entry, None)
-            else:
-                self._live[entry.id] = entry
+                gone = self._live.pop(entry, None)
+                if gone is not None:
+                    self._tally.remove(gone)
+                continue
+            replaced = self._live.get(entry.meta.id)
+            if replaced is not None:
+                self._tally.remove(replaced)
+            self._live[entry.meta.id] = entry
+            self._tally.add(entry)
         self._offset += end
 
     def _reset(self, ident: tuple[int, int] | None) -> None:
         self._ident, self._offset, self._lines, self._live = ident, 0, 0, {}
+        self._tally = OrgTally()

@@ -22,6 +22,7 @@ from snapshot_server.models import (
     Snapshot,
     SnapshotMeta,
 )
+from snapshot_server.storage import OrgUsage
 
 from .disk import exclusive_lock, exists, read_bytes, remove, write_atomic
 from .format import (
@@ -73,7 +74,8 @@ class SyncStore:
             journaled = False
             try:
                 write_atomic(layout, index_path, encode_index(record.meta.key, meta.id))
-                self.journal.append(encode_journal_add(meta), durable=True)
+                line = encode_journal_add(meta, len(record.dashboard))
+                self.journal.append(line, durable=True)
                 journaled = True
                 # The commit point:
                 write_atomic(layout, record_path, encode_record(Snapshot(meta, record.dashboard)))
@@ -122,6 +124,10 @@ class SyncStore:
             if self.records.is_committed(meta):
                 found.append(meta)
         return found[query.offset :]
+
+    def org_usage(self, org_id: int, now: float) -> OrgUsage:
+        """See ``SnapshotStore.org_usage``: the journal's running totals (``usage``)."""
+        return self.journal.usage(org_id, now)
 
     def delete(self, key: str, now: float, expect_id: int) -> SnapshotMeta | None:
         """Remove the unexpired record for ``key`` if it still has id ``expect_id``; ``None``
@@ -239,7 +245,7 @@ class SyncStore:
         if data is None:
             # Missing or corrupt: never below any id on disk or in the journal. (Ids of records
             # removed before the counter was lost cannot be known; do not delete the file.)
-            known = [m.id for m in self.records.scan()] + [m.id for m in self.journal.entries()]
+            known = [m.id for m, _ in self.records.scan()] + [m.id for m in self.journal.entries()]
             last = max(known, default=0)
         write_atomic(self.layout, self.layout.counter, encode_counter(last + 1))
         return last + 1

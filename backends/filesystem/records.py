@@ -38,6 +38,14 @@ def read_index(layout: Layout, path: str) -> str | None:
 def read_meta(layout: Layout, path: str, *, exact_size: bool = True) -> SnapshotMeta | None:
     """The header of the record at ``path``, checked against the file size (unless not
     ``exact_size``) without reading the dashboard; ``None`` if missing or corrupt (logged)."""
+    header = read_header(layout, path, exact_size=exact_size)
+    return None if header is None else header[0]
+
+
+def read_header(
+    layout: Layout, path: str, *, exact_size: bool = True
+) -> tuple[SnapshotMeta, int] | None:
+    """``read_meta``, with the dashboard's length from the header."""
     try:
         fd = open_file(layout, path, os.O_RDONLY)
     except FileNotFoundError:
@@ -52,7 +60,7 @@ def read_meta(layout: Layout, path: str, *, exact_size: bool = True) -> Snapshot
     except CorruptData as exc:
         log.warning("ignoring corrupt snapshot record %s: %s", path, exc)
         return None
-    return meta
+    return meta, length
 
 
 def _decoded(layout: Layout, path: str, decode: Callable[[bytes], T], what: str) -> T | None:
@@ -93,6 +101,11 @@ class Records:
         meta = self.header(entry.key)
         return meta is not None and meta.id == entry.id
 
+    def dashboard_length(self, entry: SnapshotMeta) -> int | None:
+        """The dashboard length of a journal entry's record; ``None`` unless ``is_committed``."""
+        header = read_header(self.layout, self.layout.record_path(entry.key))
+        return header[1] if header is not None and header[0].id == entry.id else None
+
     def holder(self, delete_key_hash: str) -> SnapshotMeta | None:
         """The record that owns ``delete_key_hash``: the index names a key, and that key's
         record must name the same hash (so a dangling or stale index never matches)."""
@@ -100,11 +113,12 @@ class Records:
         meta = None if key is None else self.meta(key)
         return meta if meta is not None and meta.delete_key_hash == delete_key_hash else None
 
-    def scan(self) -> list[SnapshotMeta]:
-        """The headers of every intact record file: O(number of records) reads."""
-        metas = []
+    def scan(self) -> list[tuple[SnapshotMeta, int]]:
+        """The headers of every intact record file, with their dashboards' lengths:
+        O(number of records) reads."""
+        found = []
         for path in iter_record_files(self.layout):
-            meta = read_meta(self.layout, path)
-            if meta is not None and self.layout.record_path(meta.key) == path:
-                metas.append(meta)
-        return metas
+            header = read_header(self.layout, path)
+            if header is not None and self.layout.record_path(header[0].key) == path:
+                found.append(header)
+        return found

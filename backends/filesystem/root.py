@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 def prepare_root(layout: Layout, journal: Journal, records: Records) -> None:
     """Create the root (``0o700``) and its subdirectories, or check an existing root (see
     ``check_root``); then, under the write lock (so no writer is mid-way), refuse any
-    symbolic link in the tree, remove stray temp files and rebuild the journal if it is
-    missing. Costs one walk of the 8192 shard directories (plus a scan of every record if
-    the journal has to be rebuilt)."""
+    symbolic link in the tree, remove stray temp files, rebuild the journal if it is missing
+    and add the dashboard lengths an older version's journal lacks. Costs one walk of the 8192
+    shard directories (plus a scan of every record if the journal has to be rebuilt, and a
+    read of each record header an older journal names, once)."""
     if not os.path.lexists(layout.root):
         os.makedirs(os.path.dirname(layout.root), exist_ok=True)
         with contextlib.suppress(FileExistsError):  # another worker process won the race
@@ -54,9 +55,13 @@ def prepare_root(layout: Layout, journal: Journal, records: Records) -> None:
             log.info("removing stray temp file %s", tmp)
             remove(layout, tmp)
         if not exists(layout, layout.journal):
-            live = sorted(records.scan(), key=lambda m: m.id)
-            write_atomic(layout, layout.journal, b"".join(encode_journal_add(m) for m in live))
+            live = sorted(records.scan(), key=lambda found: found[0].id)
+            data = b"".join(encode_journal_add(meta, length) for meta, length in live)
+            write_atomic(layout, layout.journal, data)
     journal.entries()  # replay now rather than on the first request
+    if journal.lacks_lengths():
+        with exclusive_lock(layout):
+            journal.add_lengths(records.dashboard_length)
 
 
 def check_root(root: str) -> None:

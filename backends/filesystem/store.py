@@ -18,8 +18,14 @@ from typing import ClassVar, Self, TypeVar, TypeVarTuple
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import PathSettings
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
-from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
-from snapshot_server.storage import StoreSettings
+from snapshot_server.models import (
+    ListQuery,
+    ListScope,
+    NewSnapshot,
+    Snapshot,
+    SnapshotMeta,
+)
+from snapshot_server.storage import OrgUsage, StoreSettings
 
 from .ops import SyncStore
 
@@ -85,6 +91,9 @@ class FilesystemStore:
         self, scope: ListScope, query: ListQuery, now: float
     ) -> list[SnapshotMeta]:
         return await self._run(self._sync.list_snapshots, scope, query, now)
+
+    async def org_usage(self, org_id: int, now: float) -> OrgUsage:
+        return await self._run(self._sync.org_usage, org_id, now)
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         async with self._write_lock:

@@ -15,6 +15,9 @@ Key layout (``P`` = ``storage.redis.key_prefix``; ``M`` = a snapshot's metadata 
     P{meta}:o:<org>:u:<user>   zset    member M, score id: one user's listing index; no TTL
     P{meta}:exp                zset    member M, score expires: the expiry index; no TTL
     P{meta}:trash              set     "<id>:<key>" bodies still to delete (cluster only); no TTL
+    P{meta}:s:<org>            hash    id -> dashboard length: the org's counted snapshots; no TTL
+    P{meta}:b:<org>            string  the sum of those lengths (INCRBY/DECRBY); no TTL
+    P{meta}:e:<org>            zset    member id, score expires: the org's expiring ones; no TTL
     P{<key>}:dashboard         hash    id, body (the exact dashboard bytes); PXAT expires
 
 Expiry. Redis reclaims every per-snapshot key by its native TTL (never-expiring snapshots have
@@ -24,6 +27,13 @@ members and ``delete_expired`` prunes them. Each index member is the whole metad
 ``delete_expired`` returns full ``SnapshotMeta`` records even after Redis has reclaimed their
 keys, and a listing reads one sorted set without touching per-snapshot keys. The cost: ``M``
 (a few hundred bytes) is stored five times per snapshot.
+
+Usage per org (``org_usage``, for the per-org caps). The insert script counts a snapshot in
+its org's ``s``/``b`` keys and, if it expires, ``e``; whichever script removes it (delete,
+cleanup) uncounts it there, only if it is counted, so nothing is uncounted twice. A read takes
+the totals less the members of ``e`` expired by then (the ones the cleanup job has yet to
+remove): one read-only script, O(those members). Snapshots stored by a version without these
+keys are never counted, so they do not weigh on the caps.
 
 Atomicity. All metadata shares the hash tag ``{meta}`` (one cluster slot), so every create,
 delete and cleanup commits in one Lua script: create refuses a taken key or deleteKey, takes an

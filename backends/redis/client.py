@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from snapshot_server.errors import StorageUnavailable, StoreClosed
@@ -19,6 +22,20 @@ Client = Redis | RedisCluster
 DRIVER_ERRORS = (RedisError, RedisClusterException, OSError, TimeoutError)
 
 T = TypeVar("T")
+
+
+def retry_policy(cluster: bool) -> Retry:
+    """How a client of ours retries a failed command (the store's, and the rate limiter's).
+
+    One server: one immediate retry on a broken connection (the server restarted) and none on
+    a timeout, so a request fails within about one socket_timeout when Redis hangs (redis-py's
+    default would retry three times with backoff). A cluster: a few quick retries, so the
+    client can follow MOVED and failovers; each attempt is bounded by socket_timeout, so a dead
+    cluster still fails within a few seconds.
+    """
+    if cluster:
+        return Retry(EqualJitterBackoff(cap=0.5, base=0.05), 2)
+    return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
 @contextmanager

@@ -57,16 +57,23 @@ class KeySpace:
     def user(self, org_id: int, user_id: int) -> str:
         return f"{self.prefix}{{meta}}:o:{org_id}:u:{user_id}"
 
+    def usage_keys(self, org_id: int) -> list[str]:
+        """The org's usage keys, in the order the scripts expect: ``s`` (sizes), ``b`` (bytes),
+        ``e`` (expiring)."""
+        return [f"{self.prefix}{{meta}}:{kind}:{org_id}" for kind in "sbe"]
+
     def body(self, key: str) -> str:
         return f"{self.prefix}{{{key}}}:dashboard"
 
     def meta_keys(self, meta: SnapshotMeta) -> list[str]:
-        """The four per-snapshot metadata keys, in the order the scripts expect."""
+        """The metadata keys a snapshot is in (claims, indexes, its org's usage), in the order
+        the scripts expect."""
         return [
             self.claim(meta.key),
             self.delete_key(meta.delete_key_hash),
             self.org(meta.org_id),
             self.user(meta.org_id, meta.user_id),
+            *self.usage_keys(meta.org_id),
         ]
 
 

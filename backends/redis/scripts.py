@@ -8,8 +8,26 @@ trash. Each script states its KEYS, ARGV and reply.
 
 from __future__ import annotations
 
-# KEYS: claim, deleteKey, counter, org index, user index, expiry index, [body]
-# ARGV: meta tail, PXAT ms or "" (never), expires score, [dashboard]
+# The per-org usage of a snapshot (see ``backends.redis``: sizes, bytes, expiring) is counted
+# by the insert script and uncounted, at most once, by whichever script removes it.
+_UNCOUNT = """
+local function uncount(sizes, bytes, expiring, id)
+  local size = redis.call('HGET', sizes, id)
+  if size then
+    redis.call('HDEL', sizes, id)
+    redis.call('ZREM', expiring, id)
+    if redis.call('EXISTS', sizes) == 0 then
+      redis.call('DEL', bytes)  -- an org with nothing left leaves no key behind
+    else
+      redis.call('DECRBY', bytes, size)
+    end
+  end
+end
+"""
+
+# KEYS: claim, deleteKey, counter, org index, user index, expiry index, org sizes, org bytes,
+# org expiring, [body]
+# ARGV: meta tail, PXAT ms or "" (never), expires score, dashboard length, [dashboard]
 # Returns the new id, -1 when the key is taken, -2 when the deleteKey is.
 INSERT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
@@ -23,13 +41,16 @@ else
   redis.call('SET', KEYS[1], meta, 'PXAT', ARGV[2])
   redis.call('SET', KEYS[2], meta, 'PXAT', ARGV[2])
   redis.call('ZADD', KEYS[6], ARGV[3], meta)
+  redis.call('ZADD', KEYS[9], ARGV[3], id)
 end
 redis.call('ZADD', KEYS[4], id, meta)
 redis.call('ZADD', KEYS[5], id, meta)
-if KEYS[7] then
-  redis.call('DEL', KEYS[7])
-  redis.call('HSET', KEYS[7], 'id', id, 'body', ARGV[4])
-  if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[7], ARGV[2]) end
+redis.call('HSET', KEYS[7], id, ARGV[4])
+redis.call('INCRBY', KEYS[8], ARGV[4])
+if KEYS[10] then
+  redis.call('DEL', KEYS[10])
+  redis.call('HSET', KEYS[10], 'id', id, 'body', ARGV[5])
+  if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[10], ARGV[2]) end
 end
 return id
 """
@@ -42,23 +63,28 @@ if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return 1
 """
 
-# KEYS: claim, deleteKey, org index, user index, expiry index, trash, [body]
+# KEYS: claim, deleteKey, org index, user index, org sizes, org bytes, org expiring, expiry
+# index, trash, [body]
 # ARGV: stored meta JSON, id, trash member. Deletes the body when given (same slot), else queues
 # it in the trash. Returns 1 if this call removed the snapshot, 0 if it was already gone.
-DELETE = """
+DELETE = (
+    _UNCOUNT
+    + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-if not KEYS[7] then
-  redis.call('SADD', KEYS[6], ARGV[3])
-elseif redis.call('HGET', KEYS[7], 'id') == ARGV[2] then
-  redis.call('DEL', KEYS[7])
+uncount(KEYS[5], KEYS[6], KEYS[7], ARGV[2])
+redis.call('ZREM', KEYS[8], ARGV[1])
+if not KEYS[10] then
+  redis.call('SADD', KEYS[9], ARGV[3])
+elseif redis.call('HGET', KEYS[10], 'id') == ARGV[2] then
+  redis.call('DEL', KEYS[10])
 end
 return 1
 """
+)
 
 # KEYS: body. ARGV: id. Deletes the body only if it still belongs to snapshot ``id``.
 DELETE_BODY = """
@@ -66,11 +92,14 @@ if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then return redis.call('DEL', KE
 return 0
 """
 
-# KEYS: expiry index, trash, then per snapshot: claim, deleteKey, org index, user index, [body]
-# ARGV: keys per snapshot (4, or 5 with the body), then per snapshot: meta JSON, id, trash member.
+# KEYS: expiry index, trash, then per snapshot: claim, deleteKey, org index, user index, org
+# sizes, org bytes, org expiring, [body]
+# ARGV: keys per snapshot (7, or 8 with the body), then per snapshot: meta JSON, id, trash member.
 # Returns the 1-based positions of the snapshots this call removed (ZREM decides, so two
 # cleanup jobs racing never both report one snapshot).
-DELETE_EXPIRED = """
+DELETE_EXPIRED = (
+    _UNCOUNT
+    + """
 local g = tonumber(ARGV[1])
 local removed = {}
 for i = 0, (#KEYS - 2) / g - 1 do
@@ -80,13 +109,31 @@ for i = 0, (#KEYS - 2) / g - 1 do
     if redis.call('GET', KEYS[k + 2]) == meta then redis.call('DEL', KEYS[k + 2]) end
     redis.call('ZREM', KEYS[k + 3], meta)
     redis.call('ZREM', KEYS[k + 4], meta)
-    if g == 4 then
+    uncount(KEYS[k + 5], KEYS[k + 6], KEYS[k + 7], id)
+    if g == 7 then
       redis.call('SADD', KEYS[2], member)
-    elseif redis.call('HGET', KEYS[k + 5], 'id') == id then
-      redis.call('DEL', KEYS[k + 5])
+    elseif redis.call('HGET', KEYS[k + 8], 'id') == id then
+      redis.call('DEL', KEYS[k + 8])
     end
     removed[#removed + 1] = i + 1
   end
 end
 return removed
+"""
+)
+
+# KEYS: org sizes, org bytes, org expiring. ARGV: now.
+# Returns {snapshots, bytes}: the org's counted snapshots less those expired at ``now`` and not
+# yet removed by the cleanup job.
+ORG_USAGE = """
+local n = redis.call('HLEN', KEYS[1])
+local b = tonumber(redis.call('GET', KEYS[2]) or '0')
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])) do
+  local size = redis.call('HGET', KEYS[1], id)
+  if size then
+    n = n - 1
+    b = b - tonumber(size)
+  end
+end
+return {n, b}
 """

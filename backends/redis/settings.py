@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Self
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
 from snapshot_server.config_reader import Section, redact_url
 from snapshot_server.errors import ConfigError
+
+if TYPE_CHECKING:
+    from limits.aio.storage import Storage
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +46,27 @@ class RedisSettings:
 
     def where(self) -> str:
         return ("cluster " if self.cluster else "") + f"at {redact_url(self.url)}"
+
+    def rate_limit_storage(self) -> Storage:
+        """A ``limits`` storage on this Redis (or cluster), so that the rate limits of every
+        worker and host count together: its own client, with the store's timeouts, pool size
+        and retries, its keys under ``<key_prefix>limits:``."""
+        from limits.aio.storage import RedisClusterStorage, RedisStorage
+
+        from .client import retry_policy
+
+        scheme, _, rest = self.url.partition("://")
+        options: dict[str, Any] = {
+            "implementation": "redispy",  # the client this backend uses (the default: coredis)
+            "key_prefix": f"{self.key_prefix}limits",
+            "max_connections": self.max_connections,
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_connect_timeout,
+            "retry": retry_policy(self.cluster),
+        }
+        if self.cluster:
+            uri = f"async+redis+cluster://{rest}"
+            return RedisClusterStorage(uri, ssl=scheme == "rediss", **options)
+        # async+redis://, async+rediss://, async+redis+unix:// (the library's spellings)
+        uri = f"async+{'redis+unix' if scheme == 'unix' else scheme}://{rest}"
+        return RedisStorage(uri, **options)

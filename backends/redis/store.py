@@ -9,11 +9,18 @@ from typing import ClassVar, Self, cast
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import redact_url
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
-from snapshot_server.storage import StoreSettings
+from snapshot_server.models import (
+    ListQuery,
+    ListScope,
+    NewSnapshot,
+    Snapshot,
+    SnapshotMeta,
+)
+from snapshot_server.storage import OrgUsage, StoreSettings
 
 from .client import DRIVER_ERRORS, Connection
 from .layout import KeySpace, live_meta, read_meta
+from .scripts import ORG_USAGE
 from .settings import RedisSettings
 from .topology import Topology, topology_for
 
@@ -28,6 +35,7 @@ class RedisStore:
         self._redis = redis
         self._topology = topology
         self._keys: KeySpace = topology.keys
+        self._org_usage = redis.script(ORG_USAGE)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -169,6 +177,14 @@ class RedisStore:
         if not found:
             return []
         return [found[i][1] for i in await self._topology.delete_expired(found)]
+
+    async def org_usage(self, org_id: int, now: float) -> OrgUsage:
+        """See ``SnapshotStore.org_usage``: the org's running totals less its expired snapshots
+        not yet removed, in one read-only script. Snapshots stored by a version without these
+        totals are not counted (nor uncounted when they go)."""
+        script = self._org_usage(keys=self._keys.usage_keys(org_id), args=[repr(now)])
+        snapshots, size = await self._redis.call(script)
+        return OrgUsage(int(snapshots), int(size))
 
     async def ping(self) -> None:
         """Return if Redis answers (in a cluster: every primary, and the metadata slot)."""

@@ -22,15 +22,12 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff, NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from snapshot_server.errors import StorageUnavailable
 from snapshot_server.models import NewSnapshot, SnapshotMeta
 
 from . import scripts
-from .client import Client, Connection
+from .client import Client, Connection, retry_policy
 from .layout import KeySpace, encode_meta, meta_tail, pxat, trash_member
 from .settings import RedisSettings
 
@@ -74,9 +71,11 @@ class Topology(ABC):
             ks.org(record.meta.org_id),
             ks.user(record.meta.org_id, record.meta.user_id),
             ks.expiry,
+            *ks.usage_keys(record.meta.org_id),
             *self.body_keys(record.meta.key),
         ]
-        args: list[bytes | str] = [meta_tail(record.meta), ms, score, *self.body_args(record)]
+        size = str(len(record.dashboard))
+        args: list[bytes | str] = [meta_tail(record.meta), ms, score, size, *self.body_args(record)]
         return int(await self.redis.call(self._insert(keys=keys, args=args)))
 
     async def delete(self, raw: bytes | str, meta: SnapshotMeta) -> bool:
@@ -113,10 +112,7 @@ class SingleServer(Topology):
 
     @staticmethod
     def connect(config: RedisSettings) -> Client:
-        # One immediate retry on a broken connection (the server restarted) and none on a
-        # timeout, so a request fails within about one socket_timeout when Redis hangs.
-        retry = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
-        return Redis.from_url(config.url, retry=retry, **_pool_options(config))
+        return Redis.from_url(config.url, retry=retry_policy(False), **_pool_options(config))
 
     def body_keys(self, key: str) -> list[str]:
         return [self.keys.body(key)]
@@ -146,10 +142,7 @@ class Cluster(Topology):
 
     @staticmethod
     def connect(config: RedisSettings) -> Client:
-        # A few quick retries let the client follow MOVED/failover; each attempt is bounded by
-        # socket_timeout, so a dead cluster still fails within a few seconds.
-        retry = Retry(EqualJitterBackoff(cap=0.5, base=0.05), 2)
-        return RedisCluster.from_url(config.url, retry=retry, **_pool_options(config))
+        return RedisCluster.from_url(config.url, retry=retry_policy(True), **_pool_options(config))
 
     def body_keys(self, key: str) -> list[str]:
         return []

@@ -51,6 +51,32 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX snapshot_org_user ON snapshot(org_id, user_id, id);
     CREATE INDEX snapshot_expires ON snapshot(expires) WHERE expires IS NOT NULL;
     """,
+    # Running totals per org for the per-org caps (``org_usage``), kept by triggers so that
+    # every insert and delete stays one statement. The delete trigger reads the size through
+    # length() of the row still there (BEFORE DELETE): SQLite answers that from the record
+    # header, where naming OLD.dashboard would load the whole blob. Expired rows not yet
+    # removed are subtracted at read time through snapshot_org_expires.
+    """
+    CREATE TABLE org_usage (
+        org_id INTEGER PRIMARY KEY,
+        snapshots INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    );
+    INSERT INTO org_usage (org_id, snapshots, bytes)
+        SELECT org_id, count(*), sum(length(dashboard)) FROM snapshot GROUP BY org_id;
+    CREATE TRIGGER snapshot_usage_insert AFTER INSERT ON snapshot BEGIN
+        INSERT INTO org_usage (org_id, snapshots, bytes)
+            VALUES (NEW.org_id, 1, length(NEW.dashboard))
+            ON CONFLICT (org_id) DO UPDATE
+            SET snapshots = snapshots + 1, bytes = bytes + excluded.bytes;
+    END;
+    CREATE TRIGGER snapshot_usage_delete BEFORE DELETE ON snapshot BEGIN
+        UPDATE org_usage SET snapshots = snapshots - 1,
+            bytes = bytes - (SELECT length(dashboard) FROM snapshot WHERE id = OLD.id)
+            WHERE org_id = OLD.org_id;
+    END;
+    CREATE INDEX snapshot_org_expires ON snapshot(org_id, expires) WHERE expires IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -138,6 +164,18 @@ def _casefold(value: str | None) -> str | None:
     return None if value is None else value.casefold()
 
 
+def _statements(script: str) -> list[str]:
+    """The statements of ``script`` one by one (a trigger's body holds semicolons of its own,
+    so a plain split would cut it). ``executescript`` is no alternative: it commits first."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return statements
+
+
 async def _migrate(db: aiosqlite.Connection) -> None:
     """Bring the schema to ``SCHEMA_VERSION``; safe when several workers open the file at once."""
     while True:
@@ -156,9 +194,8 @@ async def _migrate(db: aiosqlite.Connection) -> None:
             if version == SCHEMA_VERSION:
                 await db.execute("COMMIT")
                 return
-            for statement in _MIGRATIONS[version].split(";"):
-                if statement.strip():
-                    await db.execute(statement)
+            for statement in _statements(_MIGRATIONS[version]):
+                await db.execute(statement)
             await db.execute(f"PRAGMA user_version = {version + 1}")
             await db.execute("COMMIT")
         except BaseException:

@@ -32,7 +32,7 @@ from snapshot_server.models import (
     SnapshotMeta,
     meta_from_fields,
 )
-from snapshot_server.storage import StoreSettings
+from snapshot_server.storage import OrgUsage, StoreSettings
 
 from .database import connect
 
@@ -173,6 +173,19 @@ class SQLiteStore:
             {"now": now, "limit": limit},
         )
         return self._valid(rows)
+
+    async def org_usage(self, org_id: int, now: float) -> OrgUsage:
+        # The triggers' running totals (see database.py), less the expired rows not yet
+        # removed: an index range over just those.
+        row = await self._one(
+            "SELECT coalesce((SELECT snapshots FROM org_usage WHERE org_id = :org), 0)"
+            " - (SELECT count(*) FROM snapshot WHERE org_id = :org AND expires <= :now)"
+            " AS snapshots, coalesce((SELECT bytes FROM org_usage WHERE org_id = :org), 0)"
+            " - (SELECT coalesce(sum(length(dashboard)), 0) FROM snapshot"
+            " WHERE org_id = :org AND expires <= :now) AS bytes",
+            {"org": org_id, "now": now},
+        )
+        return OrgUsage(int(row["snapshots"]), int(row["bytes"]))
 
     async def ping(self) -> None:
         await self._all("SELECT 1", {})

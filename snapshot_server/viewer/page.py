@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from ..abuse import web as limits
 from ..models import Snapshot
 from ..webapp.appkeys import PAGE_ERRORS, RENDERER, SERVICE
 from ..webapp.requests import identity_of
@@ -136,7 +137,8 @@ class PageRenderer:
 
 async def snapshot_page(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
-    snapshot = await service.view(identity_of(request), request.match_info.get("key", ""))
+    key = request.match_info.get("key", "")
+    snapshot = await limits.lookup(request, lambda: service.view(identity_of(request), key))
     headers = snapshot_cache_headers(snapshot.meta, service.cache_max_age(snapshot.meta))
     headers["ETag"] = page_etag(snapshot)
     if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
@@ -165,6 +167,7 @@ _EXPLANATIONS = {
     401: "This snapshot needs you to be signed in.",
     403: "You are not allowed to see this page.",
     404: "This link is wrong, or the snapshot has expired or been deleted.",
+    429: "Too many requests from your address. Try again in a while.",
     503: "The snapshot store cannot be reached right now. Try again in a moment.",
 }
 

@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from .. import __version__
+from ..abuse import web as limits
 from ..clock import rfc3339
 from ..errors import StorageUnavailable, Unauthorized
 from ..models import SnapshotMeta
@@ -34,6 +35,7 @@ async def create_snapshot(request: web.Request) -> web.Response:
     # Before a byte of the body is read (or invited with 100 Continue): a caller who may not
     # create is answered at once, whatever it is about to upload.
     service.authorize_create(identity)
+    await limits.check_create(request, identity)  # a limited caller does not get to upload
     config = request.app[CONFIG]
     max_bytes, wait = config.server.max_body_bytes, config.limits.body_timeout
     # Held until the answer: the parsed dashboard and its stored bytes live that long too.
@@ -55,7 +57,8 @@ async def create_snapshot(request: web.Request) -> web.Response:
 
 async def get_snapshot(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
-    snapshot = await service.view(identity_of(request), request.match_info.get("key", ""))
+    key = request.match_info.get("key", "")
+    snapshot = await limits.lookup(request, lambda: service.view(identity_of(request), key))
     headers = snapshot_cache_headers(snapshot.meta, service.cache_max_age(snapshot.meta))
     if etag_matches(request.headers.get("If-None-Match"), snapshot.meta.etag):
         return web.Response(status=304, headers=headers)
@@ -88,6 +91,7 @@ async def delete_snapshot(request: web.Request) -> web.Response:
 
 async def delete_by_delete_key(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
+    await limits.check_delete(request)  # every attempt counts, found or not
     deleted = await service.delete_by_delete_key(request.match_info.get("delete_key", ""))
     return _deleted(request, deleted)
 

@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from ..abuse.caps import OrgCaps
+from ..abuse.rates import RateLimits
+from ..abuse.storage import LimiterStorage, close_storage, memory_storage
 from ..auth import TokenAuthenticator
 from ..clock import Clock, Sleep, system_clock
 from ..config import Config, StorageConfig
@@ -23,7 +26,16 @@ from ..purge import PurgeDispatcher, build_dispatcher
 from ..service import SnapshotService
 from ..storage import SnapshotStore
 from ..viewer.page import setup_pages
-from .appkeys import AUTHENTICATOR, CONFIG, METRICS, PURGER, SERVICE, STORE, UPLOADS
+from .appkeys import (
+    AUTHENTICATOR,
+    CONFIG,
+    METRICS,
+    PURGER,
+    RATE_LIMITS,
+    SERVICE,
+    STORE,
+    UPLOADS,
+)
 from .middlewares import error_middleware, identity_middleware
 from .protocol import HANDLER_ARGS
 from .routes import setup_routes
@@ -42,10 +54,13 @@ def create_app(
     clock: Clock = system_clock,
     sleep: Sleep = asyncio.sleep,
     dispatcher: PurgeDispatcher | None = None,
+    limiter_storage: LimiterStorage | None = None,
 ) -> web.Application:
     """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job;
     ``dispatcher`` delivers CDN purges (default: built from ``config.cdn``, none when no purger
-    is configured); the app starts it and flushes it on shutdown."""
+    is configured); the app starts it and flushes it on shutdown. ``limiter_storage`` makes
+    where the rate limits count (default: this process's memory); it is called only when
+    ``[limits] enabled``, and what it made is closed on shutdown."""
     app = web.Application(
         middlewares=[metrics_middleware, error_middleware, identity_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
@@ -60,6 +75,14 @@ def create_app(
     app[UPLOADS] = UploadGate(config.limits.upload_bytes_in_flight)
     setup_pages(app)
     setup_routes(app)
+
+    # No limiter at all when limits are off: nothing on the hot path but a None check.
+    limits = None
+    if config.limits.enabled:
+        storage = (limiter_storage or memory_storage)()
+        limits = RateLimits(config.limits, storage, metrics.count_limited)
+    app[RATE_LIMITS] = limits
+    caps = OrgCaps.from_settings(config.limits, metrics.count_limited)
 
     if dispatcher is None:
         root = config.server.public_root
@@ -84,11 +107,16 @@ def create_app(
         store = await open_store(config.storage)
         app[STORE] = store
         purge = dispatcher.submit if dispatcher is not None else None
-        app[SERVICE] = SnapshotService(config, store, clock=clock, purge=purge)
+        app[SERVICE] = SnapshotService(config, store, clock=clock, purge=purge, caps=caps)
         try:
             yield
         finally:
             await store.aclose()
+
+    async def limits_ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if limits is not None:
+            await close_storage(limits.storage)
 
     async def cleanup_job_ctx(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(
@@ -101,6 +129,7 @@ def create_app(
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    app.cleanup_ctx.append(limits_ctx)  # first in, last out: closed whatever fails after it
     app.cleanup_ctx.append(purge_ctx)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(cleanup_job_ctx)

@@ -17,6 +17,7 @@ from ..service import SnapshotService
 from ..storage import SnapshotStore
 
 if TYPE_CHECKING:
+    from ..abuse.rates import RateLimits
     from ..metrics import Metrics
     from ..purge import PurgeDispatcher
     from ..viewer.page import PageRenderer
@@ -29,6 +30,8 @@ AUTHENTICATOR = web.AppKey("authenticator", TokenAuthenticator)
 PURGER: web.AppKey[PurgeDispatcher | None] = web.AppKey("purger")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 RENDERER: web.AppKey[PageRenderer] = web.AppKey("page_renderer")
+RATE_LIMITS: web.AppKey[RateLimits | None] = web.AppKey("rate_limits")
+"""``None`` when ``[limits] enabled`` is false: no limiter is made and nothing is counted."""
 PAGE_ERRORS: web.AppKey[Callable[[int, str], web.Response]] = web.AppKey("page_errors")
 """How an error is shown to a person (not on ``/api/``): set by the viewer, which owns HTML."""
 

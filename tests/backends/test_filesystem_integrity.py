@@ -34,7 +34,7 @@ async def test_crash_between_index_and_record_leaves_nothing_visible(
     (root / "counter").write_bytes(f"snapshot-counter/1 {ghost.id}\n".encode())
     dangling = index_file(root, "ghost-dk", encode_index("ghost", ghost.id))
     stale = index_file(root, "stale-dk", encode_index("kept", 99))
-    append_journal(root, encode_journal_add(ghost))
+    append_journal(root, encode_journal_add(ghost, 25))
 
     with pytest.raises(SnapshotNotFound):
         await fs.get("ghost", clock())

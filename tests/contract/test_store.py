@@ -372,6 +372,7 @@ async def test_every_method_after_aclose_is_storage_unavailable(
         "delete": lambda: store.delete(stored.key, clock(), expect_id=stored.id),
         "delete_by_delete_key": lambda: store.delete_by_delete_key(hash_secret("dk"), clock()),
         "delete_expired": lambda: store.delete_expired(clock() + 10**9),
+        "org_usage": lambda: store.org_usage(1, clock()),
         "ping": store.ping,
     }
     answered = []
