@@ -19,8 +19,11 @@ from .responses import NO_STORE, json_response
 
 log = logging.getLogger(__name__)
 
-# Routes that ignore the Authorization header entirely (as Grafana's health check does).
-UNAUTHENTICATED_PATHS = frozenset({"/api/health", "/api/health/", "/metrics"})
+# Routes that ignore the Authorization header entirely (as Grafana's health check does; the
+# OpenAPI document is the same for everyone).
+UNAUTHENTICATED_PATHS = frozenset(
+    {"/api/health", "/api/health/", "/api/openapi.json", "/api/openapi.json/", "/metrics"}
+)
 
 _HTTP_MESSAGES = {
     404: "Not found",

@@ -23,6 +23,7 @@ from ..viewer import STATIC_DIR
 from ..viewer.page import STATIC_PREFIX, snapshot_page
 from . import api
 from .middlewares import error_response
+from .openapi import DOCUMENT_PATH, openapi_json
 from .requests import UNMATCHED
 
 
@@ -54,6 +55,7 @@ def route_table() -> list[web.AbstractRouteDef]:
         *_both("GET", "/api/dashboard/snapshots", api.list_snapshots),
         *_both("GET", "/api/snapshot/shared-options", api.shared_options),
         *_both("GET", "/api/health", api.health),
+        *_both("GET", DOCUMENT_PATH, openapi_json),
         web.get("/metrics", metrics_view, expect_handler=defer_continue),
         # People open the page; HEAD would render a whole dashboard for a link checker.
         *_both("GET", "/dashboard/snapshot/{key}", snapshot_page, head=False),
