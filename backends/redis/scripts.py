@@ -8,11 +8,26 @@ trash. Each script states its KEYS, ARGV and reply.
 
 from __future__ import annotations
 
+# How long a delete's receipt is kept: far longer than one call with its retry takes (a few
+# socket timeouts), short enough that receipts cost little memory at any delete rate.
+RECEIPT_MS = 60_000
+
+# The client retries a call once when its connection breaks, and the first run may have
+# committed before its reply was lost: so a re-run of the same call must answer what the first
+# run did. INSERT finds its own record (the same metadata, down to the creation time and the
+# body's digest in the etag) and answers its id; DELETE finds the receipt its first run left.
+
 # KEYS: claim, deleteKey, counter, org index, user index, expiry index, [body]
 # ARGV: meta tail, PXAT ms or "" (never), expires score, [dashboard]
-# Returns the new id, -1 when the key is taken, -2 when the deleteKey is.
+# Returns the new id (or, re-run, the id the first run stored), -1 when the key is taken, -2
+# when the deleteKey is.
 INSERT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local held = redis.call('GET', KEYS[1])
+if held then
+  local id = string.match(held, '^{"id":(%d+),')
+  if id and held == '{"id":' .. id .. ',' .. ARGV[1] then return tonumber(id) end
+  return -1
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
 local id = redis.call('INCR', KEYS[3])
 local meta = string.format('{"id":%d,', id) .. ARGV[1]
@@ -42,20 +57,26 @@ if ARGV[2] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
 return 1
 """
 
-# KEYS: claim, deleteKey, org index, user index, expiry index, trash, [body]
-# ARGV: stored meta JSON, id, trash member. Deletes the body when given (same slot), else queues
-# it in the trash. Returns 1 if this call removed the snapshot, 0 if it was already gone.
+# KEYS: claim, deleteKey, org index, user index, expiry index, trash, receipt, [body]
+# ARGV: stored meta JSON, id, trash member, receipt token (unique to this delete call), receipt
+# lifetime (ms). Deletes the body when given (same slot), else queues it in the trash, and
+# leaves the receipt for a re-run. Returns 1 if this call removed the snapshot (or, re-run, its
+# first run did), 0 if it was already gone.
 DELETE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  if redis.call('GET', KEYS[7]) == ARGV[4] then return 1 end
+  return 0
+end
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
-if not KEYS[7] then
+redis.call('SET', KEYS[7], ARGV[4], 'PX', ARGV[5])
+if not KEYS[8] then
   redis.call('SADD', KEYS[6], ARGV[3])
-elseif redis.call('HGET', KEYS[7], 'id') == ARGV[2] then
-  redis.call('DEL', KEYS[7])
+elseif redis.call('HGET', KEYS[8], 'id') == ARGV[2] then
+  redis.call('DEL', KEYS[8])
 end
 return 1
 """
@@ -66,6 +87,8 @@ if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then return redis.call('DEL', KE
 return 0
 """
 
+# Re-run after a lost reply, it reports nothing removed: those snapshots were removed all the
+# same, and cached copies expire with them (a max-age never reaches past expiry).
 # KEYS: expiry index, trash, then per snapshot: claim, deleteKey, org index, user index, [body]
 # ARGV: keys per snapshot (4, or 5 with the body), then per snapshot: meta JSON, id, trash member.
 # Returns the 1-based positions of the snapshots this call removed (ZREM decides, so two
