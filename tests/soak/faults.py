@@ -1,10 +1,10 @@
 """The faults the soak injects around a running server, at evenly spaced moments of the run.
 
-* ``RedisRestarts``: the redis-server (``appendonly yes``, ``appendfsync always``) is killed,
-  SIGKILL and SIGTERM in turn, and started again ``DOWN_SECONDS`` later on the same port with the
-  same AOF directory. Meanwhile the server must answer 503 (never 500) and stay up; afterwards it
-  must recover by itself (no restart), and every acknowledged write must have survived.
-* ``RedisRestarts`` also, between restarts, kills every connection the server has to Redis
+* ``RedisFaults``, two in turn. A restart: the redis-server (``appendonly yes``, ``appendfsync
+  always``) is killed, SIGKILL and SIGTERM in turn, and started again ``DOWN_SECONDS`` later on
+  the same port with the same AOF directory. Meanwhile the server must answer 503 (never 500)
+  and stay up; afterwards it must recover by itself (no restart), and every acknowledged write
+  must have survived. Connection kills: every connection the server has to Redis is killed
   (``CLIENT KILL``) every ``KILL_EVERY`` seconds for ``KILL_SECONDS``, as a proxy or a network
   blip would: a command may run and lose its reply, and the client's one retry must then get
   the answer the first run would have given (the soak found a create answered 409 "key taken"
@@ -51,7 +51,7 @@ async def evenly(soak: Soak, count: int, inject: Callable[[int], Awaitable[None]
         await inject(i)
 
 
-class RedisRestarts:
+class RedisFaults:
     def __init__(self, redis: RedisServer, server: ServerProcess, soak: Soak) -> None:
         self.redis = redis
         self.server = server

@@ -25,7 +25,7 @@ from tests.processes import ServerProcess
 from tests.redis_servers import RedisServer, free_port
 from tests.support import skip_or_fail
 
-from .faults import RedisRestarts, SQLiteWriteLock, faults_in
+from .faults import RedisFaults, SQLiteWriteLock, faults_in
 from .load import Soak
 from .model import Checker
 from .records import SoakFailure
@@ -62,7 +62,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield Backend(
             "redis",
             f'[storage]\nbackend = "redis"\n[storage.redis]\nurl = "{redis.url}"',
-            lambda server, soak: RedisRestarts(redis, server, soak),
+            lambda server, soak: RedisFaults(redis, server, soak),
         )
     finally:
         redis.stop()
