@@ -18,6 +18,7 @@ Key layout (``P`` = ``storage.redis.key_prefix``; ``M`` = a snapshot's metadata 
     P{meta}:s:<org>            hash    id -> dashboard length: the org's counted snapshots; no TTL
     P{meta}:b:<org>            string  the sum of those lengths (INCRBY/DECRBY); no TTL
     P{meta}:e:<org>            zset    member id, score expires: the org's expiring ones; no TTL
+    P{meta}:r:<id>             string  a delete's receipt (a token of the call); 60 s TTL
     P{<key>}:dashboard         hash    id, body (the exact dashboard bytes); PXAT expires
 
 Expiry. Redis reclaims every per-snapshot key by its native TTL (never-expiring snapshots have
@@ -48,6 +49,12 @@ and where it is written and deleted is the one thing single server and cluster d
 (``topology``): inside those same scripts on one server; on a cluster after the metadata
 commits, and through the trash set ``P{meta}:trash``. A view needs the claim and a body of the
 same id, so a half-created snapshot is never served.
+
+Retries. The client retries a command once when its connection breaks (a restarted server
+leaves every pooled connection broken), and a script whose reply was lost may have committed
+already. So a re-run answers what its first run did (``scripts``): an insert that finds its own
+record answers its id, not "key taken"; a delete that finds the receipt its first run left
+answers "deleted", not "already gone". Another create or delete still loses as before.
 
 Errors. ``Connection.call`` is the one boundary: every driver error becomes
 ``StorageUnavailable`` there, as does any call after ``aclose``. Stored metadata that does not

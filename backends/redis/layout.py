@@ -45,6 +45,9 @@ class KeySpace:
     def trash(self) -> str:
         return f"{self.prefix}{{meta}}:trash"
 
+    def receipt(self, snapshot_id: int) -> str:
+        return f"{self.prefix}{{meta}}:r:{snapshot_id}"
+
     def claim(self, key: str) -> str:
         return f"{self.prefix}{{meta}}:k:{key}"
 

@@ -8,6 +8,15 @@ trash. Each script states its KEYS, ARGV and reply.
 
 from __future__ import annotations
 
+# How long a delete's receipt is kept: far longer than one call with its retry takes (a few
+# socket timeouts), short enough that receipts cost little memory at any delete rate.
+RECEIPT_MS = 60_000
+
+# The client retries a call once when its connection breaks, and the first run may have
+# committed before its reply was lost: so a re-run of the same call must answer what the first
+# run did. INSERT finds its own record (the same metadata, down to the creation time and the
+# body's digest in the etag) and answers its id; DELETE finds the receipt its first run left.
+
 # The per-org usage of a snapshot (see ``backends.redis``: sizes, bytes, expiring) is counted
 # by the insert script and uncounted, at most once, by whichever script removes it.
 _UNCOUNT = """
@@ -28,9 +37,15 @@ end
 # KEYS: claim, deleteKey, counter, org index, user index, expiry index, org sizes, org bytes,
 # org expiring, [body]
 # ARGV: meta tail, PXAT ms or "" (never), expires score, dashboard length, [dashboard]
-# Returns the new id, -1 when the key is taken, -2 when the deleteKey is.
+# Returns the new id (or, re-run, the id the first run stored), -1 when the key is taken, -2
+# when the deleteKey is.
 INSERT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local held = redis.call('GET', KEYS[1])
+if held then
+  local id = string.match(held, '^{"id":(%d+),')
+  if id and held == '{"id":' .. id .. ',' .. ARGV[1] then return tonumber(id) end
+  return -1
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
 local id = redis.call('INCR', KEYS[3])
 local meta = string.format('{"id":%d,', id) .. ARGV[1]
@@ -64,23 +79,29 @@ return 1
 """
 
 # KEYS: claim, deleteKey, org index, user index, org sizes, org bytes, org expiring, expiry
-# index, trash, [body]
-# ARGV: stored meta JSON, id, trash member. Deletes the body when given (same slot), else queues
-# it in the trash. Returns 1 if this call removed the snapshot, 0 if it was already gone.
+# index, trash, receipt, [body]
+# ARGV: stored meta JSON, id, trash member, receipt token (unique to this delete call), receipt
+# lifetime (ms). Deletes the body when given (same slot), else queues it in the trash, and
+# leaves the receipt for a re-run. Returns 1 if this call removed the snapshot (or, re-run, its
+# first run did), 0 if it was already gone.
 DELETE = (
     _UNCOUNT
     + """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  if redis.call('GET', KEYS[10]) == ARGV[4] then return 1 end
+  return 0
+end
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 uncount(KEYS[5], KEYS[6], KEYS[7], ARGV[2])
 redis.call('ZREM', KEYS[8], ARGV[1])
-if not KEYS[10] then
+redis.call('SET', KEYS[10], ARGV[4], 'PX', ARGV[5])
+if not KEYS[11] then
   redis.call('SADD', KEYS[9], ARGV[3])
-elseif redis.call('HGET', KEYS[10], 'id') == ARGV[2] then
-  redis.call('DEL', KEYS[10])
+elseif redis.call('HGET', KEYS[11], 'id') == ARGV[2] then
+  redis.call('DEL', KEYS[11])
 end
 return 1
 """
@@ -92,6 +113,8 @@ if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then return redis.call('DEL', KE
 return 0
 """
 
+# Re-run after a lost reply, it reports nothing removed: those snapshots were removed all the
+# same, and cached copies expire with them (a max-age never reaches past expiry).
 # KEYS: expiry index, trash, then per snapshot: claim, deleteKey, org index, user index, org
 # sizes, org bytes, org expiring, [body]
 # ARGV: keys per snapshot (7, or 8 with the body), then per snapshot: meta JSON, id, trash member.

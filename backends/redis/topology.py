@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import suppress
@@ -82,9 +83,12 @@ class Topology(ABC):
         """Delete the snapshot whose stored metadata is ``raw``, if the view-key claim still
         holds exactly ``raw`` (the script compares); whether this call deleted it."""
         ks = self.keys
-        keys = [*ks.meta_keys(meta), ks.expiry, ks.trash, *self.body_keys(meta.key)]
-        args = [raw, meta.id, trash_member(meta)]
-        return bool(await self.redis.call(self._delete(keys=keys, args=args)))
+        keys = [*ks.meta_keys(meta), ks.expiry, ks.trash, ks.receipt(meta.id)]
+        # A token of this call: if the reply is lost and the client re-runs the script, the
+        # re-run finds the receipt its first run left and answers "deleted" too.
+        args = [raw, meta.id, trash_member(meta), secrets.token_hex(8), scripts.RECEIPT_MS]
+        script = self._delete(keys=[*keys, *self.body_keys(meta.key)], args=args)
+        return bool(await self.redis.call(script))
 
     async def delete_expired(self, found: Sequence[tuple[bytes, SnapshotMeta]]) -> list[int]:
         """Delete these expiry-index members' snapshots (stored metadata, decoded); the

@@ -14,6 +14,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from backends.redis import RedisSettings, RedisStore
 from backends.redis.layout import KeySpace, encode_meta, meta_tail
+from backends.redis.scripts import RECEIPT_MS
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import ConfigError, SnapshotNotFound
 from snapshot_server.models import ListQuery, ListScope, hash_secret
@@ -84,13 +85,18 @@ async def test_a_never_expiring_snapshot_has_no_ttl(
         assert await raw.pttl(name) == -1, name
 
 
-async def test_delete_leaves_nothing_but_the_id_counter(
+async def test_delete_leaves_nothing_but_the_id_counter_and_expiring_receipts(
     store: SnapshotStore, raw: Raw, keys: KeySpace, clock: ManualClock
 ) -> None:
+    ids = []
     for user_id, expires_in in ((1, None), (2, 60.0)):
         stored = await store.insert(new_record(clock(), user_id=user_id, expires_in=expires_in))
         await store.delete(stored.key, clock(), expect_id=stored.id)
-    assert await all_keys(raw, keys) == {keys.counter}
+        ids.append(stored.id)
+    receipts = {keys.receipt(i) for i in ids}  # for a re-run after a lost reply
+    assert await all_keys(raw, keys) == {keys.counter, *receipts}
+    for name in receipts:
+        assert 0 < await raw.pttl(name) <= RECEIPT_MS
 
 
 async def test_delete_expired_leaves_nothing_but_the_id_counter(
