@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from ..abuse import web as limits
+from ..abuse import checks as limits
 from ..models import Snapshot
 from ..webapp.appkeys import PAGE_ERRORS, RENDERER, SERVICE
 from ..webapp.requests import identity_of

@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from .. import __version__
-from ..abuse import web as limits
+from ..abuse import checks as limits
 from ..clock import rfc3339
 from ..errors import StorageUnavailable, Unauthorized
 from ..models import SnapshotMeta
