@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import secrets
+import struct
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -131,3 +134,20 @@ async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"condition not reached in {within:g} s"
         await asyncio.sleep(0.01)
+
+
+@functools.cache
+def gzip_bomb(inflated_mib: int) -> bytes:
+    """A valid gzip body of ~1 KiB per MiB it inflates to (zeros), built without compressing
+    them all: a full flush makes every 1 MiB block of zeros compress to the same bytes."""
+    block = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    first = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    repeated = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    last = deflate.compress(block) + deflate.flush()
+    crc = 0
+    for _ in range(inflated_mib):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = struct.pack("<II", crc, (inflated_mib << 20) & 0xFFFFFFFF)
+    return header + first + repeated * (inflated_mib - 2) + last + trailer

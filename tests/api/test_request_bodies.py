@@ -4,9 +4,7 @@ aiohttp, never past the limit), and no body read or invited before the caller ma
 from __future__ import annotations
 
 import asyncio
-import functools
 import gzip
-import struct
 import zlib
 
 import orjson
@@ -14,25 +12,9 @@ import pytest
 
 from tests.api.conftest import Client, MakeClient, auth
 from tests.api.raw_http import connect, read_response
+from tests.support import gzip_bomb
 
 MIB = 1 << 20
-
-
-@functools.cache
-def gzip_bomb(inflated_mib: int) -> bytes:
-    """A valid gzip body of ~1 KiB per MiB it inflates to (zeros), built without compressing
-    them all: a full flush makes every 1 MiB block of zeros compress to the same bytes."""
-    block = bytes(MIB)
-    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
-    first = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
-    repeated = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
-    last = deflate.compress(block) + deflate.flush()
-    crc = 0
-    for _ in range(inflated_mib):
-        crc = zlib.crc32(block, crc)
-    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
-    trailer = struct.pack("<II", crc, (inflated_mib * MIB) & 0xFFFFFFFF)
-    return header + first + repeated * (inflated_mib - 2) + last + trailer
 
 
 async def test_decompression_bomb_never_stalls_the_server(client: Client) -> None:
