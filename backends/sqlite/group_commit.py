@@ -73,8 +73,9 @@ class InsertBatcher:
     async def insert(self, params: dict[str, Any]) -> int:
         """Insert the row ``params`` names (every column but ``id``); its new id once committed.
 
-        Raises ``SnapshotExists`` (nothing written) or ``StorageUnavailable`` (nothing written,
-        the driver's error as its cause)."""
+        Raises ``SnapshotExists`` (nothing written) or ``StorageUnavailable`` (the driver's
+        error as its cause; nothing written, unless the loop stopped mid-write). A caller
+        cancelled before its batch starts has its row dropped, unwritten."""
         pending = _Pending(params, len(params["dashboard"]))
         self._queue.append(pending)
         if self._writer is None:
@@ -83,6 +84,7 @@ class InsertBatcher:
 
     async def _write_all(self) -> None:
         """Write batches until the queue is empty; new arrivals join the next batch."""
+        batch: list[_Pending] = []
         try:
             while batch := self._next_batch():
                 rows = [pending.params for pending in batch]
@@ -99,8 +101,9 @@ class InsertBatcher:
                 for pending, outcome in zip(batch, outcomes, strict=True):
                     _settle(pending.done, outcome)
         except BaseException as exc:
-            # Cancelled (the loop is shutting down) or a bug: nobody may wait for ever.
-            for pending in self._queue:
+            # Cancelled (the loop is shutting down) or a bug: nobody may wait for ever. (Rows
+            # of the batch in flight may be committed all the same: like a lost reply.)
+            for pending in [*batch, *self._queue]:
                 _settle(pending.done, _unavailable(exc))
             self._queue.clear()
             raise

@@ -170,3 +170,16 @@ async def test_an_insert_after_close_is_storage_unavailable(
         assert stored_keys(tmp_path / "s.db") == set()
     else:
         assert stored_keys(tmp_path / "s.db") == {stored.key}
+
+
+async def test_a_create_cancelled_before_its_batch_is_not_written(
+    store: SQLiteStore, tmp_path: Path, clock: ManualClock
+) -> None:
+    tasks = [asyncio.ensure_future(store.insert(new_record(clock(), f"k{i}"))) for i in range(3)]
+    await asyncio.sleep(0)  # all three queued; the batch is not written yet
+    tasks[1].cancel()
+    first, cancelled, last = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert isinstance(first, SnapshotMeta)
+    assert isinstance(last, SnapshotMeta)
+    assert stored_keys(tmp_path / "s.db") == {"k0", "k2"}
