@@ -5,8 +5,9 @@ A create reserves, before it reads its body, the most that body can take: its Co
 when it is sent as is, else (chunked, or compressed and so only bounded once inflated) the
 body limit. The reservation is held until the create is answered, because the dashboard's
 stored bytes live that long too (its parsed objects do not: ``creating`` drops them before the
-wait on storage, and only one create parses at a time, the parse being synchronous). Uploads that do not fit wait their turn, first come
-first served; one that waits longer than it may is answered 503 with ``Retry-After``.
+wait on storage, and only one create parses at a time, the parse being synchronous). Uploads
+that do not fit wait their turn, first come first served; one that waits longer than it may is
+answered 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
