@@ -24,6 +24,7 @@ from aiohttp import web
 
 from backends import check_storage, describe_storage, open_store, shared_by_processes, shared_limits
 
+from . import heap
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
@@ -280,6 +281,7 @@ async def serve_app(
     runner = SnapshotRunner(app, access_log=None)
     try:
         await runner.setup()  # opens the store
+        heap.settle()
         for sock in sockets:
             await web.SockSite(runner, sock).start()
         if not stop.is_set():

@@ -168,9 +168,22 @@ def meta_from_fields(fields: Mapping[str, Any]) -> SnapshotMeta:
     return SnapshotMeta(**values)
 
 
+# Random bytes map onto KEY_ALPHABET through one ``bytes.translate``: each byte below
+# 248 = 4 * 62 names a symbol (byte % 62, so every symbol has exactly four bytes), the bytes
+# 248-255 are dropped, so every symbol stays equally likely. One urandom call and one C-level
+# translate instead of 32 ``secrets.choice`` calls (a profiled 6% of a create).
+_KEY_TABLE = bytes(ord(KEY_ALPHABET[b % len(KEY_ALPHABET)]) if b < 248 else 0 for b in range(256))
+_KEY_DROPPED = bytes(range(248, 256))
+
+
 def generate_key() -> str:
-    """A new random view key or deleteKey (``secrets``: unguessable)."""
-    return "".join(secrets.choice(KEY_ALPHABET) for _ in range(GENERATED_KEY_LENGTH))
+    """A new random view key or deleteKey (``secrets``: unguessable), uniform over
+    ``KEY_ALPHABET``."""
+    symbols = b""
+    while len(symbols) < GENERATED_KEY_LENGTH:
+        # 40 bytes lose more than 8 to the drop about once in 300,000 draws: one call suffices.
+        symbols += secrets.token_bytes(40).translate(_KEY_TABLE, _KEY_DROPPED)
+    return symbols[:GENERATED_KEY_LENGTH].decode("ascii")
 
 
 def hash_secret(secret: str) -> str:

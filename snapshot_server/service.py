@@ -1,4 +1,5 @@
-"""The snapshot service: keys, expiry, URLs, permissions, scrubbing and purge triggers.
+"""The snapshot service: keys, expiry, URLs, permissions, scrubbing and purge triggers (the
+create operation itself lives in ``creating``).
 
 Views hand it validated requests and an ``Identity``; it talks to the ``SnapshotStore`` and raises
 only ``SnapshotError`` subclasses. Every expiry decision reads the one injected clock.
@@ -6,40 +7,30 @@ only ``SnapshotError`` subclasses. Every expiry decision reads the one injected 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import orjson
 
 from . import urls
 from .abuse.caps import OrgCaps
 from .auth import Identity
 from .clock import Clock
 from .config import Config
+from .creating import Created, CreateRequest, Creator, PreparedCreate
 from .errors import (
     ExternalDeleteFailed,
     Forbidden,
-    InvalidSnapshot,
-    SnapshotExists,
     SnapshotNotFound,
     Unauthorized,
 )
 from .models import (
-    HUNDRED_YEARS,
     KEY_RE,
     ListQuery,
     ListScope,
-    NewSnapshot,
     Snapshot,
     SnapshotMeta,
-    generate_key,
     hash_secret,
 )
-from .scrub import sanitize_dashboard
 from .storage import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -48,28 +39,9 @@ NEVER_SHOWN_AS = 50 * 365 * 86400  # Grafana's "never": created + 50 years
 DELETED_MESSAGE = "Snapshot deleted. It might take an hour before it's cleared from any CDN caches."
 DELETED_PURGING_MESSAGE = "Snapshot deleted. CDN caches are being purged."
 DISABLED_MESSAGE = "Dashboard Snapshots are disabled"
-EXTERNAL_DISABLED_MESSAGE = "External dashboard creation is disabled"
 
 PurgeHook = Callable[[str, str], None]
 """Called as ``hook(key, reason)`` after a snapshot is gone; must not block or raise."""
-
-
-@dataclass(frozen=True, slots=True)
-class CreateRequest:
-    """A create body after type validation (views do that); ``None`` keys mean "generate"."""
-
-    dashboard: dict[str, Any]
-    name: str
-    expires: int
-    external: bool
-    key: str | None
-    delete_key: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Created:
-    snapshot: SnapshotMeta
-    delete_key: str
 
 
 class SnapshotService:
@@ -86,7 +58,7 @@ class SnapshotService:
         self.store = store
         self.clock = clock
         self._purge = purge
-        self._caps = caps
+        self._creator = Creator(config, store, clock, caps)
         self.root_url = config.server.public_root
         self.public_mode = config.snapshots.public_mode
 
@@ -138,79 +110,24 @@ class SnapshotService:
         ``public_mode``). Views call it before reading the request body."""
         self._require(identity, "snapshots:create", anonymous_allowed=self.public_mode)
 
+    def prepare_create(self, identity: Identity, request: CreateRequest) -> PreparedCreate:
+        """The first, synchronous half of ``create``: permissions, the request checked, the
+        dashboard scrubbed and serialised. Views call it, then drop the parsed body, then
+        await ``store_create``: parsed dashboards never wait on storage."""
+        self.authorize_create(identity)
+        return self._creator.prepare(identity, request)
+
+    async def store_create(self, prepared: PreparedCreate) -> Created:
+        """The second half of ``create``: the org's caps, then the insert."""
+        return await self._creator.store(prepared)
+
     async def create(self, identity: Identity, request: CreateRequest) -> Created:
         """Store a new snapshot for ``identity``.
 
         Raises ``Unauthorized``/``Forbidden`` (permissions, external disabled), ``InvalidSnapshot``
         (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken), ``TooManyRequests``
         or ``PayloadTooLarge`` (the org's ``caps``)."""
-        self.authorize_create(identity)
-        if request.external:
-            # Publishing to another snapshot server is not implemented (config refuses it).
-            raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
-        for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
-            if value is not None and not KEY_RE.fullmatch(value):
-                raise InvalidSnapshot(f"{field} must match {KEY_RE.pattern}")
-        if request.key is not None and request.key == request.delete_key:
-            # Otherwise everyone the view link is shared with could delete the snapshot.
-            raise InvalidSnapshot("key and deleteKey must differ")
-
-        now = self.clock()
-        expires = self._expiry(now, request.expires)
-        dashboard = request.dashboard
-        sanitize_dashboard(dashboard, scrub=self.config.snapshots.scrub)
-        # Serialised once here; every GET serves these bytes as they are.
-        try:
-            body = orjson.dumps(dashboard)
-        except orjson.JSONEncodeError as exc:
-            # orjson reads 1024 levels of nesting but writes only 254: refuse, don't 500.
-            raise InvalidSnapshot("dashboard is nested too deeply") from exc
-        if self._caps is not None:
-            await self._caps.check(self.store, identity.org_id, len(body), now)
-        # A generated key that happens to collide (~2^-190) is simply drawn again.
-        for _attempt in range(3):
-            key = request.key or generate_key()
-            delete_key = request.delete_key or generate_key()
-            meta = SnapshotMeta(
-                id=0,  # the store chooses it
-                key=key,
-                delete_key_hash=hash_secret(delete_key),
-                name=request.name,
-                org_id=identity.org_id,
-                user_id=identity.user_id,
-                external=False,
-                external_url="",
-                external_delete_url="",
-                created=now,
-                updated=now,
-                expires=expires,
-                etag=_etag(key, body, now, expires),
-            )
-            record = NewSnapshot(meta, body)
-            try:
-                stored = await self.store.insert(record)
-            except SnapshotExists as exc:
-                chosen = request.key if exc.field == "key" else request.delete_key
-                if chosen is not None:
-                    raise
-                continue
-            log.info(
-                "snapshot created id=%d org=%d user=%d", stored.id, stored.org_id, stored.user_id
-            )
-            return Created(snapshot=stored, delete_key=delete_key)
-        raise SnapshotExists("key")
-
-    def _expiry(self, now: float, expires: int) -> float | None:
-        limit = self.config.snapshots.max_expires
-        if expires > HUNDRED_YEARS:
-            raise InvalidSnapshot(f"expires must be at most {HUNDRED_YEARS} seconds (100 years)")
-        if limit and expires > limit:
-            raise InvalidSnapshot(
-                f"expires must be at most {limit} seconds (snapshots.max_expires)"
-            )
-        if expires <= 0:
-            expires = limit
-        return now + expires if expires > 0 else None
+        return await self.store_create(self.prepare_create(identity, request))
 
     async def view(self, identity: Identity, key: str) -> Snapshot:
         """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise."""
@@ -290,10 +207,3 @@ class SnapshotService:
         log.info("snapshot deleted id=%d reason=%s", meta.id, reason)
         if self._purge is not None:
             self._purge(meta.key, reason)
-
-
-def _etag(key: str, body: bytes, created: float, expires: float | None) -> str:
-    """A strong validator for the whole GET response, computed once at create."""
-    digest = hashlib.sha256(body)
-    digest.update(f"\0{key}\0{created!r}\0{expires!r}".encode())
-    return f'"{digest.hexdigest()[:40]}"'

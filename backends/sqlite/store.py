@@ -1,8 +1,8 @@
 """``SQLiteStore``: the SQLite backend's ``SnapshotStore`` (the embedded default), on
 ``aiosqlite``; ``database`` opens the file and keeps its schema.
 
-Each method is one SQL statement (an insert that meets a taken key reads which one, then may
-retry), run to completion in one hop to the database thread.
+Each method is one SQL statement run to completion in one hop to the database thread, except
+``insert``: concurrent inserts share one transaction (``group_commit``).
 
 Errors. ``_all`` is the one boundary: every ``sqlite3.Error`` becomes ``StorageUnavailable``
 there, as does any call after ``aclose``. A row that does not read back as a snapshot (edited by
@@ -21,7 +21,7 @@ import aiosqlite
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import PathSettings
-from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
+from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import (
     META_FIELDS,
     CorruptData,
@@ -35,6 +35,7 @@ from snapshot_server.models import (
 from snapshot_server.storage import OrgUsage, StoreSettings
 
 from .database import connect
+from .group_commit import InsertBatcher
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ T = TypeVar("T")
 
 _META_COLUMNS = ", ".join(META_FIELDS)
 _UNEXPIRED = "(expires IS NULL OR expires > :now)"
-_INSERT_ATTEMPTS = 8
 
 
 def _meta(row: sqlite3.Row) -> SnapshotMeta:
@@ -77,6 +77,7 @@ class SQLiteStore:
         self._db = db
         self._path = path
         self._closed = False
+        self._inserts = InsertBatcher(db)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -84,34 +85,12 @@ class SQLiteStore:
         return cls(await connect(path), path)
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
-        # Every field by name (the INSERT uses what it needs; its id is SQLite's to choose).
+        # Every field by name (the INSERT uses what it needs; its id is SQLite's to choose),
+        # written with whatever other inserts arrive meanwhile: one transaction, one fsync.
+        if self._closed:
+            raise StorageUnavailable() from StoreClosed()
         params = {**record.meta.fields(), "dashboard": record.dashboard}
-        # ON CONFLICT DO NOTHING: a taken key or deleteKey inserts nothing and returns no row
-        # (no IntegrityError whose message would have to be parsed for the index name). Which
-        # one is taken is then read; if the holder was deleted in between, try again.
-        for _attempt in range(_INSERT_ATTEMPTS):
-            rows = list(
-                await self._all(
-                    "INSERT INTO snapshot (key, delete_key_hash, name, org_id, user_id, external,"
-                    " external_url, external_delete_url, created, updated, expires, etag,"
-                    " dashboard) VALUES (:key, :delete_key_hash, :name, :org_id, :user_id,"
-                    " :external, :external_url, :external_delete_url, :created, :updated,"
-                    " :expires, :etag, :dashboard) ON CONFLICT DO NOTHING RETURNING id",
-                    params,
-                )
-            )
-            if rows:
-                return record.stored_as(int(rows[0]["id"]))
-            taken = list(
-                await self._all(
-                    "SELECT max(key = :key) AS key_taken FROM snapshot"
-                    " WHERE key = :key OR delete_key_hash = :delete_key_hash",
-                    params,
-                )
-            )
-            if taken and taken[0]["key_taken"] is not None:
-                raise SnapshotExists("key" if taken[0]["key_taken"] else "deleteKey")
-        raise StorageUnavailable("insert kept conflicting with concurrent deletes")
+        return record.stored_as(await self._inserts.insert(params))
 
     async def get(self, key: str, now: float) -> Snapshot:
         row = await self._one(

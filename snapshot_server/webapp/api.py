@@ -38,10 +38,15 @@ async def create_snapshot(request: web.Request) -> web.Response:
     await limits.check_create(request, identity)  # a limited caller does not get to upload
     config = request.app[CONFIG]
     max_bytes, wait = config.server.max_body_bytes, config.limits.body_timeout
-    # Held until the answer: the parsed dashboard and its stored bytes live that long too.
+    # Held until the answer: the dashboard's stored bytes live that long too.
     async with request.app[UPLOADS].hold(reservation(request, max_bytes), wait=wait):
-        body = await read_json_object(request, max_bytes, within=wait)
-        created = await service.create(identity, parse_create_request(body))
+        # One expression: the body's bytes and parsed objects are dropped once serialised,
+        # before the wait on storage (a 1 MB dashboard parses to several MB of objects).
+        prepared = service.prepare_create(
+            identity,
+            parse_create_request(await read_json_object(request, max_bytes, within=wait)),
+        )
+        created = await service.store_create(prepared)
     key = created.snapshot.key
     return json_response(
         {

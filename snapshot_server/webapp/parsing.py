@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..creating import CreateRequest
 from ..errors import InvalidSnapshot
 from ..models import ListQuery
-from ..service import CreateRequest
 from .request_body import read_body
 
 MAX_NAME_LENGTH = 255

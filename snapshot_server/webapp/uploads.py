@@ -3,9 +3,11 @@ upload_bytes_in_flight``), so that peak memory is bounded whatever the number of
 
 A create reserves, before it reads its body, the most that body can take: its Content-Length
 when it is sent as is, else (chunked, or compressed and so only bounded once inflated) the
-body limit. The reservation is held until the create is answered, because the parsed dashboard
-and its stored bytes live that long too. Uploads that do not fit wait their turn, first come
-first served; one that waits longer than it may is answered 503 with ``Retry-After``.
+body limit. The reservation is held until the create is answered, because the dashboard's
+stored bytes live that long too (its parsed objects do not: ``creating`` drops them before the
+wait on storage, and only one create parses at a time, the parse being synchronous). Uploads
+that do not fit wait their turn, first come first served; one that waits longer than it may is
+answered 503 with ``Retry-After``.
 """
 
 from __future__ import annotations

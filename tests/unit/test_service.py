@@ -14,8 +14,9 @@ from backends.memory import MemoryStore
 from snapshot_server import errors
 from snapshot_server.auth import ANONYMOUS, Identity
 from snapshot_server.config import Config, ServerConfig, SnapshotsConfig, role_scopes
+from snapshot_server.creating import CreateRequest
 from snapshot_server.models import HUNDRED_YEARS, ListQuery, NewSnapshot, SnapshotMeta
-from snapshot_server.service import CreateRequest, SnapshotService
+from snapshot_server.service import SnapshotService
 from tests.support import ManualClock
 
 ROOT = "https://snap.example/"
