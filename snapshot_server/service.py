@@ -24,10 +24,12 @@ from .errors import (
     ExternalDeleteFailed,
     Forbidden,
     InvalidSnapshot,
+    PublishedElsewhere,
     SnapshotExists,
     SnapshotNotFound,
     Unauthorized,
 )
+from .external.publishing import ExternalSnapshots
 from .models import (
     HUNDRED_YEARS,
     KEY_RE,
@@ -81,8 +83,10 @@ class SnapshotService:
         clock: Clock,
         purge: PurgeHook | None = None,
         caps: OrgCaps | None = None,
+        external: ExternalSnapshots | None = None,
     ) -> None:
         self.config = config
+        self.external = external or ExternalSnapshots(config.snapshots)
         self.store = store
         self.clock = clock
         self._purge = purge
@@ -145,8 +149,7 @@ class SnapshotService:
         (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken), ``TooManyRequests``
         or ``PayloadTooLarge`` (the org's ``caps``)."""
         self.authorize_create(identity)
-        if request.external:
-            # Publishing to another snapshot server is not implemented (config refuses it).
+        if request.external and not self.config.snapshots.external_enabled:
             raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
         for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
             if value is not None and not KEY_RE.fullmatch(value):
@@ -165,6 +168,12 @@ class SnapshotService:
         except orjson.JSONEncodeError as exc:
             # orjson reads 1024 levels of nesting but writes only 254: refuse, don't 500.
             raise InvalidSnapshot("dashboard is nested too deeply") from exc
+        if request.external:  # the dashboard goes to the external server; a pointer stays here
+            meta, delete_key = await self.external.publish(
+                self.store, identity, name=request.name, dashboard=body, key=request.key,
+                delete_key=request.delete_key, now=now, expires=expires, caps=self._caps,
+            )  # fmt: skip
+            return Created(snapshot=meta, delete_key=delete_key)
         if self._caps is not None:
             await self._caps.check(self.store, identity.org_id, len(body), now)
         # A generated key that happens to collide (~2^-190) is simply drawn again.
@@ -221,7 +230,10 @@ class SnapshotService:
         )
         if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
-        return await self.store.get(key, self.clock())
+        snapshot = await self.store.get(key, self.clock())
+        if snapshot.meta.external:
+            raise PublishedElsewhere(snapshot.meta.external_url)
+        return snapshot
 
     async def delete_by_key(self, identity: Identity, key: str) -> SnapshotMeta:
         """Delete as a logged-in user: only in the caller's org (another org's snapshot is 404), and
@@ -235,6 +247,8 @@ class SnapshotService:
             raise SnapshotNotFound()  # another org's snapshot does not exist for this caller
         if existing.user_id != identity.user_id and not identity.is_admin:
             raise Forbidden("Access denied to this snapshot")
+        if existing.external:
+            await self.external.delete_remote(existing)  # first: on failure the pointer stays
         # Only the snapshot the permissions were checked on: if it was deleted and its key
         # created again since the read, the new owner's snapshot must survive (404 here).
         deleted = await self.store.delete(key, now, expect_id=existing.id)
@@ -251,9 +265,13 @@ class SnapshotService:
         try:
             if not KEY_RE.fullmatch(delete_key):
                 raise SnapshotNotFound()
-            # One atomic store operation: a lookup followed by a delete by view key could hit a
-            # newer snapshot that reused the key in between.
-            deleted = await self.store.delete_by_delete_key(hash_secret(delete_key), self.clock())
+            # By the deleteKey, not by a view key looked up first: a newer snapshot could have
+            # reused the view key in between.
+            delete_hash = hash_secret(delete_key)
+            existing = await self.store.get_by_delete_key(delete_hash, self.clock())
+            if existing.external:
+                await self.external.delete_remote(existing)  # first: on failure it stays
+            deleted = await self.store.delete_by_delete_key(delete_hash, self.clock())
         except SnapshotNotFound:
             if self.config.snapshots.grafana_external_compat:
                 raise ExternalDeleteFailed() from None

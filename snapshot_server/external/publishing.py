@@ -1,0 +1,134 @@
+"""The service's hand-off for external snapshots: ``publish`` on create, ``delete_remote``
+before a local delete.
+
+Publishing is two steps that cannot be one transaction: the remote create, then the local
+pointer. The remote goes first, so a failing remote leaves nothing here; when the local insert
+fails after it, the remote copy is deleted again (best effort, logged), so no snapshot is left
+published that nobody here can delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import orjson
+
+from ..abuse.caps import OrgCaps
+from ..auth import Identity
+from ..config import SnapshotsConfig
+from ..errors import BadGateway, SnapshotError, SnapshotExists
+from ..models import NewSnapshot, SnapshotMeta, generate_key, hash_secret
+from ..storage import SnapshotStore
+from .client import RemoteClient
+from .settings import create_url
+
+log = logging.getLogger(__name__)
+
+NO_DASHBOARD = b""
+"""The stored body of an external snapshot: its dashboard lives on the remote only."""
+
+
+class ExternalSnapshots:
+    """Publishes to ``config.external_snapshot_url`` and deletes remote copies. Made whether or
+    not publishing is enabled: pointers stored while it was on must stay deletable."""
+
+    def __init__(self, config: SnapshotsConfig) -> None:
+        self.config = config
+        self.client = RemoteClient(
+            timeout=config.external_timeout, token=config.external_snapshot_token
+        )
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def publish(
+        self,
+        store: SnapshotStore,
+        identity: Identity,
+        *,
+        name: str,
+        dashboard: bytes,
+        key: str | None,
+        delete_key: str | None,
+        now: float,
+        expires: float | None,
+        caps: OrgCaps | None = None,
+    ) -> tuple[SnapshotMeta, str]:
+        """Create the snapshot (already validated and serialised as ``dashboard``) on the
+        remote, then store the local pointer to it; return the pointer and its local deleteKey
+        (the client's ``delete_key`` if it chose one). Raises ``BadGateway`` (502) for
+        any remote failure, and what the store or ``caps`` raise."""
+        if caps is not None:
+            await caps.check(store, identity.org_id, len(NO_DASHBOARD), now)
+        body = _create_body(name, dashboard, key, delete_key, now, expires)
+        published = await self.client.create(create_url(self.config.external_snapshot_url), body)
+        delete_key = delete_key or generate_key()
+        meta = SnapshotMeta(
+            id=0,
+            key=published.key,
+            delete_key_hash=hash_secret(delete_key),
+            name=name,
+            org_id=identity.org_id,
+            user_id=identity.user_id,
+            external=True,
+            external_url=published.url,
+            external_delete_url=published.delete_url,
+            created=now,
+            updated=now,
+            expires=expires,
+            etag=_etag(published.key, published.url),
+        )
+        try:
+            stored = await store.insert(NewSnapshot(meta, NO_DASHBOARD))
+        except SnapshotError as exc:
+            await self._withdraw(published.delete_url)
+            if isinstance(exc, SnapshotExists) and exc.field == "key" and key is None:
+                # The remote chose a key this store already holds: nothing the client can fix.
+                raise BadGateway(
+                    "The external snapshot server answered a key already used here"
+                ) from None
+            raise
+        log.info(
+            "external snapshot published id=%d org=%d user=%d to %s",
+            stored.id, stored.org_id, stored.user_id, self.config.external_snapshot_url,
+        )  # fmt: skip
+        return stored, delete_key
+
+    async def delete_remote(self, meta: SnapshotMeta) -> None:
+        """Delete the remote copy of external snapshot ``meta`` (Grafana's rule: 200, or the
+        compat 500 for one already gone, is success). Raises ``BadGateway`` otherwise, and the
+        caller keeps the local pointer so the delete can be tried again."""
+        await self.client.delete(meta.external_delete_url)
+
+    async def _withdraw(self, delete_url: str) -> None:
+        try:
+            await self.client.delete(delete_url)
+        except BadGateway as exc:
+            log.warning("could not withdraw an external snapshot not stored here: %s", exc)
+
+
+def _create_body(
+    name: str,
+    dashboard: bytes,
+    key: str | None,
+    delete_key: str | None,
+    now: float,
+    expires: float | None,
+) -> bytes:
+    """What Grafana sends: the five keys, ``""`` for a key to generate, and ``expires`` in
+    seconds from now (0 = never), so the remote copy expires with the local pointer."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "expires": 0 if expires is None else max(1, round(expires - now)),
+        "dashboard": orjson.Fragment(dashboard),
+        "key": key or "",
+        "deleteKey": delete_key or "",
+    }
+    return orjson.dumps(fields)
+
+
+def _etag(key: str, url: str) -> str:
+    # Never served (the local key of an external snapshot is 404), but every record has one.
+    return '"' + hashlib.sha256(f"external\0{key}\0{url}".encode()).hexdigest()[:40] + '"'
