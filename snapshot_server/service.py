@@ -86,7 +86,7 @@ class SnapshotService:
         external: ExternalSnapshots | None = None,
     ) -> None:
         self.config = config
-        self.external = external or ExternalSnapshots(config.snapshots)
+        self.external = external or ExternalSnapshots(config.snapshots, caps)
         self.store = store
         self.clock = clock
         self._purge = purge
@@ -147,7 +147,8 @@ class SnapshotService:
 
         Raises ``Unauthorized``/``Forbidden`` (permissions, external disabled), ``InvalidSnapshot``
         (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken), ``TooManyRequests``
-        or ``PayloadTooLarge`` (the org's ``caps``)."""
+        or ``PayloadTooLarge`` (the org's ``caps``), ``BadGateway`` (``external``: the
+        external server failed; nothing is stored)."""
         self.authorize_create(identity)
         if request.external and not self.config.snapshots.external_enabled:
             raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
@@ -169,11 +170,8 @@ class SnapshotService:
             # orjson reads 1024 levels of nesting but writes only 254: refuse, don't 500.
             raise InvalidSnapshot("dashboard is nested too deeply") from exc
         if request.external:  # the dashboard goes to the external server; a pointer stays here
-            meta, delete_key = await self.external.publish(
-                self.store, identity, name=request.name, dashboard=body, key=request.key,
-                delete_key=request.delete_key, now=now, expires=expires, caps=self._caps,
-            )  # fmt: skip
-            return Created(snapshot=meta, delete_key=delete_key)
+            published = self.external.publish(self.store, identity, request, body, now, expires)
+            return Created(*await published)
         if self._caps is not None:
             await self._caps.check(self.store, identity.org_id, len(body), now)
         # A generated key that happens to collide (~2^-190) is simply drawn again.
@@ -222,7 +220,8 @@ class SnapshotService:
         return now + expires if expires > 0 else None
 
     async def view(self, identity: Identity, key: str) -> Snapshot:
-        """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise."""
+        """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise
+        (``PublishedElsewhere`` for an external snapshot, whose data is not here)."""
         self._require(
             identity,
             "snapshots:read",
@@ -237,7 +236,8 @@ class SnapshotService:
 
     async def delete_by_key(self, identity: Identity, key: str) -> SnapshotMeta:
         """Delete as a logged-in user: only in the caller's org (another org's snapshot is 404), and
-        only the creator or an org Admin (else 403 "Access denied to this snapshot")."""
+        only the creator or an org Admin (else 403 "Access denied to this snapshot"). An external
+        snapshot is deleted remotely first (``BadGateway`` if that fails: the pointer stays)."""
         self._require(identity, "snapshots:delete", anonymous_allowed=False)
         if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
@@ -247,8 +247,7 @@ class SnapshotService:
             raise SnapshotNotFound()  # another org's snapshot does not exist for this caller
         if existing.user_id != identity.user_id and not identity.is_admin:
             raise Forbidden("Access denied to this snapshot")
-        if existing.external:
-            await self.external.delete_remote(existing)  # first: on failure the pointer stays
+        await self.external.delete_first(existing)  # of an external snapshot, its remote copy
         # Only the snapshot the permissions were checked on: if it was deleted and its key
         # created again since the read, the new owner's snapshot must survive (404 here).
         deleted = await self.store.delete(key, now, expect_id=existing.id)
@@ -259,7 +258,8 @@ class SnapshotService:
         """Delete with the deleteKey capability; no token needed.
 
         With ``grafana_external_compat`` an unknown deleteKey raises ``ExternalDeleteFailed``
-        (the 500 Grafana reads as "already gone"), else ``SnapshotNotFound``.
+        (the 500 Grafana reads as "already gone"), else ``SnapshotNotFound``. An external
+        snapshot is deleted remotely first (``BadGateway`` if that fails: the pointer stays).
         """
         self.check_enabled()
         try:
@@ -269,8 +269,7 @@ class SnapshotService:
             # reused the view key in between.
             delete_hash = hash_secret(delete_key)
             existing = await self.store.get_by_delete_key(delete_hash, self.clock())
-            if existing.external:
-                await self.external.delete_remote(existing)  # first: on failure it stays
+            await self.external.delete_first(existing)
             deleted = await self.store.delete_by_delete_key(delete_hash, self.clock())
         except SnapshotNotFound:
             if self.config.snapshots.grafana_external_compat:

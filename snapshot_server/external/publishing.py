@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,6 +24,9 @@ from ..storage import SnapshotStore
 from .client import RemoteClient
 from .settings import create_url
 
+if TYPE_CHECKING:
+    from ..service import CreateRequest
+
 log = logging.getLogger(__name__)
 
 NO_DASHBOARD = b""
@@ -34,8 +37,9 @@ class ExternalSnapshots:
     """Publishes to ``config.external_snapshot_url`` and deletes remote copies. Made whether or
     not publishing is enabled: pointers stored while it was on must stay deletable."""
 
-    def __init__(self, config: SnapshotsConfig) -> None:
+    def __init__(self, config: SnapshotsConfig, caps: OrgCaps | None = None) -> None:
         self.config = config
+        self.caps = caps
         self.client = RemoteClient(
             timeout=config.external_timeout, token=config.external_snapshot_token
         )
@@ -47,21 +51,18 @@ class ExternalSnapshots:
         self,
         store: SnapshotStore,
         identity: Identity,
-        *,
-        name: str,
+        request: CreateRequest,
         dashboard: bytes,
-        key: str | None,
-        delete_key: str | None,
         now: float,
         expires: float | None,
-        caps: OrgCaps | None = None,
     ) -> tuple[SnapshotMeta, str]:
-        """Create the snapshot (already validated and serialised as ``dashboard``) on the
-        remote, then store the local pointer to it; return the pointer and its local deleteKey
-        (the client's ``delete_key`` if it chose one). Raises ``BadGateway`` (502) for
-        any remote failure, and what the store or ``caps`` raise."""
-        if caps is not None:
-            await caps.check(store, identity.org_id, len(NO_DASHBOARD), now)
+        """Create ``request``'s snapshot (validated, its dashboard serialised as ``dashboard``)
+        on the remote, then store the local pointer to it; return the pointer and its local
+        deleteKey (the client's if it chose one). Raises ``BadGateway`` (502) for any remote
+        failure, and what the store or the org's caps raise."""
+        name, key, delete_key = request.name, request.key, request.delete_key
+        if self.caps is not None:
+            await self.caps.check(store, identity.org_id, len(NO_DASHBOARD), now)
         body = _create_body(name, dashboard, key, delete_key, now, expires)
         published = await self.client.create(create_url(self.config.external_snapshot_url), body)
         delete_key = delete_key or generate_key()
@@ -96,11 +97,12 @@ class ExternalSnapshots:
         )  # fmt: skip
         return stored, delete_key
 
-    async def delete_remote(self, meta: SnapshotMeta) -> None:
-        """Delete the remote copy of external snapshot ``meta`` (Grafana's rule: 200, or the
-        compat 500 for one already gone, is success). Raises ``BadGateway`` otherwise, and the
-        caller keeps the local pointer so the delete can be tried again."""
-        await self.client.delete(meta.external_delete_url)
+    async def delete_first(self, meta: SnapshotMeta) -> None:
+        """Before ``meta`` is deleted here: if it is external, delete its remote copy (Grafana's
+        rule: 200, or the compat 500 for one already gone, is success). Raises ``BadGateway``
+        otherwise, and the caller keeps the local pointer so the delete can be tried again."""
+        if meta.external:
+            await self.client.delete(meta.external_delete_url)
 
     async def _withdraw(self, delete_url: str) -> None:
         try:

@@ -105,7 +105,7 @@ def create_app(
             await dispatcher.aclose(timeout=PURGE_FLUSH_SECONDS)
 
     # The client for external snapshot servers: its session opens on first use.
-    external = ExternalSnapshots(config.snapshots)
+    external = ExternalSnapshots(config.snapshots, caps)
 
     async def external_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
