@@ -22,8 +22,9 @@ class Seen:
 
 @dataclass
 class FakeRemote:
-    """``create_mode``: ok | garbage500 | not_json | missing_fields | unauthorized | forbidden |
-    slow | redirect | huge | bad_url | fixed_key. ``delete_mode``: ok | gone | fail."""
+    """``create_mode``: ok | garbage500 | not_json | missing_fields | unauthorized |
+    forbidden | slow | redirect | huge | huge_chunked | bad_url | fixed_key.
+    ``delete_mode``: ok | gone | fail."""
 
     create_mode: str = "ok"
     delete_mode: str = "ok"
@@ -76,6 +77,14 @@ class FakeRemote:
             raise web.HTTPFound(self.redirect_to)
         if mode == "huge":
             return web.json_response({**answer, "padding": "x" * (1 << 20)})
+        if mode == "huge_chunked":  # no Content-Length: only counting what arrives stops it
+            response = web.StreamResponse()
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for _ in range(64):
+                await response.write(b" " * 16384)
+            await response.write_eof()
+            return response
         if mode == "bad_url":
             return web.json_response({**answer, "url": "javascript:alert(document.cookie)"})
         return web.json_response(answer)

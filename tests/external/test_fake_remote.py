@@ -175,6 +175,7 @@ async def test_remote_delete_failure_is_502_and_keeps_the_pointer(
         ("forbidden", "(HTTP 403): check snapshots.external_snapshot_token"),
         ("slow", "did not answer within 1 s"),
         ("huge", "answered more than 65536 bytes"),
+        ("huge_chunked", "answered more than 65536 bytes"),
         ("bad_url", "'url' is missing or not an absolute http(s) URL"),
     ],
 )
