@@ -64,7 +64,13 @@ class ExternalSnapshots:
         if self.caps is not None:
             await self.caps.check(store, identity.org_id, len(NO_DASHBOARD), now)
         body = _create_body(name, dashboard, key, delete_key, now, expires)
-        published = await self.client.create(create_url(self.config.external_snapshot_url), body)
+        try:
+            published = await self.client.create(
+                create_url(self.config.external_snapshot_url), body
+            )
+        except BadGateway as exc:
+            log.warning("external snapshot not published: %s", exc.message)  # for the operator
+            raise
         delete_key = delete_key or generate_key()
         meta = SnapshotMeta(
             id=0,
@@ -101,8 +107,13 @@ class ExternalSnapshots:
         """Before ``meta`` is deleted here: if it is external, delete its remote copy (Grafana's
         rule: 200, or the compat 500 for one already gone, is success). Raises ``BadGateway``
         otherwise, and the caller keeps the local pointer so the delete can be tried again."""
-        if meta.external:
+        if not meta.external:
+            return
+        try:
             await self.client.delete(meta.external_delete_url)
+        except BadGateway as exc:
+            log.warning("external snapshot id=%d not deleted: %s", meta.id, exc.message)
+            raise
 
     async def _withdraw(self, delete_url: str) -> None:
         try:
