@@ -72,7 +72,7 @@ class FakeRemote:
             status = 401 if mode == "unauthorized" else 403
             return web.json_response({"message": "Unauthorized"}, status=status)
         if mode == "slow":
-            await asyncio.sleep(5)
+            await asyncio.sleep(5)  # the publisher under test waits 1 s
         if mode == "redirect":
             raise web.HTTPFound(self.redirect_to)
         if mode == "huge":

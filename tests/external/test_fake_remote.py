@@ -3,6 +3,7 @@ is stored, and every way the remote can fail (a 502 that says why, and nothing s
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -34,13 +35,14 @@ async def remote() -> AsyncIterator[FakeRemote]:
 def publisher(
     aiohttp_client: ClientFactory, storage_config: StorageConfig, clock: ManualClock
 ) -> Publisher:
-    """``await publisher(remote, **snapshots_settings)``: a server publishing to ``remote``."""
+    """``await publisher(remote, **snapshots_settings)``: a server publishing to ``remote`` (a
+    ``FakeRemote`` or a base URL)."""
 
-    async def make(fake: FakeRemote, **settings: Any) -> Client:
+    async def make(fake: FakeRemote | str, **settings: Any) -> Client:
         settings = {
             "external_enabled": True,
-            "external_snapshot_url": fake.base.rstrip("/"),
-            "external_timeout": 1.0,
+            "external_snapshot_url": fake if isinstance(fake, str) else fake.base.rstrip("/"),
+            "external_timeout": 5.0,
             **settings,
         }
         app = create_app(api_config(storage_config, **settings), open_store, clock=clock)
@@ -182,7 +184,9 @@ async def test_remote_delete_failure_is_502_and_keeps_the_pointer(
 async def test_remote_failure_is_502_and_nothing_is_stored(
     remote: FakeRemote, publisher: Publisher, mode: str, message: str
 ) -> None:
-    client = await publisher(remote, external_snapshot_token=TOKEN)
+    # Only the slow remote (it takes 5 s) is to time out, however loaded the machine is.
+    timeout = 1.0 if mode == "slow" else 5.0
+    client = await publisher(remote, external_snapshot_token=TOKEN, external_timeout=timeout)
     remote.create_mode = mode
     data = await create(client, status=502, external=True)
     assert message in data["message"]
@@ -209,13 +213,13 @@ async def test_redirect_to_another_host_is_not_followed(
         await elsewhere.server.close()
 
 
-async def test_remote_down_is_502_and_nothing_is_stored(
-    remote: FakeRemote, publisher: Publisher
-) -> None:
-    client = await publisher(remote)
-    assert remote.server is not None
-    await remote.server.close()
-    data = await create(client, status=502, external=True)
+async def test_remote_down_is_502_and_nothing_is_stored(publisher: Publisher) -> None:
+    # A port bound but not listening refuses connections, and no other process can take it.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        client = await publisher(url, external_timeout=10.0)
+        data = await create(client, status=502, external=True)
     assert "could not be reached to create the snapshot" in data["message"]
     assert await listed(client) == []
 
