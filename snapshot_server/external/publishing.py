@@ -91,7 +91,7 @@ class ExternalSnapshots:
             stored = await store.insert(NewSnapshot(meta, NO_DASHBOARD))
         except SnapshotError as exc:
             await self._withdraw(published.delete_url)
-            if isinstance(exc, SnapshotExists) and exc.field == "key" and key is None:
+            if isinstance(exc, SnapshotExists) and exc.field == "key" and published.key != key:
                 # The remote chose a key this store already holds: nothing the client can fix.
                 raise BadGateway(
                     "The external snapshot server answered a key already used here"
