@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from .abuse.settings import LimitsSettings
 from .config_reader import Section
 from .errors import ConfigError
+from .external.settings import problems as external_problems
 from .models import HUNDRED_YEARS, hash_secret
 from .purge import PurgerSettings, read_purger
 from .urls import public_root
@@ -204,11 +205,10 @@ def _parse_snapshots(s: Section) -> SnapshotsConfig:
         # Grafana's external-server quirk is on by default exactly when we act as one.
         grafana_external_compat=s.get_bool("grafana_external_compat", public_mode),
     )
-    if cfg.external_enabled:
-        raise ConfigError(
-            f"{s.key('external_enabled')}: publishing to an external snapshot server is not "
-            "implemented yet; leave it false"
-        )
+    for name, problem in external_problems(
+        cfg.external_enabled, cfg.external_snapshot_url, cfg.external_snapshot_token
+    ):
+        raise ConfigError(f"{s.key(name)}: {problem}")
     s.done()
     return cfg
 

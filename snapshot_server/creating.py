@@ -68,6 +68,8 @@ class PreparedCreate:
     expires: float | None
     key: str | None
     delete_key: str | None
+    external: bool = False
+    """Published to the external snapshot server; only a pointer is stored here."""
 
 
 class Creator:
@@ -84,9 +86,9 @@ class Creator:
     def prepare(self, identity: Identity, request: CreateRequest) -> PreparedCreate:
         """Check ``request`` and serialise its dashboard (scrubbed in place first).
 
-        Raises ``Forbidden`` (external) and ``InvalidSnapshot`` (keys, expiry, nesting)."""
-        if request.external:
-            # Publishing to another snapshot server is not implemented (config refuses it).
+        Raises ``Forbidden`` (external while publishing is disabled) and ``InvalidSnapshot``
+        (keys, expiry, nesting)."""
+        if request.external and not self._config.snapshots.external_enabled:
             raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
         for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
             if value is not None and not KEY_RE.fullmatch(value):
@@ -103,7 +105,14 @@ class Creator:
             # orjson reads 1024 levels of nesting but writes only 254: refuse, don't 500.
             raise InvalidSnapshot("dashboard is nested too deeply") from exc
         return PreparedCreate(
-            identity, dashboard, request.name, now, expires, request.key, request.delete_key
+            identity,
+            dashboard,
+            request.name,
+            now,
+            expires,
+            request.key,
+            request.delete_key,
+            request.external,
         )
 
     async def store(self, prepared: PreparedCreate) -> Created:

@@ -2,6 +2,7 @@
 
     SnapshotError                 base of everything the service raises on purpose
     ├── SnapshotNotFound          404  unknown, expired or deleted key (one message for all)
+    │   └── PublishedElsewhere    404  an external snapshot's key: its data lives remotely
     ├── InvalidSnapshot           400  the request is malformed; ``message`` says what is wrong
     ├── SnapshotExists            409  a client-chosen key or deleteKey is taken
     ├── Unauthorized              401  missing, malformed, unknown or revoked token
@@ -13,6 +14,7 @@
     ├── ServerBusy                503  no room among the upload bytes in flight (Retry-After)
     ├── TooManyRequests           429  over a rate limit or an org's cap (``[limits]``)
     ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
+    ├── BadGateway                502  the external snapshot server failed (``external``)
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
 
     ConfigError                   not an HTTP error: a bad config file, names the key
@@ -45,6 +47,15 @@ class SnapshotError(Exception):
 class SnapshotNotFound(SnapshotError):
     status = 404
     default_message = "Snapshot not found"
+
+
+class PublishedElsewhere(SnapshotNotFound):
+    """The key names an external snapshot: its data lives at ``external_url``, not here. The
+    API answers the plain 404; the viewer page links a person to ``external_url``."""
+
+    def __init__(self, external_url: str) -> None:
+        self.external_url = external_url
+        super().__init__()
 
 
 class InvalidSnapshot(SnapshotError):
@@ -110,6 +121,14 @@ class ExternalDeleteFailed(SnapshotError):
 
     status = 500
     default_message = "Failed to get dashboard snapshot"
+
+
+class BadGateway(SnapshotError):
+    """The external snapshot server was unreachable, slow, or answered what it should not;
+    ``message`` says which, and which setting to check."""
+
+    status = 502
+    default_message = "The external snapshot server failed"
 
 
 class StorageUnavailable(SnapshotError):

@@ -20,9 +20,11 @@ from .creating import Created, CreateRequest, Creator, PreparedCreate
 from .errors import (
     ExternalDeleteFailed,
     Forbidden,
+    PublishedElsewhere,
     SnapshotNotFound,
     Unauthorized,
 )
+from .external.publishing import ExternalSnapshots
 from .models import (
     KEY_RE,
     ListQuery,
@@ -53,8 +55,10 @@ class SnapshotService:
         clock: Clock,
         purge: PurgeHook | None = None,
         caps: OrgCaps | None = None,
+        external: ExternalSnapshots | None = None,
     ) -> None:
         self.config = config
+        self.external = external or ExternalSnapshots(config.snapshots, caps)
         self.store = store
         self.clock = clock
         self._purge = purge
@@ -118,7 +122,10 @@ class SnapshotService:
         return self._creator.prepare(identity, request)
 
     async def store_create(self, prepared: PreparedCreate) -> Created:
-        """The second half of ``create``: the org's caps, then the insert."""
+        """The second half of ``create``: the org's caps, then the insert (for ``external``,
+        the publish to the external server first, and a pointer stored here)."""
+        if prepared.external:
+            return Created(*await self.external.publish(self.store, prepared))
         return await self._creator.store(prepared)
 
     async def create(self, identity: Identity, request: CreateRequest) -> Created:
@@ -126,11 +133,13 @@ class SnapshotService:
 
         Raises ``Unauthorized``/``Forbidden`` (permissions, external disabled), ``InvalidSnapshot``
         (expiry limits, keys), ``SnapshotExists`` (client-chosen key taken), ``TooManyRequests``
-        or ``PayloadTooLarge`` (the org's ``caps``)."""
+        or ``PayloadTooLarge`` (the org's ``caps``), ``BadGateway`` (``external``: the
+        external server failed; nothing is stored)."""
         return await self.store_create(self.prepare_create(identity, request))
 
     async def view(self, identity: Identity, key: str) -> Snapshot:
-        """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise."""
+        """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise
+        (``PublishedElsewhere`` for an external snapshot, whose data is not here)."""
         self._require(
             identity,
             "snapshots:read",
@@ -138,11 +147,15 @@ class SnapshotService:
         )
         if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
-        return await self.store.get(key, self.clock())
+        snapshot = await self.store.get(key, self.clock())
+        if snapshot.meta.external:
+            raise PublishedElsewhere(snapshot.meta.external_url)
+        return snapshot
 
     async def delete_by_key(self, identity: Identity, key: str) -> SnapshotMeta:
         """Delete as a logged-in user: only in the caller's org (another org's snapshot is 404), and
-        only the creator or an org Admin (else 403 "Access denied to this snapshot")."""
+        only the creator or an org Admin (else 403 "Access denied to this snapshot"). An external
+        snapshot is deleted remotely first (``BadGateway`` if that fails: the pointer stays)."""
         self._require(identity, "snapshots:delete", anonymous_allowed=False)
         if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
@@ -152,6 +165,7 @@ class SnapshotService:
             raise SnapshotNotFound()  # another org's snapshot does not exist for this caller
         if existing.user_id != identity.user_id and not identity.is_admin:
             raise Forbidden("Access denied to this snapshot")
+        await self.external.delete_first(existing)  # of an external snapshot, its remote copy
         # Only the snapshot the permissions were checked on: if it was deleted and its key
         # created again since the read, the new owner's snapshot must survive (404 here).
         deleted = await self.store.delete(key, now, expect_id=existing.id)
@@ -162,15 +176,19 @@ class SnapshotService:
         """Delete with the deleteKey capability; no token needed.
 
         With ``grafana_external_compat`` an unknown deleteKey raises ``ExternalDeleteFailed``
-        (the 500 Grafana reads as "already gone"), else ``SnapshotNotFound``.
+        (the 500 Grafana reads as "already gone"), else ``SnapshotNotFound``. An external
+        snapshot is deleted remotely first (``BadGateway`` if that fails: the pointer stays).
         """
         self.check_enabled()
         try:
             if not KEY_RE.fullmatch(delete_key):
                 raise SnapshotNotFound()
-            # One atomic store operation: a lookup followed by a delete by view key could hit a
-            # newer snapshot that reused the key in between.
-            deleted = await self.store.delete_by_delete_key(hash_secret(delete_key), self.clock())
+            # By the deleteKey, not by a view key looked up first: a newer snapshot could have
+            # reused the view key in between.
+            delete_hash = hash_secret(delete_key)
+            existing = await self.store.get_by_delete_key(delete_hash, self.clock())
+            await self.external.delete_first(existing)
+            deleted = await self.store.delete_by_delete_key(delete_hash, self.clock())
         except SnapshotNotFound:
             if self.config.snapshots.grafana_external_compat:
                 raise ExternalDeleteFailed() from None

@@ -34,7 +34,7 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from ..auth import Identity
-from ..errors import SnapshotNotFound, StorageUnavailable, TooManyRequests
+from ..errors import PublishedElsewhere, SnapshotNotFound, StorageUnavailable, TooManyRequests
 from .addresses import Network, limit_key, parse_networks
 from .settings import LimitsSettings
 
@@ -121,6 +121,8 @@ class RateLimits:
             del self._blocked[key]
         try:
             return await find()
+        except PublishedElsewhere:
+            raise  # a real key (of an external snapshot): not a guess
         except SnapshotNotFound:
             try:
                 await self._hit(self._unknown_keys, key)

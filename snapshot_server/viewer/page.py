@@ -23,6 +23,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ..abuse import checks as limits
+from ..errors import PublishedElsewhere
 from ..models import Snapshot
 from ..webapp.appkeys import PAGE_ERRORS, RENDERER, SERVICE
 from ..webapp.requests import identity_of
@@ -138,7 +139,10 @@ class PageRenderer:
 async def snapshot_page(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     key = request.match_info.get("key", "")
-    snapshot = await limits.lookup(request, lambda: service.view(identity_of(request), key))
+    try:
+        snapshot = await limits.lookup(request, lambda: service.view(identity_of(request), key))
+    except PublishedElsewhere as elsewhere:
+        return published_elsewhere_page(elsewhere.external_url)
     headers = snapshot_cache_headers(snapshot.meta, service.cache_max_age(snapshot.meta))
     headers["ETag"] = page_etag(snapshot)
     if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
@@ -180,6 +184,23 @@ def error_page(status: int, message: str) -> web.Response:
     )
     response = web.Response(text=page, status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = content_security_policy(secrets.token_urlsafe(16))
+    return response
+
+
+def published_elsewhere_page(external_url: str) -> web.Response:
+    """The page of an external snapshot's local key: a 404 (its data is not here) that links
+    to where it was published. ``external_url`` was checked to be http(s) when it was stored."""
+    page = render_error_page(
+        404,
+        headline="This snapshot was published on another server",
+        explanation="Its data is kept there, not here. Open it at:",
+        static=STATIC_PREFIX,
+        link=external_url,
+    )
+    response = web.Response(text=page, status=404, content_type="text/html")
+    response.headers["Content-Security-Policy"] = content_security_policy(secrets.token_urlsafe(16))
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL is the secret: never leak it
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -262,15 +262,22 @@ def render_snapshot_page(
 
 
 def render_error_page(
-    status: int, *, headline: str, explanation: str, static: str = "/public/snapshot-viewer/"
+    status: int,
+    *,
+    headline: str,
+    explanation: str,
+    static: str = "/public/snapshot-viewer/",
+    link: str = "",
 ) -> str:
     """A small HTML page for an error a person meets (404, 403...): the status, a ``headline``
-    and an ``explanation``, both escaped. It uses only our static stylesheet, so it shows
-    correctly under any nonce's CSP."""
+    and an ``explanation``, both escaped, and a ``link`` onwards if given (an http(s) URL: the
+    caller checks that). It uses only our static stylesheet, so it shows correctly under any
+    nonce's CSP."""
     return _ENV.get_template("error.html.j2").render(
         status=status,
         headline=headline,
         explanation=explanation,
         static=static,
         version=ASSET_VERSION,
+        link=link,
     )

@@ -53,7 +53,8 @@ async def create_snapshot(request: web.Request) -> web.Response:
             "deleteKey": created.delete_key,
             "deleteUrl": service.delete_url(created.delete_key),
             "key": key,
-            "url": service.view_url(key),
+            # An external snapshot is viewed where it was published.
+            "url": created.snapshot.external_url or service.view_url(key),
             "id": created.snapshot.id,
         },
         cache_control=NO_STORE,

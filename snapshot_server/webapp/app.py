@@ -21,6 +21,7 @@ from ..auth import TokenAuthenticator
 from ..clock import Clock, Sleep, system_clock
 from ..config import Config, StorageConfig
 from ..errors import SnapshotError
+from ..external.publishing import ExternalSnapshots
 from ..metrics import Metrics, metrics_middleware
 from ..purge import PurgeDispatcher, build_dispatcher
 from ..service import SnapshotService
@@ -103,11 +104,20 @@ def create_app(
         finally:
             await dispatcher.aclose(timeout=PURGE_FLUSH_SECONDS)
 
+    # The client for external snapshot servers: its session opens on first use.
+    external = ExternalSnapshots(config.snapshots, caps)
+
+    async def external_ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await external.aclose()
+
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(config.storage)
         app[STORE] = store
         purge = dispatcher.submit if dispatcher is not None else None
-        app[SERVICE] = SnapshotService(config, store, clock=clock, purge=purge, caps=caps)
+        app[SERVICE] = SnapshotService(
+            config, store, clock=clock, purge=purge, caps=caps, external=external
+        )
         try:
             yield
         finally:
@@ -131,6 +141,7 @@ def create_app(
 
     app.cleanup_ctx.append(limits_ctx)  # first in, last out: closed whatever fails after it
     app.cleanup_ctx.append(purge_ctx)
+    app.cleanup_ctx.append(external_ctx)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(cleanup_job_ctx)
     return app

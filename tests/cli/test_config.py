@@ -69,7 +69,23 @@ def test_example_lines_are_valid_when_enabled(tmp_path: Path) -> None:
         ('[storage.mongo]\nurl = "x"', "storage.mongo: unknown key"),
         ('[storage]\nsqlite = "x.db"', "storage.sqlite: must be a table"),
         ("[snapshots]\nenabeld = true", "snapshots.enabeld: unknown key"),
-        ("[snapshots]\nexternal_enabled = true", "snapshots.external_enabled: publishing"),
+        (
+            "[snapshots]\nexternal_enabled = true",
+            "snapshots.external_snapshot_url: is required when external_enabled = true",
+        ),
+        (
+            '[snapshots]\nexternal_snapshot_url = "javascript:alert(1)"',
+            "snapshots.external_snapshot_url: must be an absolute http(s) URL",
+        ),
+        (
+            '[snapshots]\nexternal_snapshot_url = "https://snap.example/?x=1"',
+            "snapshots.external_snapshot_url: must not have a query or fragment",
+        ),
+        (
+            '[snapshots]\nexternal_snapshot_token = "abc\\n"',
+            "snapshots.external_snapshot_token: must not contain",
+        ),
+        ("[snapshots]\nexternal_timeout = 0", "snapshots.external_timeout: must be at least 0.1"),
         ("[snapshots]\nmax_expires = -1", "snapshots.max_expires: must be at least 0"),
         ('[[auth.tokens]]\nname = "a"', "auth.tokens[0]: give exactly one of token"),
         (

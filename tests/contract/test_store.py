@@ -4,13 +4,14 @@ backend in ``tests/conftest.py``. Time is a ``ManualClock``: expiry is tested wi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 import orjson
 import pytest
 
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import ListQuery, ListScope, SnapshotMeta, hash_secret
+from snapshot_server.models import ListQuery, ListScope, NewSnapshot, SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock, assert_unreachable, new_record
 
@@ -103,6 +104,31 @@ class TestInsertAndGet:
         record = new_record(clock(), dashboard=dashboard)
         await store.insert(record)
         assert (await store.get(record.meta.key, clock())).dashboard == dashboard
+
+    async def test_external_record_with_no_dashboard_round_trips(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        # What publishing stores: a pointer to the remote copy, with an empty body.
+        record = new_record(clock(), delete_key="ext-delete", expires_in=60, dashboard=b"")
+        meta = dataclasses.replace(
+            record.meta,
+            external=True,
+            external_url="https://remote.example/dashboard/snapshot/abc",
+            external_delete_url="https://remote.example/api/snapshots-delete/def",
+        )
+        pointer = NewSnapshot(meta, b"")
+        stored = await store.insert(pointer)
+        got = await store.get(meta.key, clock())
+        assert got.meta == stored == pointer.stored_as(stored.id)
+        assert got.dashboard == b""
+        assert await store.get_by_delete_key(hash_secret("ext-delete"), clock()) == stored
+        scope = ListScope(meta.org_id)
+        listed = await store.list_snapshots(scope, ListQuery("", 10, 1), clock())
+        assert listed == [stored]
+        usage = await store.org_usage(meta.org_id, clock())
+        assert (usage.snapshots, usage.bytes) == (1, 0)
+        assert await store.delete_by_delete_key(hash_secret("ext-delete"), clock()) == stored
+        await assert_unreachable(store, meta.key, "ext-delete", stored.id, clock())
 
 
 class TestExpiry:

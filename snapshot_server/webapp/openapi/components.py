@@ -69,7 +69,8 @@ SCHEMAS: Json = {
             },
             "external": {
                 "type": ["boolean", "null"],
-                "description": "true (publish elsewhere) is not implemented: 403",
+                "description": "true: publish to snapshots.external_snapshot_url and keep only "
+                "a pointer here (403 unless snapshots.external_enabled; 502 if that server fails)",
             },
             "key": {**_CHOSEN_KEY, "description": "The view key to use; taken: 409"},
             "deleteKey": {

@@ -67,6 +67,13 @@ CREATED_LINKS: Json = {
     "list": {"operationId": "listSnapshots", "parameters": {"query": "$request.body#/name"}},
 }
 
+EXTERNAL_502 = error(
+    "external: true, and the external snapshot server (snapshots.external_snapshot_url) was "
+    "unreachable, slow, refused or answered what it should not (the message says which); "
+    "nothing was stored. On a delete of an external snapshot: its remote copy could not be "
+    "deleted, and the local one is kept"
+)
+
 CREATE: Json = {
     "operationId": "createSnapshot",
     "summary": "Create a snapshot",
@@ -82,7 +89,9 @@ CREATE: Json = {
             "a body that is not what its Content-Encoding says"
         ),
         "401": NEEDS_TOKEN,
-        "403": forbidden("the token lacks snapshots:create", "external: true"),
+        "403": forbidden(
+            "the token lacks snapshots:create", "external: true while external_enabled is false"
+        ),
         "408": error("The body took longer than [limits] body_timeout to arrive"),
         "409": error("The key or deleteKey chosen is taken"),
         "413": error(
@@ -96,6 +105,7 @@ CREATE: Json = {
             "creates_per_address), or the org holds [limits] max_snapshots_per_org",
             headers=RETRY_AFTER,
         ),
+        "502": EXTERNAL_502,
         "503": error(
             "Storage unreachable, or uploads in flight hold [limits] upload_bytes_in_flight",
             headers=RETRY_AFTER,
@@ -169,6 +179,7 @@ DELETE: Json = {
         "401": NEEDS_TOKEN,
         "403": forbidden("the token lacks snapshots:delete", "neither creator nor org Admin"),
         "404": NOT_FOUND,
+        "502": EXTERNAL_502,
         "503": STORAGE,
     },
 }
@@ -210,6 +221,7 @@ DELETE_BY_KEY: Json = {
         "404": NOT_FOUND,
         "429": DELETE_KEY_LIMIT,
         "500": COMPAT_500,
+        "502": EXTERNAL_502,
         "503": STORAGE,
     },
 }
@@ -271,7 +283,11 @@ PAGE: Json = {
         "304": {"description": "If-None-Match matched", "headers": CACHE_HEADERS},
         "401": error(PAGE_ERROR + "no token, or a bad one", page=True),
         "403": error(PAGE_ERROR + "not allowed", page=True),
-        "404": error(PAGE_ERROR + "unknown, expired or deleted key", page=True),
+        "404": error(
+            PAGE_ERROR + "unknown, expired or deleted key; for an external snapshot's key, a "
+            "page that links to where it was published",
+            page=True,
+        ),
         "429": error(PAGE_ERROR + "too many unknown keys", page=True, headers=RETRY_AFTER),
         "503": error(PAGE_ERROR + "storage unreachable", page=True),
     },
