@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.dataset import EXPIRED_AGE, expired_bodies, fill_files, fill_in_process, storage_toml
+from bench.dataset import FillJob
 from bench.payloads import create_body
 from bench.report import CLEANUP_P99_FACTOR, RSS_LIMIT_MB, Row
 from bench.servers import HEADERS, server_pid, start_server
@@ -82,45 +82,35 @@ async def _removed(session: aiohttp.ClientSession, server: ServerProcess) -> flo
 
 
 async def cleanup_p99(
-    backend: str, workdir: Path, redis_url: str, count: int, idle_seconds: float, script: Path
+    job: FillJob, directory: Path, count: int, idle_seconds: float, script: Path
 ) -> Row:
-    with tempfile.TemporaryDirectory(dir=workdir) as directory:
-        data = Path(directory) / "data"
-        storage = storage_toml(backend, data, redis_url, "bench-cleanup:")
-        groups = [
-            ([create_body(20_000, title="hot-20k", key="hot-20k")], 0.0),
-            (expired_bodies(count), EXPIRED_AGE),
-        ]
-        if backend == "redis":
-            await fill_in_process(storage, groups)
-        else:
-            await fill_files(backend, data, groups)
-        interval = idle_seconds + 4  # the first round falls just after the idle run
-        server = await start_server(
-            backend, directory, redis_url, cleanup_interval=interval, data=data,
-            prefix="bench-cleanup:",
-        )  # fmt: skip
-        ready = time.monotonic()
-        url = f"{server.base_url}api/snapshots/hot-20k"
-        try:
-            idle = await run_wrk(url, script, idle_seconds)
-            await asyncio.sleep(max(0.0, ready + interval - 0.5 - time.monotonic()))
-            stop = asyncio.Event()
-            started = time.monotonic()
-            load = asyncio.ensure_future(run_wrk(url, script, CLEANUP_CAP, stop=stop))
-            async with aiohttp.ClientSession() as session:
-                while not load.done():  # polling: the job runs in another process
-                    if await _removed(session, server) >= count:
-                        break
-                    await asyncio.sleep(0.1)
-                took = time.monotonic() - started
-                await asyncio.sleep(max(0.0, started + 1.5 - time.monotonic()))
-                stop.set()
-                during = await load
-                done = await _removed(session, server) >= count
-        finally:
-            await server.stop()
-    return _cleanup_row(backend, count, idle, during, took, done)
+    """The cleanup check on the store ``job`` filled (``count`` expired snapshots)."""
+    interval = idle_seconds + 4  # the first round falls just after the idle run
+    server = await start_server(
+        job.backend, str(directory), job.redis_url, cleanup_interval=interval, data=job.data,
+        prefix=job.prefix,
+    )  # fmt: skip
+    ready = time.monotonic()
+    url = f"{server.base_url}api/snapshots/hot-20k"
+    try:
+        idle = await run_wrk(url, script, idle_seconds)
+        await asyncio.sleep(max(0.0, ready + interval - 0.5 - time.monotonic()))
+        stop = asyncio.Event()
+        started = time.monotonic()
+        load = asyncio.ensure_future(run_wrk(url, script, CLEANUP_CAP, stop=stop))
+        async with aiohttp.ClientSession() as session:
+            while not load.done():  # polling: the job runs in another process
+                if await _removed(session, server) >= count:
+                    break
+                await asyncio.sleep(0.1)
+            took = time.monotonic() - started
+            await asyncio.sleep(max(0.0, started + 1.5 - time.monotonic()))
+            stop.set()
+            during = await load
+            done = await _removed(session, server) >= count
+    finally:
+        await server.stop()
+    return _cleanup_row(job.backend, count, idle, during, took, done)
 
 
 def _cleanup_row(

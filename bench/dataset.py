@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import multiprocessing
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +60,7 @@ def live_bodies(fill: Fill) -> Iterator[bytes]:
     for key, size in HOT_KEYS.items():
         yield create_body(size, title=key, key=key)
     cold = create_body(20_000, title="cold")
-    for key in cold_keys(fill.cold):
+    for key in cold_keys(fill.cold):  # the same body under each key
         body = orjson.loads(cold)
         body["key"], body["deleteKey"] = key, f"delete-{key}"
         yield orjson.dumps(body)
@@ -150,3 +152,36 @@ async def fill_files(backend: str, data: Path, groups: Iterable[Group]) -> int:
         created = await fill_in_process(storage_toml(backend, fast, "", ""), groups)
         await asyncio.to_thread(shutil.copytree, fast, data, dirs_exist_ok=True)
     return created
+
+
+@dataclass(frozen=True)
+class FillJob:
+    """One store to fill with ``fill`` (``data``: where SQLite and filesystem keep it)."""
+
+    backend: str
+    data: Path
+    redis_url: str
+    prefix: str
+    fill: Fill
+
+
+def run_fill_job(job: FillJob) -> int:
+    """Fill ``job``'s store: the hot snapshots, ``fill.cold`` cold and ``fill.listed`` listed
+    ones, then ``fill.expired`` expired ones (made ``EXPIRED_AGE`` ago). Returns the count."""
+    groups = [(live_bodies(job.fill), 0.0), (expired_bodies(job.fill.expired), EXPIRED_AGE)]
+    if job.backend == "redis":
+        storage = storage_toml(job.backend, job.data, job.redis_url, job.prefix)
+        return asyncio.run(fill_in_process(storage, groups))
+    return asyncio.run(fill_files(job.backend, job.data, groups))
+
+
+async def fill_in_parallel(jobs: list[FillJob]) -> list[int]:
+    """Run ``jobs`` at once, each in a process of its own (filling is CPU-bound Python)."""
+    if not jobs:
+        return []
+    loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")  # nothing of this process's loop inherited
+    with ProcessPoolExecutor(len(jobs), mp_context=context) as pool:
+        return list(
+            await asyncio.gather(*(loop.run_in_executor(pool, run_fill_job, j) for j in jobs))
+        )
