@@ -1,10 +1,11 @@
-"""snapshot-server next to the ceiling: every backend and a minimal aiohttp app serving the same
+"""snapshot-server next to the ceiling: each backend and a minimal aiohttp app serving the same
 bytes from a dict (``bench.reference_app``), driven alternately by ``wrk -t2 -c64``.
 
-    python -m bench.ceiling                       # every backend and scenario (~15 min)
-    python -m bench.ceiling --quick               # smaller data, fewer and shorter runs (~3 min)
+    python -m bench.ceiling                       # sqlite, redis, memory; every scenario
+    python -m bench.ceiling --quick               # 10x less data, 2 rounds of 2 s
     python -m bench.ceiling --backends sqlite,redis --scenarios get-hot-20k,post-20k \\
         --rounds 5 --duration 5 --out results.md
+    python -m bench.ceiling --backends filesystem # slow to fill: see DEFAULT_BACKENDS
 
 Each server is a real process with one worker, filled before it is measured (``bench.dataset``);
 Redis is a private ``redis-server`` on a free loopback port. Every scenario runs ``--rounds``
