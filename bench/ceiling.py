@@ -11,7 +11,8 @@ Each server is a real process with one worker, filled before it is measured (``b
 Redis is a private ``redis-server`` on a free loopback port. Every scenario runs ``--rounds``
 rounds; each round drives the reference and then every server (the order flips every round),
 so the ratio of a round compares runs seconds apart. The table shows medians over the rounds
-and each row against the target of issue 12. ``wrk`` must be installed (Debian: ``wrk``).
+and each row against the target of issue 12; the exit status is 1 when a run had errors.
+``wrk`` must be installed (Debian: ``wrk``).
 """
 
 from __future__ import annotations
@@ -293,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
             + markdown_table(rows)
             + "\n"
         )
+    failed = [f"{r.scenario} on {r.backend}" for r in rows if r.verdict == "FAIL"]
+    if failed:  # a MISS is a result; a FAIL (errors during a run) is not
+        raise SystemExit(f"runs with errors: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
