@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.run import HEADERS
+from bench.servers import HEADERS
 from bench.viewer import reset_peak, rss_mb
 from tests.processes import ServerProcess
 from tests.support import gzip_bomb

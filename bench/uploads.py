@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from bench.run import HEADERS
+from bench.servers import HEADERS
 from bench.viewer import reset_peak, rss_mb
 from tests.processes import ServerProcess
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from bench.run import HEADERS, start_server
+from bench.servers import HEADERS, start_server
 from tests.viewer.dashboards import many_panels_dashboard, markdown_dashboard
 
 
