@@ -212,13 +212,14 @@ class SnapshotService:
             expires = limit
         return now + expires if expires > 0 else None
 
+    def authorize_view(self, identity: Identity) -> None:
+        """Raise unless ``identity`` may view snapshots (before any lookup, cached or not)."""
+        anonymous_allowed = not self.config.snapshots.view_requires_auth
+        self._require(identity, "snapshots:read", anonymous_allowed=anonymous_allowed)
+
     async def view(self, identity: Identity, key: str) -> Snapshot:
         """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise."""
-        self._require(
-            identity,
-            "snapshots:read",
-            anonymous_allowed=not self.config.snapshots.view_requires_auth,
-        )
+        self.authorize_view(identity)
         if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
         return await self.store.get(key, self.clock())

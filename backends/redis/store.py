@@ -16,7 +16,7 @@ from snapshot_server.models import (
     Snapshot,
     SnapshotMeta,
 )
-from snapshot_server.storage import OrgUsage, StoreSettings
+from snapshot_server.storage import DeletionWatch, OrgUsage, StoreSettings
 
 from .client import DRIVER_ERRORS, Connection
 from .layout import KeySpace, live_meta, read_meta
@@ -36,6 +36,7 @@ class RedisStore:
         self._topology = topology
         self._keys: KeySpace = topology.keys
         self._org_usage = redis.script(ORG_USAGE)
+        self.deletions: DeletionWatch | None = None  # not yet: Redis snapshots are not cached
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:

@@ -27,6 +27,7 @@ from ..service import SnapshotService
 from ..storage import SnapshotStore
 from ..viewer.page import setup_pages
 from .appkeys import (
+    ANSWERS,
     AUTHENTICATOR,
     CONFIG,
     METRICS,
@@ -38,7 +39,9 @@ from .appkeys import (
 )
 from .middlewares import error_middleware, identity_middleware
 from .protocol import HANDLER_ARGS
+from .response_cache import ResponseCache
 from .routes import setup_routes
+from .snapshot_answers import SnapshotAnswer, SnapshotAnswers
 from .uploads import UploadGate
 
 log = logging.getLogger(__name__)
@@ -107,7 +110,9 @@ def create_app(
         store = await open_store(config.storage)
         app[STORE] = store
         purge = dispatcher.submit if dispatcher is not None else None
-        app[SERVICE] = SnapshotService(config, store, clock=clock, purge=purge, caps=caps)
+        app[SERVICE] = service = SnapshotService(config, store, clock=clock, purge=purge, caps=caps)
+        cache = ResponseCache[SnapshotAnswer](config.server.response_cache_bytes, store.deletions)
+        app[ANSWERS] = SnapshotAnswers(service, cache)
         try:
             yield
         finally:
