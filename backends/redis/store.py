@@ -16,9 +16,10 @@ from snapshot_server.models import (
     Snapshot,
     SnapshotMeta,
 )
-from snapshot_server.storage import DeletionWatch, OrgUsage, StoreSettings
+from snapshot_server.storage import OrgUsage, StoreSettings
 
 from .client import DRIVER_ERRORS, Connection
+from .deletions import RedisDeletions
 from .layout import KeySpace, live_meta, read_meta
 from .scripts import ORG_USAGE
 from .settings import RedisSettings
@@ -36,7 +37,7 @@ class RedisStore:
         self._topology = topology
         self._keys: KeySpace = topology.keys
         self._org_usage = redis.script(ORG_USAGE)
-        self.deletions: DeletionWatch | None = None  # not yet: Redis snapshots are not cached
+        self.deletions: RedisDeletions | None = None  # set at open (``deletions.py``)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -60,6 +61,8 @@ class RedisStore:
             raise StorageUnavailable(
                 f"cannot connect to Redis at {redact_url(cfg.url)}: {exc}"
             ) from exc
+        store.deletions = RedisDeletions(cfg, redis)
+        await store.deletions.start()
         return store
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
@@ -145,9 +148,20 @@ class RedisStore:
         """Delete the snapshot whose stored metadata is ``raw``, if the view-key claim still
         holds exactly ``raw``: a newer snapshot of the same key has another id, so other bytes,
         and is left alone. Raises ``SnapshotNotFound`` if the snapshot is gone already."""
-        if not await self._topology.delete(raw, meta):
+        try:
+            deleted = await self._topology.delete(raw, meta)
+        except StorageUnavailable:
+            await self._announce()  # it may have happened
+            raise
+        if not deleted:
             raise SnapshotNotFound()  # a concurrent delete won, or the key holds a newer one
+        await self._announce()
         return meta
+
+    async def _announce(self) -> None:
+        """Tell every worker's cache, and return once they have it (``deletions.py``)."""
+        if self.deletions is not None:
+            await self.deletions.announce()
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         """See ``SnapshotStore.delete_expired``. Then lets the topology finish up to ``limit``
@@ -161,6 +175,8 @@ class RedisStore:
             ),
         )
         removed = await self._remove_expired(members)
+        if removed:
+            await self._announce()
         await self._topology.sweep(limit)
         return removed
 
@@ -192,4 +208,6 @@ class RedisStore:
         await self._topology.ping()
 
     async def aclose(self) -> None:
+        if self.deletions is not None:
+            await self.deletions.aclose()
         await self._redis.aclose()
