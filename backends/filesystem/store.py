@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,8 +72,7 @@ class FilesystemStore:
         root = store._sync.layout.root
         try:
             await store._run(store._sync.prepare)
-            path = os.path.join(root, "deletions")
-            store.deletions = await store._run(SharedDeletions, path)
+            store.deletions = await store._run(SharedDeletions, store._sync.layout.deletions)
         except BaseException as exc:
             executor.shutdown(wait=False)
             if isinstance(exc, StorageUnavailable) and isinstance(exc.__cause__, OSError):

@@ -1,6 +1,7 @@
 """``SnapshotStore.deletions``: every way a snapshot leaves a store moves the watch's version
-before the call returns, in this process and in any other process (or host, for Redis) that opened the same storage
-(what lets each worker keep a response cache; see ``webapp/response_cache.py``)."""
+before the call returns, in this process and in any other process (or host, for Redis) that
+opened the same storage (what lets each worker keep a response cache:
+``webapp/response_cache.py``)."""
 
 from __future__ import annotations
 
