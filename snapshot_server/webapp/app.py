@@ -37,7 +37,7 @@ from .appkeys import (
     STORE,
     UPLOADS,
 )
-from .middlewares import error_middleware, identity_middleware
+from .middlewares import error_middleware
 from .protocol import HANDLER_ARGS
 from .response_cache import ResponseCache
 from .routes import setup_routes
@@ -65,7 +65,7 @@ def create_app(
     where the rate limits count (default: this process's memory); it is called only when
     ``[limits] enabled``, and what it made is closed on shutdown."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, identity_middleware],
+        middlewares=[metrics_middleware, error_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
         client_max_size=config.server.max_body_bytes,
         # Carried by the app itself, so every runner serves it with aiohttp's own inflation of
