@@ -37,6 +37,7 @@ from snapshot_server.storage import OrgUsage, StoreSettings
 
 from ..deletions import LocalDeletions, SharedDeletions
 from .database import connect
+from .reads import ReadBatcher
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class SQLiteStore:
         # Beside the database file (``deletions.py``); a private in-memory database has only
         # this process to tell.
         self.deletions = deletions
+        self._reads = ReadBatcher(self._fetch)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -135,11 +137,20 @@ class SQLiteStore:
         raise StorageUnavailable("insert kept conflicting with concurrent deletes")
 
     async def get(self, key: str, now: float) -> Snapshot:
-        row = await self._one(
-            f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key = :key AND {_UNEXPIRED}",
-            {"key": key, "now": now},
-        )
-        return self._checked(_snapshot, row)
+        # Batched with the lookups that arrive meanwhile (``reads.py``); expiry is checked
+        # here, against each caller's own ``now``.
+        row = await self._reads.get(key)
+        if row is None:
+            raise SnapshotNotFound()
+        snapshot = self._checked(_snapshot, row)
+        if snapshot.meta.is_expired(now):
+            raise SnapshotNotFound()
+        return snapshot
+
+    async def _fetch(self, keys: list[str]) -> list[sqlite3.Row]:
+        marks = ", ".join("?" * len(keys))
+        sql = f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key IN ({marks})"
+        return list(await self._all(sql, keys))
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         row = await self._one(
@@ -240,7 +251,7 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
 
-    async def _all(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+    async def _all(self, sql: str, params: dict[str, Any] | list[str]) -> Iterable[sqlite3.Row]:
         """Run one statement to completion in a single hop to the database thread.
 
         (``execute`` then ``fetchall`` would be two hops, with other coroutines' statements
