@@ -1,12 +1,17 @@
 """``RedisDeletions``: the Redis backend's ``DeletionWatch``, over Redis pub/sub, so that every
 worker on every host learns of a delete before the deleting worker answers.
 
-Every delete PUBLISHes a nonce on ``<key_prefix>deletions`` (in a cluster, PUBLISH reaches the
-subscribers of every node) and then waits until this process's own subscription has received
-it: Redis writes a message to all subscribers in the same pass, so by then every other
-subscriber has it in its socket. Each subscriber counts messages as they arrive; the count is the
-version. Before a cached answer is served, ``version`` also looks at the subscription's socket:
-bytes waiting there (a message not yet read) make it ``None``, so the GET goes to Redis instead.
+Every delete PUBLISHes a nonce on ``<key_prefix>deletions`` and then waits until this process's
+own subscription has received it: Redis writes a message to all subscribers in the same pass,
+so by then every other subscriber has it in its socket. Each subscriber counts messages as they
+arrive; the count is the version. Before a cached answer is served, ``version`` also looks at
+the subscription's socket: bytes waiting there (a message not yet read) make it ``None``, so the
+GET goes to Redis instead.
+
+Every process subscribes and publishes at the one node the URL names (in a cluster, PUBLISH
+there reaches the subscribers of every node too): if that node is down, every subscription is
+down with it and nobody serves from a cache, so a delete that cannot publish still succeeds
+(this process drops its own subscription, to be safe).
 
 The subscription is a plain socket speaking the few RESP lines it needs (``asyncio.Protocol``:
 a message is counted the moment the event loop reads it, not when a task gets round to it).
@@ -24,7 +29,9 @@ import select
 import ssl
 from urllib.parse import unquote, urlsplit
 
-from .client import DRIVER_ERRORS, Connection
+from redis.asyncio import Redis
+
+from .client import DRIVER_ERRORS
 from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -72,10 +79,14 @@ class _Subscription(asyncio.Protocol):
 
 
 class RedisDeletions:
-    def __init__(self, settings: RedisSettings, redis: Connection) -> None:
+    def __init__(self, settings: RedisSettings) -> None:
         self.channel = f"{settings.key_prefix}deletions".encode()
         self._settings = settings
-        self._redis = redis
+        self._publisher = Redis.from_url(
+            settings.url,
+            socket_timeout=settings.socket_timeout,
+            socket_connect_timeout=settings.socket_connect_timeout,
+        )
         self._count = 0
         self._link: _Subscription | None = None  # set while subscribed
         self._fd = -1
@@ -99,12 +110,17 @@ class RedisDeletions:
     async def announce(self) -> None:
         """PUBLISH that snapshots were deleted and return once this process's subscription saw
         it (or, failing that within ``ECHO_TIMEOUT``, once the subscription is dropped: until
-        it is back nothing is cached here). Raises ``StorageUnavailable`` if PUBLISH fails."""
+        it is back nothing is cached here). Never raises."""
         nonce = secrets.token_hex(12).encode()
         echo = asyncio.get_running_loop().create_future()
         self._echoes[nonce] = echo
         try:
-            await self._redis.call(self._redis.client.publish(self.channel, nonce))
+            try:
+                await self._publisher.publish(self.channel, nonce)
+            except DRIVER_ERRORS as exc:
+                log.warning("Redis deletions: cannot publish (%s); resubscribing", exc)
+                self._drop()
+                return
             if self._link is not None:
                 try:
                     await asyncio.wait_for(echo, ECHO_TIMEOUT)
@@ -120,6 +136,8 @@ class RedisDeletions:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._drop()
+        with contextlib.suppress(*DRIVER_ERRORS):
+            await self._publisher.aclose()
 
     # -- the subscription ----------------------------------------------------------------------
 

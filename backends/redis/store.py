@@ -18,6 +18,7 @@ from snapshot_server.models import (
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
 
+from ..batching import ReadBatcher
 from .client import DRIVER_ERRORS, Connection
 from .deletions import RedisDeletions
 from .layout import KeySpace, live_meta, read_meta
@@ -26,6 +27,7 @@ from .settings import RedisSettings
 from .topology import Topology, topology_for
 
 _LIST_BATCH = 500  # index members fetched per round trip while listing
+_Read = tuple[bytes | None, bytes | None, bytes | None]  # a claim, and its body's id and bytes
 
 
 class RedisStore:
@@ -38,6 +40,7 @@ class RedisStore:
         self._keys: KeySpace = topology.keys
         self._org_usage = redis.script(ORG_USAGE)
         self.deletions: RedisDeletions | None = None  # set at open (``deletions.py``)
+        self._reads = ReadBatcher[_Read](self._fetch)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -61,7 +64,7 @@ class RedisStore:
             raise StorageUnavailable(
                 f"cannot connect to Redis at {redact_url(cfg.url)}: {exc}"
             ) from exc
-        store.deletions = RedisDeletions(cfg, redis)
+        store.deletions = RedisDeletions(cfg)
         await store.deletions.start()
         return store
 
@@ -74,16 +77,25 @@ class RedisStore:
         return record.stored_as(result)
 
     async def get(self, key: str, now: float) -> Snapshot:
-        pipe = self._redis.client.pipeline(transaction=False)
-        pipe.get(self._keys.claim(key))
-        pipe.hmget(self._keys.body(key), ["id", "body"])
-        raw, (body_id, body) = await self._redis.call(pipe.execute())
+        # Batched with the lookups that arrive meanwhile: one pipeline (``backends.batching``).
+        raw, body_id, body = await self._reads.get(key) or (None, None, None)
         meta = live_meta(raw, now, self._keys.claim(key))
         # The body must be this snapshot's: not yet written, or left by a deleted predecessor
         # of the same key, means "not found".
         if body is None or body_id != b"%d" % meta.id:
             raise SnapshotNotFound()
         return Snapshot(meta, body)
+
+    async def _fetch(self, keys: list[str]) -> dict[str, _Read]:
+        pipe = self._redis.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(self._keys.claim(key))
+            pipe.hmget(self._keys.body(key), ["id", "body"])
+        replies = await self._redis.call(pipe.execute())
+        return {
+            key: (raw, body_id, body)
+            for key, raw, (body_id, body) in zip(keys, replies[::2], replies[1::2], strict=True)
+        }
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         name = self._keys.delete_key(delete_key_hash)

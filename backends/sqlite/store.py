@@ -35,9 +35,9 @@ from snapshot_server.models import (
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
 
+from ..batching import ReadBatcher
 from ..deletions import LocalDeletions, SharedDeletions
 from .database import connect
-from .reads import ReadBatcher
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class SQLiteStore:
         # Beside the database file (``deletions.py``); a private in-memory database has only
         # this process to tell.
         self.deletions = deletions
-        self._reads = ReadBatcher(self._fetch)
+        self._reads = ReadBatcher[sqlite3.Row](self._fetch)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -147,10 +147,10 @@ class SQLiteStore:
             raise SnapshotNotFound()
         return snapshot
 
-    async def _fetch(self, keys: list[str]) -> list[sqlite3.Row]:
+    async def _fetch(self, keys: list[str]) -> dict[str, sqlite3.Row]:
         marks = ", ".join("?" * len(keys))
         sql = f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key IN ({marks})"
-        return list(await self._all(sql, keys))
+        return {row["key"]: row for row in await self._all(sql, keys)}
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         row = await self._one(

@@ -1,33 +1,35 @@
-"""``ReadBatcher``: concurrent reads by key share one hop to the database thread.
+"""``ReadBatcher``: concurrent reads by key share one trip to the storage.
 
-A store has one connection, and so one thread, for its statements; every statement is a hop
-there and back, and the way back waits for the event loop's thread to let go of the GIL. Under
-concurrent GETs the hops, not SQLite, set the pace. So lookups by key that arrive while a batch
-is in flight wait together and go as one ``WHERE key IN (...)`` statement.
+SQLite: a store has one connection, and so one thread, for its statements; every statement is a
+hop there and back, and the way back waits for the event loop's thread to let go of the GIL.
+Redis: every read is a round trip, and redis-py's per-command overhead is most of a GET's cost.
+Under concurrent GETs the trips, not the storage, set the pace. So lookups by key that arrive
+while a batch is in flight wait together and go as one statement (``WHERE key IN (...)``) or one
+pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Generic, TypeVar
 
-MAX_BATCH = 256  # keys per statement (SQLite allows 32766 variables)
+MAX_BATCH = 256  # keys per trip (SQLite allows 32766 variables)
 
-Fetch = Callable[[list[str]], Awaitable[list[sqlite3.Row]]]
+T = TypeVar("T")
 
 
-class ReadBatcher:
-    """``get(key)`` the row of ``key`` (or ``None``) through ``fetch(keys)``, which returns the
-    rows of any of ``keys`` (each row with a ``key`` column); one ``fetch`` runs at a time."""
+class ReadBatcher(Generic[T]):
+    """``get(key)`` what ``fetch(keys)`` found for ``key`` (or ``None``); ``fetch`` returns a
+    mapping from the keys it found; one ``fetch`` runs at a time."""
 
-    def __init__(self, fetch: Fetch) -> None:
+    def __init__(self, fetch: Callable[[list[str]], Awaitable[Mapping[str, T]]]) -> None:
         self._fetch = fetch
-        self._waiting: dict[str, asyncio.Future[sqlite3.Row | None]] = {}
+        self._waiting: dict[str, asyncio.Future[T | None]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    async def get(self, key: str) -> sqlite3.Row | None:
-        """The row of ``key``, or ``None``. Raises what ``fetch`` raised for its batch."""
+    async def get(self, key: str) -> T | None:
+        """What was found for ``key``, or ``None``. Raises what ``fetch`` raised for its batch."""
         future = self._waiting.get(key)
         if future is None:
             future = self._waiting[key] = asyncio.get_running_loop().create_future()
@@ -42,13 +44,12 @@ class ReadBatcher:
                 keys = list(self._waiting)[:MAX_BATCH]
                 batch = {key: self._waiting.pop(key) for key in keys}
                 try:
-                    rows = await self._fetch(keys)
+                    found = await self._fetch(keys)
                 except Exception as exc:
                     for future in batch.values():
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                found = {row["key"]: row for row in rows}
                 for key, future in batch.items():
                     if not future.done():
                         future.set_result(found.get(key))
