@@ -24,6 +24,8 @@ from snapshot_server.models import (
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
 
+from .deletions import LocalDeletions
+
 
 @dataclass(frozen=True, slots=True)
 class MemorySettings:
@@ -48,6 +50,7 @@ class MemoryStore:
         self._key_by_delete_hash: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._closed = False
+        self.deletions = LocalDeletions()
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -136,6 +139,7 @@ class MemoryStore:
     def _remove(self, meta: SnapshotMeta) -> None:
         del self._by_key[meta.key]
         del self._key_by_delete_hash[meta.delete_key_hash]
+        self.deletions.bump()
 
     def _check_open(self) -> None:
         if self._closed:

@@ -40,6 +40,7 @@ class ServerConfig:
     root_url: str = ""  # "" = http://{host}:{port}/
     max_body_bytes: int = 64 * 1024 * 1024
     workers: int = 1
+    response_cache_bytes: int = 32 * 1024 * 1024
 
     @property
     def public_root(self) -> str:
@@ -172,6 +173,7 @@ def _parse_server(s: Section) -> ServerConfig:
         root_url=root_url,
         max_body_bytes=s.get_int("max_body_bytes", d.max_body_bytes, lo=1024),
         workers=s.get_int("workers", d.workers, lo=1, hi=256),
+        response_cache_bytes=s.get_int("response_cache_bytes", d.response_cache_bytes, lo=0),
     )
     s.done()
     return cfg

@@ -137,17 +137,23 @@ class SnapshotService:
         external server failed; nothing is stored)."""
         return await self.store_create(self.prepare_create(identity, request))
 
+    def authorize_view(self, identity: Identity) -> None:
+        """Raise unless ``identity`` may view snapshots (before any lookup, cached or not)."""
+        anonymous_allowed = not self.config.snapshots.view_requires_auth
+        self._require(identity, "snapshots:read", anonymous_allowed=anonymous_allowed)
+
     async def view(self, identity: Identity, key: str) -> Snapshot:
         """The unexpired snapshot with view key ``key``; raises ``SnapshotNotFound`` otherwise
         (``PublishedElsewhere`` for an external snapshot, whose data is not here)."""
-        self._require(
-            identity,
-            "snapshots:read",
-            anonymous_allowed=not self.config.snapshots.view_requires_auth,
-        )
+        self.authorize_view(identity)
+        return await self.lookup(key, self.clock())
+
+    async def lookup(self, key: str, now: float) -> Snapshot:
+        """``view`` without the permission check (the caller made it): the unexpired snapshot
+        with view key ``key`` at ``now``; raises what ``view`` raises."""
         if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
-        snapshot = await self.store.get(key, self.clock())
+        snapshot = await self.store.get(key, now)
         if snapshot.meta.external:
             raise PublishedElsewhere(snapshot.meta.external_url)
         return snapshot

@@ -18,6 +18,7 @@ cannot read back as a snapshot (corrupt, truncated, foreign) is logged and treat
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self
 
@@ -53,11 +54,30 @@ class StoreSettings(Protocol):
         ...
 
 
+class DeletionWatch(Protocol):
+    """How a cache of snapshots learns of deletes made anywhere: this process, another worker,
+    another host (``SnapshotStore.deletions``)."""
+
+    def version(self) -> Hashable | None:
+        """A value that differs from every value read before once any snapshot of the store
+        may have been deleted (deleted by any process, or removed as expired) since that read.
+        Cheap enough to call on every GET. A delete changes it before the delete returns.
+        ``None`` while this cannot be known (a subscription is down): then nothing may be
+        served from a cache, nor added to one."""
+        ...
+
+
 class SnapshotStore(Protocol):
     Settings: ClassVar[type[StoreSettings]]
     shared_by_processes: ClassVar[bool]
     """Whether several processes (``serve --workers N``) may open the same storage and see one
     another's snapshots."""
+
+    @property
+    def deletions(self) -> DeletionWatch | None:
+        """Tells caches of this store's snapshots about deletes, or ``None``: this store cannot
+        tell, and its snapshots are not cached."""
+        ...
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:

@@ -5,6 +5,7 @@ Under the root (directories ``0o700``, files ``0o600``)::
     lock                              flock(2) target; held exclusively by every writer
     counter                           the last id handed out
     journal                           append-only listing journal (``journal``)
+    deletions                         rewritten by every delete (``backends.deletions``)
     records/ab/c/<sha256(key)>.rec    one file per snapshot; ab/c = its first three hex digits
     deletekeys/ab/c/<hash>.dk         one per deleteKey hash, naming the record's key
 
@@ -36,6 +37,7 @@ class Layout:
         self.lock = os.path.join(root, "lock")
         self.counter = os.path.join(root, "counter")
         self.journal = os.path.join(root, "journal")
+        self.deletions = os.path.join(root, "deletions")
         self.records = os.path.join(root, "records")
         self.deletekeys = os.path.join(root, "deletekeys")
 

@@ -27,6 +27,7 @@ from snapshot_server.models import (
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
 
+from ..deletions import SharedDeletions
 from .ops import SyncStore
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ class FilesystemStore:
         # cannot occupy every pool thread and starve the readers.
         self._write_lock = asyncio.Lock()
         self._closed = False
+        self.deletions: SharedDeletions | None = None  # set at open: ``deletions`` under the root
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -70,6 +72,7 @@ class FilesystemStore:
         root = store._sync.layout.root
         try:
             await store._run(store._sync.prepare)
+            store.deletions = await store._run(SharedDeletions, store._sync.layout.deletions)
         except BaseException as exc:
             executor.shutdown(wait=False)
             if isinstance(exc, StorageUnavailable) and isinstance(exc.__cause__, OSError):
@@ -97,11 +100,13 @@ class FilesystemStore:
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         async with self._write_lock:
-            return _found(await self._run(self._sync.delete, key, now, expect_id))
+            return _found(await self._deleting(self._sync.delete, key, now, expect_id))
 
     async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         async with self._write_lock:
-            return _found(await self._run(self._sync.delete_by_delete_key, delete_key_hash, now))
+            return _found(
+                await self._deleting(self._sync.delete_by_delete_key, delete_key_hash, now)
+            )
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         candidates = await self._run(self._sync.expired_candidates, now)
@@ -113,7 +118,7 @@ class FilesystemStore:
                 break
             batch = candidates[start : start + _EXPIRE_BATCH]
             async with self._write_lock:
-                removed += await self._run(
+                removed += await self._deleting(
                     self._sync.remove_expired, batch, now, limit - len(removed)
                 )
         return removed
@@ -129,6 +134,24 @@ class FilesystemStore:
         await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(self._executor.shutdown, wait=True)
         )
+        if self.deletions is not None:
+            self.deletions.close()
+
+    async def _deleting(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
+        """``_run`` a delete, then, before its caller answers, tell caches (``deletions``) if
+        it removed something (a truthy result) or its outcome is unknown (it raised)."""
+        try:
+            result = await self._run(func, *args)
+        except BaseException:
+            self._bump()
+            raise
+        if result:
+            self._bump()
+        return result
+
+    def _bump(self) -> None:
+        if self.deletions is not None:
+            self.deletions.bump()
 
     async def _run(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
         """``func(*args)`` on the pool: the store's one error boundary. ``OSError``, or any call

@@ -18,13 +18,16 @@ from snapshot_server.models import (
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
 
+from ..batching import ReadBatcher
 from .client import DRIVER_ERRORS, Connection
+from .deletions import RedisDeletions
 from .layout import KeySpace, live_meta, read_meta
 from .scripts import ORG_USAGE
 from .settings import RedisSettings
 from .topology import Topology, topology_for
 
 _LIST_BATCH = 500  # index members fetched per round trip while listing
+_Read = tuple[bytes | None, bytes | None, bytes | None]  # a claim, and its body's id and bytes
 
 
 class RedisStore:
@@ -36,6 +39,8 @@ class RedisStore:
         self._topology = topology
         self._keys: KeySpace = topology.keys
         self._org_usage = redis.script(ORG_USAGE)
+        self.deletions: RedisDeletions | None = None  # set at open (``deletions.py``)
+        self._reads = ReadBatcher[_Read](self._fetch)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -59,6 +64,8 @@ class RedisStore:
             raise StorageUnavailable(
                 f"cannot connect to Redis at {redact_url(cfg.url)}: {exc}"
             ) from exc
+        store.deletions = RedisDeletions(cfg)
+        await store.deletions.start()
         return store
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
@@ -70,16 +77,25 @@ class RedisStore:
         return record.stored_as(result)
 
     async def get(self, key: str, now: float) -> Snapshot:
-        pipe = self._redis.client.pipeline(transaction=False)
-        pipe.get(self._keys.claim(key))
-        pipe.hmget(self._keys.body(key), ["id", "body"])
-        raw, (body_id, body) = await self._redis.call(pipe.execute())
+        # Batched with the lookups that arrive meanwhile: one pipeline (``backends.batching``).
+        raw, body_id, body = await self._reads.get(key) or (None, None, None)
         meta = live_meta(raw, now, self._keys.claim(key))
         # The body must be this snapshot's: not yet written, or left by a deleted predecessor
         # of the same key, means "not found".
         if body is None or body_id != b"%d" % meta.id:
             raise SnapshotNotFound()
         return Snapshot(meta, body)
+
+    async def _fetch(self, keys: list[str]) -> dict[str, _Read]:
+        pipe = self._redis.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(self._keys.claim(key))
+            pipe.hmget(self._keys.body(key), ["id", "body"])
+        replies = await self._redis.call(pipe.execute())
+        return {
+            key: (raw, body_id, body)
+            for key, raw, (body_id, body) in zip(keys, replies[::2], replies[1::2], strict=True)
+        }
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         name = self._keys.delete_key(delete_key_hash)
@@ -144,9 +160,20 @@ class RedisStore:
         """Delete the snapshot whose stored metadata is ``raw``, if the view-key claim still
         holds exactly ``raw``: a newer snapshot of the same key has another id, so other bytes,
         and is left alone. Raises ``SnapshotNotFound`` if the snapshot is gone already."""
-        if not await self._topology.delete(raw, meta):
+        try:
+            deleted = await self._topology.delete(raw, meta)
+        except StorageUnavailable:
+            await self._announce()  # it may have happened
+            raise
+        if not deleted:
             raise SnapshotNotFound()  # a concurrent delete won, or the key holds a newer one
+        await self._announce()
         return meta
+
+    async def _announce(self) -> None:
+        """Tell every worker's cache, and return once they have it (``deletions.py``)."""
+        if self.deletions is not None:
+            await self.deletions.announce()
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         """See ``SnapshotStore.delete_expired``. Then lets the topology finish up to ``limit``
@@ -160,6 +187,8 @@ class RedisStore:
             ),
         )
         removed = await self._remove_expired(members)
+        if removed:
+            await self._announce()
         await self._topology.sweep(limit)
         return removed
 
@@ -191,4 +220,6 @@ class RedisStore:
         await self._topology.ping()
 
     async def aclose(self) -> None:
+        if self.deletions is not None:
+            await self.deletions.aclose()
         await self._redis.aclose()

@@ -11,6 +11,7 @@ hand, foreign) is logged and treated as absent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -34,6 +35,8 @@ from snapshot_server.models import (
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
 
+from ..batching import ReadBatcher
+from ..deletions import LocalDeletions, SharedDeletions
 from .database import connect
 from .group_commit import InsertBatcher
 
@@ -69,20 +72,40 @@ class SQLiteSettings(PathSettings):
     path: str = "snapshots.db"  # the database file; created, with its directories, if missing
 
 
+def _first(rows: list[sqlite3.Row]) -> sqlite3.Row:
+    if not rows:
+        raise SnapshotNotFound()
+    return rows[0]
+
+
 class SQLiteStore:
     Settings: ClassVar[type[StoreSettings]] = SQLiteSettings
     shared_by_processes: ClassVar[bool] = True
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+    def __init__(
+        self, db: aiosqlite.Connection, path: str, deletions: LocalDeletions | SharedDeletions
+    ) -> None:
         self._db = db
         self._path = path
         self._closed = False
         self._inserts = InsertBatcher(db)
+        # Beside the database file (``deletions.py``); a private in-memory database has only
+        # this process to tell.
+        self.deletions = deletions
+        self._reads = ReadBatcher[sqlite3.Row](self._fetch)
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
         path = SQLiteSettings.read(config.section()).path
-        return cls(await connect(path), path)
+        db = await connect(path)
+        if path == ":memory:":
+            return cls(db, path, LocalDeletions())
+        try:
+            deletions = await asyncio.to_thread(SharedDeletions, f"{path}-deletions")
+        except OSError as exc:
+            await db.close()
+            raise StorageUnavailable(f"cannot open {path}-deletions: {exc}") from exc
+        return cls(db, path, deletions)
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         # Every field by name (the INSERT uses what it needs; its id is SQLite's to choose),
@@ -93,11 +116,20 @@ class SQLiteStore:
         return record.stored_as(await self._inserts.insert(params))
 
     async def get(self, key: str, now: float) -> Snapshot:
-        row = await self._one(
-            f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key = :key AND {_UNEXPIRED}",
-            {"key": key, "now": now},
-        )
-        return self._checked(_snapshot, row)
+        # Batched with the lookups that arrive meanwhile (``reads.py``); expiry is checked
+        # here, against each caller's own ``now``.
+        row = await self._reads.get(key)
+        if row is None:
+            raise SnapshotNotFound()
+        snapshot = self._checked(_snapshot, row)
+        if snapshot.meta.is_expired(now):
+            raise SnapshotNotFound()
+        return snapshot
+
+    async def _fetch(self, keys: list[str]) -> dict[str, sqlite3.Row]:
+        marks = ", ".join("?" * len(keys))
+        sql = f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key IN ({marks})"
+        return {row["key"]: row for row in await self._all(sql, keys)}
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         row = await self._one(
@@ -129,29 +161,47 @@ class SQLiteStore:
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         # One statement: the row goes only if it is still the snapshot the caller read.
-        row = await self._one(
-            "DELETE FROM snapshot WHERE key = :key AND id = :id"
-            f" AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
-            {"key": key, "id": expect_id, "now": now},
+        row = _first(
+            await self._deleting(
+                "DELETE FROM snapshot WHERE key = :key AND id = :id"
+                f" AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
+                {"key": key, "id": expect_id, "now": now},
+            )
         )
         return self._checked(_meta, row)
 
     async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
-        row = await self._one(
-            f"DELETE FROM snapshot WHERE delete_key_hash = :hash AND {_UNEXPIRED}"
-            f" RETURNING {_META_COLUMNS}",
-            {"hash": delete_key_hash, "now": now},
+        row = _first(
+            await self._deleting(
+                f"DELETE FROM snapshot WHERE delete_key_hash = :hash AND {_UNEXPIRED}"
+                f" RETURNING {_META_COLUMNS}",
+                {"hash": delete_key_hash, "now": now},
+            )
         )
         return self._checked(_meta, row)
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
-        rows = await self._all(
+        rows = await self._deleting(
             "DELETE FROM snapshot WHERE id IN (SELECT id FROM snapshot"
             " WHERE expires IS NOT NULL AND expires <= :now ORDER BY expires LIMIT :limit)"
             f" RETURNING {_META_COLUMNS}",
             {"now": now, "limit": limit},
         )
         return self._valid(rows)
+
+    async def _deleting(self, sql: str, params: dict[str, Any]) -> list[sqlite3.Row]:
+        """Run a DELETE ... RETURNING (committed when it returns: autocommit) and, before
+        answering, tell caches (``deletions``) if it removed a row or its outcome is unknown.
+        A deleter answers only after this, so a GET that starts after the answer, in any process
+        on this host, finds the version moved."""
+        try:
+            rows = list(await self._all(sql, params))
+        except StorageUnavailable:
+            self.deletions.bump()
+            raise
+        if rows:
+            self.deletions.bump()
+        return rows
 
     async def org_usage(self, org_id: int, now: float) -> OrgUsage:
         # The triggers' running totals (see database.py), less the expired rows not yet
@@ -173,12 +223,14 @@ class SQLiteStore:
         if self._closed:
             return
         self._closed = True
+        if isinstance(self.deletions, SharedDeletions):
+            self.deletions.close()
         try:
             await self._db.close()
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
 
-    async def _all(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
+    async def _all(self, sql: str, params: dict[str, Any] | list[str]) -> Iterable[sqlite3.Row]:
         """Run one statement to completion in a single hop to the database thread.
 
         (``execute`` then ``fetchall`` would be two hops, with other coroutines' statements
@@ -193,10 +245,7 @@ class SQLiteStore:
             raise StorageUnavailable() from exc
 
     async def _one(self, sql: str, params: dict[str, Any]) -> sqlite3.Row:
-        rows = list(await self._all(sql, params))
-        if not rows:
-            raise SnapshotNotFound()
-        return rows[0]
+        return _first(list(await self._all(sql, params)))
 
     def _checked(self, parse: Callable[[sqlite3.Row], T], row: sqlite3.Row) -> T:
         """``parse(row)``; a row that is not a snapshot is logged and reported as absent."""

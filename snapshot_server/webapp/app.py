@@ -28,6 +28,7 @@ from ..service import SnapshotService
 from ..storage import SnapshotStore
 from ..viewer.page import setup_pages
 from .appkeys import (
+    ANSWERS,
     AUTHENTICATOR,
     CONFIG,
     METRICS,
@@ -37,9 +38,11 @@ from .appkeys import (
     STORE,
     UPLOADS,
 )
-from .middlewares import error_middleware, identity_middleware
+from .middlewares import error_middleware
 from .protocol import HANDLER_ARGS
+from .response_cache import ResponseCache
 from .routes import setup_routes
+from .snapshot_answers import SnapshotAnswer, SnapshotAnswers
 from .uploads import UploadGate
 
 log = logging.getLogger(__name__)
@@ -63,7 +66,7 @@ def create_app(
     where the rate limits count (default: this process's memory); it is called only when
     ``[limits] enabled``, and what it made is closed on shutdown."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, identity_middleware],
+        middlewares=[metrics_middleware, error_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
         client_max_size=config.server.max_body_bytes,
         # Carried by the app itself, so every runner serves it with aiohttp's own inflation of
@@ -115,9 +118,11 @@ def create_app(
         store = await open_store(config.storage)
         app[STORE] = store
         purge = dispatcher.submit if dispatcher is not None else None
-        app[SERVICE] = SnapshotService(
+        app[SERVICE] = service = SnapshotService(
             config, store, clock=clock, purge=purge, caps=caps, external=external
         )
+        cache = ResponseCache[SnapshotAnswer](config.server.response_cache_bytes, store.deletions)
+        app[ANSWERS] = SnapshotAnswers(service, cache)
         try:
             yield
         finally:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..metrics import Metrics
     from ..purge import PurgeDispatcher
     from ..viewer.page import PageRenderer
+    from .snapshot_answers import SnapshotAnswers
     from .uploads import UploadGate
 
 CONFIG = web.AppKey("config", Config)
@@ -36,5 +37,6 @@ PAGE_ERRORS: web.AppKey[Callable[[int, str], web.Response]] = web.AppKey("page_e
 """How an error is shown to a person (not on ``/api/``): set by the viewer, which owns HTML."""
 
 UPLOADS: web.AppKey[UploadGate] = web.AppKey("uploads")
+ANSWERS: web.AppKey[SnapshotAnswers] = web.AppKey("snapshot_answers")
 
 IDENTITY = web.RequestKey("identity", Identity)

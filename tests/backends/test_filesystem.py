@@ -42,7 +42,7 @@ async def test_root_dirs_and_files_are_private(
     assert len(dirs) == 2 + 2 * 2 * 5  # records/, deletekeys/, two shard levels per file
     assert {mode(d) for d in dirs} == {0o700}
     files = all_files(root)
-    assert len(files) == 3 + 2 * 5  # lock, counter, journal, a record and an index each
+    assert len(files) == 4 + 2 * 5  # lock, counter, journal, deletions, a record and an index each
     assert {mode(f) for f in files} == {0o600}
 
 
