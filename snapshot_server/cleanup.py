@@ -1,0 +1,92 @@
+"""The cleanup job: expired snapshots removed from storage, in chunks that yield.
+
+A store's ``delete_expired`` blocks whatever shares its resource while it runs: the event loop
+for the memory backend, the SQLite connection's thread (and the database's write lock) for
+SQLite, the Redis server for Redis, the root's lock for the filesystem. So a large backlog
+(say 100,000 snapshots expiring together) is removed in chunks whose size adapts to keep each
+one near ``CHUNK_SECONDS`` (purge hooks and log lines included), with a pause after each as
+long as the chunk took: requests are served between chunks, and the job never takes more
+than about half of the store's time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .clock import Clock, Sleep
+from .errors import SnapshotError
+from .models import SnapshotMeta
+from .storage import SnapshotStore
+
+if TYPE_CHECKING:
+    from .service import SnapshotService
+
+log = logging.getLogger(__name__)
+
+CHUNK_SECONDS = 0.005
+"""The time one chunk (a ``delete_expired`` call and its hooks) aims to take."""
+FIRST_CHUNK = 64
+"""Snapshots removed by the first chunk of a round (at most ``batch``); later chunks adapt."""
+
+Removed = Callable[[SnapshotMeta, str], None]
+"""Called as ``removed(meta, "expired")`` for each snapshot a chunk removed."""
+
+
+async def remove_expired(
+    store: SnapshotStore, clock: Clock, removed: Removed, *, batch: int = 1000
+) -> int:
+    """Remove every snapshot expired by ``clock()`` (read afresh for each chunk), in chunks of
+    at most ``batch``, yielding to the event loop between chunks; call ``removed`` for each.
+    Returns how many were removed. Raises what ``delete_expired`` raises (the snapshots of
+    earlier chunks stay removed)."""
+    chunk = max(1, min(batch, FIRST_CHUNK))
+    total = 0
+    while True:
+        started = time.perf_counter()
+        gone = await store.delete_expired(clock(), limit=chunk)
+        for meta in gone:
+            removed(meta, "expired")
+        took = time.perf_counter() - started
+        total += len(gone)
+        if len(gone) < chunk:
+            return total
+        chunk = _next_chunk(chunk, took, batch)
+        # Whatever waited for the store (or the loop) during the chunk goes first.
+        await asyncio.sleep(took)
+
+
+def _next_chunk(chunk: int, took: float, batch: int) -> int:
+    """The size of the next chunk after ``chunk`` snapshots took ``took`` seconds: scaled
+    towards ``CHUNK_SECONDS`` (at most doubled at once), between 1 and ``batch``."""
+    if took <= 0:
+        return min(batch, chunk * 2)
+    return max(1, min(batch, chunk * 2, int(chunk * CHUNK_SECONDS / took)))
+
+
+async def run_cleanup_job(
+    service: SnapshotService,
+    interval: float,
+    sleep: Sleep,
+    removed_count: Callable[[int], None] = lambda n: None,
+) -> None:
+    """Every ``interval`` seconds remove expired snapshots (``removed_count(n)`` is told how
+    many); storage errors are logged and the job carries on (the next round retries). Runs
+    until cancelled."""
+    while True:
+        await sleep(interval)
+        try:
+            count = await service.cleanup_expired()
+        except SnapshotError as exc:
+            log.warning("cleanup job: %s", exc.message)
+            continue
+        except Exception:
+            # A bug must not end the job for good: expired data would never be reclaimed.
+            log.exception("cleanup job failed; retrying next round")
+            continue
+        removed_count(count)
+        if count:
+            log.info("cleanup job removed %d expired snapshot(s)", count)
