@@ -32,6 +32,9 @@ CHUNK_SECONDS = 0.005
 FIRST_CHUNK = 64
 """Snapshots removed by the first chunk of a round (at most ``batch``); later chunks adapt."""
 
+stopwatch: Callable[[], float] = time.perf_counter
+"""What each chunk's time is measured with (monotonic seconds)."""
+
 Removed = Callable[[SnapshotMeta, str], None]
 """Called as ``removed(meta, "expired")`` for each snapshot a chunk removed."""
 
@@ -46,11 +49,11 @@ async def remove_expired(
     chunk = max(1, min(batch, FIRST_CHUNK))
     total = 0
     while True:
-        started = time.perf_counter()
+        started = stopwatch()
         gone = await store.delete_expired(clock(), limit=chunk)
         for meta in gone:
             removed(meta, "expired")
-        took = time.perf_counter() - started
+        took = stopwatch() - started
         total += len(gone)
         if len(gone) < chunk:
             return total
