@@ -106,22 +106,23 @@ class SyncStore:
 
     def list_snapshots(self, scope: ListScope, query: ListQuery, now: float) -> list[SnapshotMeta]:
         """See ``SnapshotStore.list_snapshots``. Takes the scope's matching journal entries in
-        id order up to the end of the page, and checks each against its record file (skipping
-        ghosts, for which more entries are taken)."""
+        id order up to the end of the page, and checks each against its record file, once per
+        entry (``Journal.committed``), skipping ghosts, for which more entries are taken."""
         wanted = query.offset + query.limit
-        committed: dict[int, bool] = {}
         count = wanted
+        checked: dict[int, bool] = {}
         while True:
             candidates = self.journal.matching(scope, now, query.needle, count)
             found: list[SnapshotMeta] = []
-            for meta in candidates:
+            for meta, known in candidates:
                 if len(found) == wanted:
                     break
-                if meta.id not in committed:
-                    committed[meta.id] = self.records.is_committed(meta)
-                if committed[meta.id]:
+                if not known and meta.id not in checked:
+                    checked[meta.id] = self.records.is_committed(meta)
+                if known or checked[meta.id]:
                     found.append(meta)
             if len(found) == wanted or len(candidates) < count:
+                self.journal.committed([i for i, ok in checked.items() if ok])
                 return found[query.offset :]
             count += wanted - len(found)  # ghosts took places in the page: take more
 

@@ -10,10 +10,11 @@ from contextlib import closing
 from pathlib import Path
 
 from backends.filesystem import FilesystemStore
-from backends.filesystem.format import encode_journal_add
+from backends.filesystem.disk import write_atomic
+from backends.filesystem.format import encode_journal_add, encode_record
 from backends.sqlite import SQLiteSettings, SQLiteStore, database
 from snapshot_server.config import StorageConfig
-from snapshot_server.models import ListQuery, ListScope
+from snapshot_server.models import ListQuery, ListScope, Snapshot
 from tests.backends.fs_support import config_for, journal_lines
 from tests.support import ManualClock, new_record
 
@@ -125,5 +126,32 @@ async def test_filesystem_page_skips_ghosts_and_still_fills(
         assert page == [first, *rest[:2]]
         page = await store.list_snapshots(ListScope(1), ListQuery("", 3, 2), clock())
         assert page == [rest[2]]
+    finally:
+        await store.aclose()
+
+
+async def test_filesystem_entry_listed_once_its_record_commits(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """An entry whose record is not there yet (an insert between its journal line and its
+    commit) is left out, and listed once the record is committed: only records found
+    committed are remembered as such."""
+    root = tmp_path / "fs"
+    store = await FilesystemStore.open(config_for(root))
+    try:
+        first = await store.insert(new_record(clock()))
+        pending = new_record(clock()).stored_as(first.id + 1)
+        with (root / "journal").open("ab") as journal:
+            journal.write(encode_journal_add(pending, 25))
+        page = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+        assert page == [first]
+        layout = store._sync.layout
+        path = layout.record_path(pending.key)
+        write_atomic(layout, path, encode_record(Snapshot(pending, b"{" + b" " * 23 + b"}")))
+        page = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+        assert page == [first, pending]
+        await store.delete(first.key, clock(), expect_id=first.id)
+        page = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+        assert page == [pending]
     finally:
         await store.aclose()
