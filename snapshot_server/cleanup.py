@@ -1,12 +1,13 @@
 """The cleanup job: expired snapshots removed from storage, in chunks that yield.
 
 A store's ``delete_expired`` blocks whatever shares its resource while it runs: the event loop
-for the memory backend, the SQLite connection's thread (and the database's write lock) for
-SQLite, the Redis server for Redis, the root's lock for the filesystem. So a large backlog
-(say 100,000 snapshots expiring together) is removed in chunks whose size adapts to keep each
-one near ``CHUNK_SECONDS`` (purge hooks and log lines included), with a pause after each as
-long as the chunk took: requests are served between chunks, and the job never takes more
-than about half of the store's time.
+for the memory backend, the Redis server for Redis, other writers for SQLite (its cleanup has
+a connection of its own, so reads go on) and for the filesystem. So a large backlog (say
+100,000 snapshots expiring together) is removed in chunks whose size adapts to keep each one
+near ``CHUNK_SECONDS`` (purge hooks and log lines included) but never below ``MIN_CHUNK``
+(where a chunk's fixed cost, a commit's fsync or a round trip, would dominate and the backlog
+would take for ever), with a pause after each as long as the chunk took: requests are served
+between chunks, and the job never takes more than about half of the store's time.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_SECONDS = 0.005
 """The time one chunk (a ``delete_expired`` call and its hooks) aims to take."""
-FIRST_CHUNK = 64
-"""Snapshots removed by the first chunk of a round (at most ``batch``); later chunks adapt."""
+MIN_CHUNK = 100
+"""The fewest snapshots a chunk asks for (unless ``batch`` is smaller): the first chunk of a
+round asks for this many, later ones adapt."""
 
 stopwatch: Callable[[], float] = time.perf_counter
 """What each chunk's time is measured with (monotonic seconds)."""
@@ -46,7 +48,7 @@ async def remove_expired(
     at most ``batch``, yielding to the event loop between chunks; call ``removed`` for each.
     Returns how many were removed. Raises what ``delete_expired`` raises (the snapshots of
     earlier chunks stay removed)."""
-    chunk = max(1, min(batch, FIRST_CHUNK))
+    chunk = max(1, min(batch, MIN_CHUNK))
     total = 0
     while True:
         started = stopwatch()
@@ -64,10 +66,9 @@ async def remove_expired(
 
 def _next_chunk(chunk: int, took: float, batch: int) -> int:
     """The size of the next chunk after ``chunk`` snapshots took ``took`` seconds: scaled
-    towards ``CHUNK_SECONDS`` (at most doubled at once), between 1 and ``batch``."""
-    if took <= 0:
-        return min(batch, chunk * 2)
-    return max(1, min(batch, chunk * 2, int(chunk * CHUNK_SECONDS / took)))
+    towards ``CHUNK_SECONDS`` (at most doubled at once), between ``MIN_CHUNK`` and ``batch``."""
+    aimed = chunk * 2 if took <= 0 else min(chunk * 2, int(chunk * CHUNK_SECONDS / took))
+    return max(1, min(batch, max(MIN_CHUNK, aimed)))
 
 
 async def run_cleanup_job(

@@ -66,24 +66,26 @@ async def test_views_are_served_between_chunks(clock: ManualClock) -> None:
 
 
 @pytest.mark.parametrize(
-    ("took", "expired", "limits"),
+    ("took", "limits"),
     [
         # Fast: doubled up to batch; the chunk that finds fewer than it asked for is the last.
-        (0.0, 1000, [64, 128, 200, 200, 200, 200, 200]),
-        # Ten times the aim: a tenth each time, never below 1.
-        (0.05, 72, [64, 6, 1, 1, 1]),
+        ({}, [100, 200, 400, 800, 1000, 1000, 1000]),
+        # A chunk of 800 took 4 times the aim: a quarter of it, then growing again.
+        ({3: 4}, [100, 200, 400, 800, 200, 400, 800, 1000, 1000]),
+        # Always slow: never below the floor.
+        ({n: 10 for n in range(20)}, [100] * 21),
     ],
 )
 async def test_chunks_follow_the_time_each_took(
-    clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
-    took: float,
-    expired: int,
-    limits: list[int],
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, took: dict[int, int], limits: list[int]
 ) -> None:
-    ticks = itertools.count()
-    monkeypatch.setattr(cleanup, "stopwatch", lambda: next(ticks) * took)
+    """``took`` maps a chunk's number to its time in multiples of the aim (else instant)."""
+    times = itertools.chain.from_iterable(
+        (0.0, took.get(n, 0) * cleanup.CHUNK_SECONDS) for n in itertools.count()
+    )
+    monkeypatch.setattr(cleanup, "stopwatch", lambda: next(times))
+    expired = sum(limits) - limits[-1] + limits[-1] // 2
     service, _live = await service_with_expired(clock, expired)
     assert isinstance(service.store, RecordingStore)
-    assert await service.cleanup_expired(batch=200) == expired
+    assert await service.cleanup_expired(batch=1000) == expired
     assert service.store.limits == limits
