@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock, Sleep
 from .errors import SnapshotError
-from .models import SnapshotMeta
 from .storage import SnapshotStore
 
 if TYPE_CHECKING:
@@ -37,24 +36,28 @@ round asks for this many, later ones adapt."""
 stopwatch: Callable[[], float] = time.perf_counter
 """What each chunk's time is measured with (monotonic seconds)."""
 
-Removed = Callable[[SnapshotMeta, str], None]
-"""Called as ``removed(meta, "expired")`` for each snapshot a chunk removed."""
+Purge = Callable[[str, str], None]
+"""Called as ``purge(key, "expired")`` for each snapshot a chunk removed."""
 
 
 async def remove_expired(
-    store: SnapshotStore, clock: Clock, removed: Removed, *, batch: int = 1000
+    store: SnapshotStore, clock: Clock, purge: Purge | None, *, batch: int = 1000
 ) -> int:
     """Remove every snapshot expired by ``clock()`` (read afresh for each chunk), in chunks of
-    at most ``batch``, yielding to the event loop between chunks; call ``removed`` for each.
-    Returns how many were removed. Raises what ``delete_expired`` raises (the snapshots of
-    earlier chunks stay removed)."""
+    at most ``batch``, yielding to the event loop between chunks; ``purge`` each, and log one
+    line per chunk (``snapshots deleted reason=expired ids=...``: a line per snapshot would
+    cost more than removing it from memory). Returns how many were removed. Raises what
+    ``delete_expired`` raises (the snapshots of earlier chunks stay removed)."""
     chunk = max(1, min(batch, MIN_CHUNK))
     total = 0
     while True:
         started = stopwatch()
         gone = await store.delete_expired(clock(), limit=chunk)
-        for meta in gone:
-            removed(meta, "expired")
+        if gone:
+            log.info("snapshots deleted reason=expired ids=%s", ",".join(str(m.id) for m in gone))
+        if purge is not None:
+            for meta in gone:
+                purge(meta.key, "expired")
         took = stopwatch() - started
         total += len(gone)
         if len(gone) < chunk:

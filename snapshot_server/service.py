@@ -279,7 +279,7 @@ class SnapshotService:
     async def cleanup_expired(self, batch: int = 1000) -> int:
         """Remove every expired snapshot now, in chunks of at most ``batch`` that yield to the
         event loop (``cleanup.remove_expired``); purge each. Returns how many."""
-        return await remove_expired(self.store, self.clock, self._after_delete, batch=batch)
+        return await remove_expired(self.store, self.clock, self._purge, batch=batch)
 
     def _after_delete(self, meta: SnapshotMeta, reason: str) -> None:
         log.info("snapshot deleted id=%d reason=%s", meta.id, reason)
