@@ -1,8 +1,8 @@
 """The cleanup job: expired snapshots removed from storage, in chunks that yield.
 
 A store's ``delete_expired`` blocks whatever shares its resource while it runs: the event loop
-for the memory backend, the Redis server for Redis, other writers for SQLite (its cleanup has
-a connection of its own, so reads go on) and for the filesystem. So a large backlog (say
+for the memory backend, the Redis server for Redis, the connection's thread (every request
+queues behind the chunk) for SQLite, other writers for the filesystem. So a large backlog (say
 100,000 snapshots expiring together) is removed in chunks whose size adapts to keep each one
 near ``CHUNK_SECONDS`` (purge hooks and log lines included) but never below ``MIN_CHUNK``
 (where a chunk's fixed cost, a commit's fsync or a round trip, would dominate and the backlog

@@ -2,10 +2,7 @@
 ``aiosqlite``; ``database`` opens the file and keeps its schema.
 
 Each method is one SQL statement (an insert that meets a taken key reads which one, then may
-retry), run to completion in one hop to the database thread. ``delete_expired`` runs on a
-connection of its own (opened on first use): a chunk of the cleanup job then waits for nobody's
-reads and holds up no reads (WAL readers never wait for the writer), only other writers, for
-the length of one chunk.
+retry), run to completion in one hop to the database thread.
 
 Errors. ``_all`` is the one boundary: every ``sqlite3.Error`` becomes ``StorageUnavailable``
 there, as does any call after ``aclose``. A row that does not read back as a snapshot (edited by
@@ -14,7 +11,6 @@ hand, foreign) is logged and treated as absent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable, Iterable
@@ -81,8 +77,6 @@ class SQLiteStore:
         self._db = db
         self._path = path
         self._closed = False
-        self._cleanup_db: aiosqlite.Connection | None = None  # delete_expired's own connection
-        self._cleanup_opening = asyncio.Lock()
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -177,19 +171,8 @@ class SQLiteStore:
             " WHERE expires IS NOT NULL AND expires <= :now ORDER BY expires LIMIT :limit)"
             f" RETURNING {_META_COLUMNS}",
             {"now": now, "limit": limit},
-            db=await self._cleanup_connection(),
         )
         return self._valid(rows)
-
-    async def _cleanup_connection(self) -> aiosqlite.Connection:
-        """The connection ``delete_expired`` uses: its own, but the main one for ``:memory:``
-        (another connection would see another database)."""
-        if self._path == ":memory:" or self._closed:
-            return self._db
-        async with self._cleanup_opening:
-            if self._cleanup_db is None:
-                self._cleanup_db = await connect(self._path)
-            return self._cleanup_db
 
     async def org_usage(self, org_id: int, now: float) -> OrgUsage:
         # The triggers' running totals (see database.py), less the expired rows not yet
@@ -212,16 +195,11 @@ class SQLiteStore:
             return
         self._closed = True
         try:
-            async with self._cleanup_opening:
-                if self._cleanup_db is not None:
-                    await self._cleanup_db.close()
             await self._db.close()
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
 
-    async def _all(
-        self, sql: str, params: dict[str, Any], db: aiosqlite.Connection | None = None
-    ) -> Iterable[sqlite3.Row]:
+    async def _all(self, sql: str, params: dict[str, Any]) -> Iterable[sqlite3.Row]:
         """Run one statement to completion in a single hop to the database thread.
 
         (``execute`` then ``fetchall`` would be two hops, with other coroutines' statements
@@ -231,7 +209,7 @@ class SQLiteStore:
         if self._closed:
             raise StorageUnavailable() from StoreClosed()
         try:
-            return await (db or self._db).execute_fetchall(sql, params)
+            return await self._db.execute_fetchall(sql, params)
         except sqlite3.Error as exc:
             raise StorageUnavailable() from exc
 
