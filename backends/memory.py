@@ -4,13 +4,20 @@ The smallest correct implementation of the ``SnapshotStore`` contract, used as t
 and for trying the server out. Nothing survives a restart and nothing is shared between workers.
 It stores objects, not bytes, so it has no corrupt data to meet and no driver to fail; after
 ``aclose`` it refuses every call as the others do.
+
+Costs. Listings walk one dict per scope (the org's, or the user's), in id order, and stop at the
+page's end: O(skipped + returned + expired not yet removed), whatever else the store holds.
+``delete_expired`` pops a heap ordered by expiry: O(removed log N), never a scan of the store.
+``org_usage`` scans every snapshot (the reference of what is counted; checked per create only
+while the caps are on).
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import ClassVar, Self, TypeVar
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import Section
@@ -25,6 +32,8 @@ from snapshot_server.models import (
 from snapshot_server.storage import OrgUsage, StoreSettings
 
 from .deletions import LocalDeletions
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,13 @@ class MemoryStore:
     def __init__(self) -> None:
         self._by_key: dict[str, Snapshot] = {}
         self._key_by_delete_hash: dict[str, str] = {}
+        # Listing indexes, id -> meta per org and per (org, user). Ids are handed out in
+        # insertion order and dicts keep it: each is in id order for free.
+        self._by_org: dict[int, dict[int, SnapshotMeta]] = {}
+        self._by_user: dict[tuple[int, int], dict[int, SnapshotMeta]] = {}
+        # (expires, id, key) of every expiring snapshot; entries of deleted ones stay until
+        # popped (checked against ``_by_key`` then).
+        self._expiring: list[tuple[float, int, str]] = []
         self._ids = itertools.count(1)
         self._closed = False
         self.deletions = LocalDeletions()
@@ -67,6 +83,10 @@ class MemoryStore:
         meta = record.stored_as(next(self._ids))
         self._by_key[record.meta.key] = Snapshot(meta, record.dashboard)
         self._key_by_delete_hash[record.meta.delete_key_hash] = record.meta.key
+        self._by_org.setdefault(meta.org_id, {})[meta.id] = meta
+        self._by_user.setdefault((meta.org_id, meta.user_id), {})[meta.id] = meta
+        if meta.expires is not None:
+            heapq.heappush(self._expiring, (meta.expires, meta.id, meta.key))
         return meta
 
     async def get(self, key: str, now: float) -> Snapshot:
@@ -82,11 +102,12 @@ class MemoryStore:
     ) -> list[SnapshotMeta]:
         self._check_open()
         needle = query.needle
-        # Dicts keep insertion order and ids are handed out in insertion order: id order, free.
+        if scope.user_id is None:
+            index = self._by_org.get(scope.org_id, {})
+        else:
+            index = self._by_user.get((scope.org_id, scope.user_id), {})
         matches = (
-            m
-            for m in (s.meta for s in self._by_key.values())
-            if scope.includes(m) and not m.is_expired(now) and needle in m.name.casefold()
+            m for m in index.values() if not m.is_expired(now) and needle in m.name.casefold()
         )
         return list(itertools.islice(matches, query.offset, query.offset + query.limit))
 
@@ -106,9 +127,14 @@ class MemoryStore:
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         self._check_open()
-        expired = [s.meta for s in self._by_key.values() if s.meta.is_expired(now)][:limit]
-        for meta in expired:
-            self._remove(meta)
+        expired: list[SnapshotMeta] = []
+        # self._expiring, not a local: _remove may rebuild it.
+        while self._expiring and len(expired) < limit and self._expiring[0][0] <= now:
+            _expires, snapshot_id, key = heapq.heappop(self._expiring)
+            snapshot = self._by_key.get(key)
+            if snapshot is not None and snapshot.meta.id == snapshot_id:
+                expired.append(snapshot.meta)
+                self._remove(snapshot.meta)
         return expired
 
     async def org_usage(self, org_id: int, now: float) -> OrgUsage:
@@ -129,6 +155,9 @@ class MemoryStore:
         self._closed = True
         self._by_key.clear()
         self._key_by_delete_hash.clear()
+        self._by_org.clear()
+        self._by_user.clear()
+        self._expiring.clear()
 
     def _live(self, key: str | None, now: float) -> Snapshot:
         snapshot = None if key is None else self._by_key.get(key)
@@ -140,7 +169,25 @@ class MemoryStore:
         del self._by_key[meta.key]
         del self._key_by_delete_hash[meta.delete_key_hash]
         self.deletions.bump()
+        _discard(self._by_org, meta.org_id, meta.id)
+        _discard(self._by_user, (meta.org_id, meta.user_id), meta.id)
+        if len(self._expiring) > 2 * len(self._by_key) + 1024:
+            # Mostly entries of deleted snapshots: rebuilt, so deletes cannot grow it for ever.
+            self._expiring = [
+                (s.meta.expires, s.meta.id, s.meta.key)
+                for s in self._by_key.values()
+                if s.meta.expires is not None
+            ]
+            heapq.heapify(self._expiring)
 
     def _check_open(self) -> None:
         if self._closed:
             raise StorageUnavailable() from StoreClosed()
+
+
+def _discard(indexes: dict[K, dict[int, SnapshotMeta]], scope: K, snapshot_id: int) -> None:
+    """Take ``snapshot_id`` out of the index of ``scope``, and an index left empty with it."""
+    index = indexes[scope]
+    del index[snapshot_id]
+    if not index:
+        del indexes[scope]

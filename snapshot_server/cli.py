@@ -24,7 +24,7 @@ from aiohttp import web
 
 from backends import check_storage, describe_storage, open_store, shared_by_processes, shared_limits
 
-from . import heap
+from . import heap, loops
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
@@ -199,7 +199,7 @@ def serve_command(args: argparse.Namespace) -> int:
     if config.server.workers > 1:
         return supervise(_worker, sockets, (config,), config.server.workers, on_ready=announce)
     try:
-        asyncio.run(serve_app(config, sockets, announce))
+        loops.run(serve_app(config, sockets, announce))
     except StorageUnavailable as exc:
         # A clear line for the operator instead of a traceback (e.g. Redis not running).
         print(f"error: storage unavailable: {exc.message}", file=sys.stderr)
@@ -274,6 +274,7 @@ async def serve_app(
     ``StorageUnavailable`` from opening the store propagates. A second signal changes nothing:
     a supervisor and the terminal may both send one, and the first one's shutdown proceeds."""
     loop = asyncio.get_running_loop()
+    log.info("event loop: %s", loops.describe(loop))
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -295,6 +296,6 @@ def _worker(link: WorkerLink, sockets: list[socket.socket], config: Config) -> N
     """One of ``serve --workers N``'s processes."""
     _setup_logging()
     try:
-        asyncio.run(serve_app(config, sockets, link.ready))
+        loops.run(serve_app(config, sockets, link.ready))
     except StorageUnavailable as exc:
         link.fail(f"storage unavailable: {exc.message}", EXIT_STORAGE)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from . import urls
 from .abuse.caps import OrgCaps
 from .auth import Identity
+from .cleanup import remove_expired
 from .clock import Clock
 from .config import Config
 from .creating import Created, CreateRequest, Creator, PreparedCreate
@@ -217,15 +218,9 @@ class SnapshotService:
         return await self.store.list_snapshots(scope, query, self.clock())
 
     async def cleanup_expired(self, batch: int = 1000) -> int:
-        """Remove every expired snapshot now (in batches); purge each. Returns how many."""
-        removed = 0
-        while True:
-            gone = await self.store.delete_expired(self.clock(), limit=batch)
-            for meta in gone:
-                self._after_delete(meta, "expired")
-            removed += len(gone)
-            if len(gone) < batch:
-                return removed
+        """Remove every expired snapshot now, in chunks of at most ``batch`` that yield to the
+        event loop (``cleanup.remove_expired``); purge each. Returns how many."""
+        return await remove_expired(self.store, self.clock, self._purge, batch=batch)
 
     def _after_delete(self, meta: SnapshotMeta, reason: str) -> None:
         log.info("snapshot deleted id=%d reason=%s", meta.id, reason)

@@ -141,8 +141,10 @@ class SnapshotStore(Protocol):
         ...
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
-        """Remove up to ``limit`` snapshots with ``expires <= now``; return what was removed
-        (so the caller can purge caches). Returns ``[]`` when nothing is expired.
+        """Remove up to ``limit`` snapshots with ``expires <= now``, earliest expiry first;
+        return what was removed (so the caller can purge caches). Returns ``[]`` when nothing
+        is expired. Its cost grows with ``limit``, not with the snapshots stored: the cleanup
+        job calls it in small chunks (``cleanup``).
         """
         ...
 

@@ -4,19 +4,29 @@ is ``redis`` on a cluster). The modules are found, not listed, and ``storage_con
 parametrized over all of them, so the contract and API suites run unchanged against each
 (``tests/contract/test_layout.py`` checks every registered backend has one).
 ``SNAPSHOT_TEST_BACKENDS=sqlite,redis`` narrows a run.
+
+Blocking calls on the event loop: ``SNAPSHOT_SERVER_SLOW_CALLBACK_MS=50 python -m pytest``
+runs every test's loop in asyncio debug mode, logging each callback that held it 50 ms or more
+(``Executing <...> took X seconds``); the servers the tests start inherit the variable and do
+the same (``snapshot_server.loops``). The tests' own reports are also appended to
+``$TMPDIR/snapshot-server-slow-callbacks.log`` (named in the run's header); a server's are in
+its log, under the run's ``--basetemp``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from backends import open_store
+from snapshot_server import loops
 from snapshot_server.config import StorageConfig
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock
@@ -57,6 +67,37 @@ def _only_read_inside_the_repository(event: str, args: tuple[object, ...]) -> No
 
 
 sys.addaudithook(_only_read_inside_the_repository)
+
+SLOW_CALLBACK_LOG = Path(tempfile.gettempdir()) / "snapshot-server-slow-callbacks.log"
+
+
+def _debug_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    loops.debug_from_environment(loop)
+    return loop
+
+
+if loops.slow_callback_seconds() is not None:
+
+    def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item
+    ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+        """Every test's loop in debug mode (see the module's docstring)."""
+        return {"debug": _debug_loop}
+
+    def pytest_configure(config: pytest.Config) -> None:
+        # pytest-asyncio's Runner sets its loop's debug flag from this option, after the
+        # factory made the loop: without it, debug mode would be switched off again.
+        config.option.asyncio_debug = True
+
+    def pytest_report_header(config: pytest.Config) -> str:
+        return f"asyncio debug mode; slow callbacks also appended to {SLOW_CALLBACK_LOG}"
+
+    _slow = logging.FileHandler(SLOW_CALLBACK_LOG, delay=True)
+    _slow.setLevel(logging.WARNING)
+    _slow.setFormatter(logging.Formatter("%(asctime)s %(process)d %(message)s"))
+    logging.getLogger("asyncio").addHandler(_slow)
+
 
 BACKENDS = tuple(
     b for b in os.environ.get("SNAPSHOT_TEST_BACKENDS", ",".join(ALL_BACKENDS)).split(",") if b

@@ -35,11 +35,13 @@ harmless debris. ``open`` removes stray temp files under the lock (no writer is 
 Costs (N = snapshots). get: one file read, the dashboard hashed to verify it; get_by_delete_key
 and delete: the same plus one tiny index read. insert: counter, index and record writes and one
 journal append (4 file + 3 directory fsyncs, ~5 ms on a VM disk), serialised across processes.
-list_snapshots: replays only journal lines appended since the last call, filters all N entries
-in memory, then reads the header of each match up to the end of the requested page. Measured
-with 100k snapshots: ~0.05 s for page 1 of 1000, ~0.15 s for page 5; memory ~0.7 KB per snapshot
-per worker process. delete_expired: an in-memory scan of the journal, then per removed record
-two unlinks and two directory fsyncs, in batches of 32 so writers are never held up for long.
+list_snapshots: replays only journal lines appended since the last call, walks the entries of
+the scope (org or user, kept in id order by ``scopes``) up to the end of the requested page, and
+reads the header of each one not yet found committed (``Journal.committed``: once per entry).
+Measured with 100k snapshots in one org: ~6 ms for page 1 of 100 the first time, ~0.1 ms after;
+memory ~0.8 KB per snapshot per worker process. delete_expired: the earliest expired entries
+from the per-org expiry lists (no scan), then per removed record two unlinks and two directory
+fsyncs, in batches of 32 so writers are never held up for long.
 org_usage: the journal's running totals per org, less the org's expired entries not yet removed
 (found by bisection); ghost entries count until ``delete_expired`` drops them.
 ``open``: one walk of the 4096 shard directories plus a full journal replay (~1 s at 100k); if
@@ -52,8 +54,9 @@ another user; a root others may read or write is narrowed to ``0o700`` (with a w
 
 A corrupt record (torn, truncated, edited) is logged and treated as absent: its dashboard is
 never returned, and an insert of its key replaces it. Listings check a record's header checksum
-and size, not the dashboard's checksum, so a record whose dashboard was
-damaged in place (same size) still appears in a list while get/get_by_delete_key/delete say 404.
+and size, not the dashboard's checksum, and only the first time they meet its entry, so a record
+damaged in place (its dashboard, or anything once listed) may still appear in a list while
+get/get_by_delete_key/delete say 404.
 """
 
 from .store import FilesystemSettings, FilesystemStore

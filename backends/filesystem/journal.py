@@ -23,12 +23,13 @@ import os
 import threading
 from collections.abc import Callable
 
-from snapshot_server.models import CorruptData, SnapshotMeta
+from snapshot_server.models import CorruptData, ListScope, SnapshotMeta
 from snapshot_server.storage import OrgUsage
 
 from .disk import open_file, stat_file, write_atomic
 from .format import JournalEntry, decode_journal_line, encode_journal_add
 from .layout import Layout
+from .scopes import ScopeIndex
 from .usage import OrgTally
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,46 @@ class Journal:
         self._lines = 0
         self._live: dict[int, JournalEntry] = {}
         self._tally = OrgTally()
+        self._scopes = ScopeIndex()
+        self._committed = set[int]()  # live entries whose records were found committed
 
     def entries(self) -> list[SnapshotMeta]:
         """Every live entry (ghosts included), after replaying what was appended since."""
         with self._lock:
             self._refresh()
             return [entry.meta for entry in self._live.values()]
+
+    def matching(
+        self, scope: ListScope, now: float, needle: str, count: int
+    ) -> list[tuple[SnapshotMeta, bool]]:
+        """The first ``count`` live entries of ``scope`` (ghosts included) in id order that are
+        unexpired at ``now`` and whose casefolded name contains ``needle``, each with whether
+        its record is known to be committed (``committed``), after replaying what was appended
+        since. Walks the scope's entries only up to the last one returned."""
+        found: list[tuple[SnapshotMeta, bool]] = []
+        with self._lock:
+            self._refresh()
+            for meta in self._scopes.entries(scope):
+                if len(found) == count:
+                    break
+                if not meta.is_expired(now) and needle in meta.name.casefold():
+                    found.append((meta, meta.id in self._committed))
+        return found
+
+    def committed(self, ids: list[int]) -> None:
+        """Note that the records of these live entries were found committed. An entry stays so
+        until its removal is journaled: ids are never reused, and only an insert, whose
+        record is committed after its journal line, can make a record hold an id. (Whether a
+        record is not committed yet is never noted: an insert may be just about to.)"""
+        with self._lock:
+            self._committed.update(i for i in ids if i in self._live)
+
+    def expired(self, now: float, count: int) -> list[SnapshotMeta]:
+        """The first ``count`` live entries (ghosts included) with ``expires <= now``, earliest
+        expiry first, after replaying what was appended since; never a scan of every entry."""
+        with self._lock:
+            self._refresh()
+            return [self._live[i].meta for i in self._tally.expired(now, count)]
 
     def usage(self, org_id: int, now: float) -> OrgUsage:
         """The org's live entries unexpired at ``now`` (ghosts included) and their dashboards'
@@ -148,14 +183,21 @@ class Journal:
                 gone = self._live.pop(entry, None)
                 if gone is not None:
                     self._tally.remove(gone)
+                    self._scopes.remove(gone.meta)
+                    self._committed.discard(entry)
                 continue
             replaced = self._live.get(entry.meta.id)
             if replaced is not None:
                 self._tally.remove(replaced)
+                self._scopes.remove(replaced.meta)
+                self._committed.discard(entry.meta.id)
             self._live[entry.meta.id] = entry
             self._tally.add(entry)
+            self._scopes.add(entry.meta)
         self._offset += end
 
     def _reset(self, ident: tuple[int, int] | None) -> None:
         self._ident, self._offset, self._lines, self._live = ident, 0, 0, {}
         self._tally = OrgTally()
+        self._scopes = ScopeIndex()
+        self._committed = set[int]()  # live entries whose records were found committed

@@ -105,25 +105,26 @@ class SyncStore:
         return None if meta is None or meta.is_expired(now) else meta
 
     def list_snapshots(self, scope: ListScope, query: ListQuery, now: float) -> list[SnapshotMeta]:
-        """See ``SnapshotStore.list_snapshots``. Filters the journal in memory, then checks the
-        entries up to the end of the page against their record files (skipping ghosts)."""
-        needle = query.needle
-        candidates = sorted(
-            (
-                m
-                for m in self.journal.entries()
-                if scope.includes(m) and not m.is_expired(now) and needle in m.name.casefold()
-            ),
-            key=lambda m: m.id,
-        )
+        """See ``SnapshotStore.list_snapshots``. Takes the scope's matching journal entries in
+        id order up to the end of the page, and checks each against its record file, once per
+        entry (``Journal.committed``), skipping ghosts, for which more entries are taken."""
         wanted = query.offset + query.limit
-        found: list[SnapshotMeta] = []
-        for meta in candidates:
-            if len(found) == wanted:
-                break
-            if self.records.is_committed(meta):
-                found.append(meta)
-        return found[query.offset :]
+        count = wanted
+        checked: dict[int, bool] = {}
+        while True:
+            candidates = self.journal.matching(scope, now, query.needle, count)
+            found: list[SnapshotMeta] = []
+            for meta, known in candidates:
+                if len(found) == wanted:
+                    break
+                if not known and meta.id not in checked:
+                    checked[meta.id] = self.records.is_committed(meta)
+                if known or checked[meta.id]:
+                    found.append(meta)
+            if len(found) == wanted or len(candidates) < count:
+                self.journal.committed([i for i, ok in checked.items() if ok])
+                return found[query.offset :]
+            count += wanted - len(found)  # ghosts took places in the page: take more
 
     def org_usage(self, org_id: int, now: float) -> OrgUsage:
         """See ``SnapshotStore.org_usage``: the journal's running totals (``usage``)."""
@@ -162,12 +163,10 @@ class SyncStore:
         self.journal.append(encode_journal_remove(meta.id), durable=False)
         self.journal.compact_if_worthwhile()
 
-    def expired_candidates(self, now: float) -> list[SnapshotMeta]:
-        """Journal entries with ``expires <= now``, earliest expiry first (ghosts included)."""
-        return sorted(
-            (m for m in self.journal.entries() if m.is_expired(now)),
-            key=lambda m: (m.expires, m.id),
-        )
+    def expired_candidates(self, now: float, count: int) -> list[SnapshotMeta]:
+        """The first ``count`` journal entries with ``expires <= now``, earliest expiry first
+        (ghosts included)."""
+        return self.journal.expired(now, count)
 
     def remove_expired(
         self, candidates: list[SnapshotMeta], now: float, limit: int

@@ -109,18 +109,18 @@ class FilesystemStore:
             )
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
-        candidates = await self._run(self._sync.expired_candidates, now)
         removed: list[SnapshotMeta] = []
         # In small batches, each under the lock on its own: a large cleanup (two unlinks and
         # two directory fsyncs per record) must not hold inserts and deletes back for long.
-        for start in range(0, len(candidates), _EXPIRE_BATCH):
-            if len(removed) >= limit:
+        # Every candidate taken leaves the journal (removed, or dropped as a ghost), so each
+        # round takes new ones.
+        while len(removed) < limit:
+            wanted = min(_EXPIRE_BATCH, limit - len(removed))
+            batch = await self._run(self._sync.expired_candidates, now, wanted)
+            if not batch:
                 break
-            batch = candidates[start : start + _EXPIRE_BATCH]
             async with self._write_lock:
-                removed += await self._deleting(
-                    self._sync.remove_expired, batch, now, limit - len(removed)
-                )
+                removed += await self._deleting(self._sync.remove_expired, batch, now, wanted)
         return removed
 
     async def ping(self) -> None:

@@ -11,6 +11,8 @@ commit) until ``delete_expired`` drops them, once expired.
 from __future__ import annotations
 
 import bisect
+import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -61,3 +63,13 @@ class OrgTally:
         return OrgUsage(
             org.snapshots - len(expired), org.bytes - sum(length for _, _, length in expired)
         )
+
+    def expired(self, now: float, count: int) -> list[int]:
+        """The ids of the first ``count`` entries expired by ``now`` (all orgs), earliest
+        expiry first: a merge of each org's expired prefix, O(orgs + count log orgs)."""
+        bound = (now, math.inf, math.inf)
+        prefixes = (
+            itertools.islice(org.expiring, bisect.bisect_right(org.expiring, bound))
+            for org in self._orgs.values()
+        )
+        return [entry_id for _, entry_id, _ in itertools.islice(heapq.merge(*prefixes), count)]

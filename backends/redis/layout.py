@@ -131,3 +131,30 @@ def read_meta(raw: bytes | str, name: str) -> SnapshotMeta | None:
     except CorruptData as exc:
         log.warning("ignoring corrupt snapshot metadata in %s: %s", name, exc)
         return None
+
+
+def matching(raw: bytes | str, name: str, now: float, needle: str) -> SnapshotMeta | None:
+    """The snapshot metadata ``raw`` (a member of listing index ``name``) if it is unexpired at
+    ``now`` and its casefolded name contains ``needle``; else ``None``. Foreign or corrupt data
+    is ``None`` too (logged when it could be listed).
+
+    The filters read the parsed JSON first; only a member that passes them is checked field by
+    field (``decode_meta``), so members a listing skips cost a parse, not a full check.
+    """
+    try:
+        fields = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        fields = None
+    if not isinstance(fields, dict):
+        return read_meta(raw, name)  # logs why it is not a snapshot's metadata
+    expires, title = fields.get("expires"), fields.get("name")
+    if isinstance(expires, int | float) and not isinstance(expires, bool) and expires <= now:
+        return None
+    if isinstance(title, str) and needle not in title.casefold():
+        return None
+    try:
+        meta = meta_from_fields(fields)
+    except CorruptData as exc:
+        log.warning("ignoring corrupt snapshot metadata in %s: %s", name, exc)
+        return None
+    return None if meta.is_expired(now) or needle not in meta.name.casefold() else meta

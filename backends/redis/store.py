@@ -21,12 +21,14 @@ from snapshot_server.storage import OrgUsage, StoreSettings
 from ..batching import ReadBatcher
 from .client import DRIVER_ERRORS, Connection
 from .deletions import RedisDeletions
-from .layout import KeySpace, live_meta, read_meta
+from .layout import KeySpace, live_meta, matching, read_meta
 from .scripts import ORG_USAGE
 from .settings import RedisSettings
 from .topology import Topology, topology_for
 
-_LIST_BATCH = 500  # index members fetched per round trip while listing
+# Index members fetched per round trip while listing: what the page still needs, within these.
+_LIST_MIN_BATCH = 100
+_LIST_MAX_BATCH = 1000
 _Read = tuple[bytes | None, bytes | None, bytes | None]  # a claim, and its body's id and bytes
 
 
@@ -108,31 +110,34 @@ class RedisStore:
 
         Filtering happens here, over the id-ordered index: a page costs reading every index
         member up to its last match, i.e. O(expired-but-unpruned + skipped + returned) members of
-        the org (or user) in batches of 500, each member a few hundred bytes of JSON.
+        the org (or user), each a few hundred bytes of JSON, fetched as many as the page still
+        needs at a time (at least ``_LIST_MIN_BATCH``). Only members that pass the filters are
+        checked field by field (``matching``); the others are merely parsed.
         """
         org, user = scope.org_id, scope.user_id
         index = self._keys.org(org) if user is None else self._keys.user(org, user)
-        needle, limit = query.needle, query.limit
+        limit = query.limit
         skip, found = query.offset, list[SnapshotMeta]()
         after = "-inf"
         while len(found) < limit:
+            want = min(_LIST_MAX_BATCH, max(_LIST_MIN_BATCH, skip + limit - len(found)))
             batch = cast(
                 list[tuple[bytes, float]],
                 await self._redis.call(
                     self._redis.client.zrangebyscore(
-                        index, after, "+inf", start=0, num=_LIST_BATCH, withscores=True
+                        index, after, "+inf", start=0, num=want, withscores=True
                     )
                 ),
             )
             for raw, _score in batch:
-                meta = read_meta(raw, index)
-                if meta is None or meta.is_expired(now) or needle not in meta.name.casefold():
+                meta = matching(raw, index, now, query.needle)
+                if meta is None:
                     continue
                 if skip:
                     skip -= 1
                 elif len(found) < limit:
                     found.append(meta)
-            if len(batch) < _LIST_BATCH:
+            if len(batch) < want:
                 break
             # Resume after the last id seen (exclusive), not at a rank, so concurrent inserts
             # and deletes never make a page skip or repeat an item. The score is the id, and is

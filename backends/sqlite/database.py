@@ -77,6 +77,16 @@ _MIGRATIONS: tuple[str, ...] = (
     END;
     CREATE INDEX snapshot_org_expires ON snapshot(org_id, expires) WHERE expires IS NOT NULL;
     """,
+    # Listing indexes in the listing's order (id), one per scope: an org's page (an Admin's)
+    # and a user's page are each a walk of one index range that stops at the page's end, not
+    # a sort of the whole org (the old (org_id, user_id, id) index gave the org's rows in user
+    # order). They cover the filters too (expiry, name), so rows that do not match are
+    # skipped in the index and only the page's rows are read from the table.
+    """
+    DROP INDEX snapshot_org_user;
+    CREATE INDEX snapshot_org_list ON snapshot(org_id, id, expires, name);
+    CREATE INDEX snapshot_user_list ON snapshot(org_id, user_id, id, expires, name);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -18,9 +18,9 @@ from ..abuse.caps import OrgCaps
 from ..abuse.rates import RateLimits
 from ..abuse.storage import LimiterStorage, close_storage, memory_storage
 from ..auth import TokenAuthenticator
+from ..cleanup import run_cleanup_job
 from ..clock import Clock, Sleep, system_clock
 from ..config import Config, StorageConfig
-from ..errors import SnapshotError
 from ..external.publishing import ExternalSnapshots
 from ..metrics import Metrics, metrics_middleware
 from ..purge import PurgeDispatcher, build_dispatcher
@@ -150,28 +150,3 @@ def create_app(
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(cleanup_job_ctx)
     return app
-
-
-async def run_cleanup_job(
-    service: SnapshotService,
-    interval: float,
-    sleep: Sleep,
-    removed_count: Callable[[int], None] = lambda n: None,
-) -> None:
-    """Every ``interval`` seconds remove expired snapshots (``removed_count(n)`` is told how
-    many); storage errors are logged and the job carries on (the next round retries). Runs
-    until cancelled."""
-    while True:
-        await sleep(interval)
-        try:
-            removed = await service.cleanup_expired()
-        except SnapshotError as exc:
-            log.warning("cleanup job: %s", exc.message)
-            continue
-        except Exception:
-            # A bug must not end the job for good: expired data would never be reclaimed.
-            log.exception("cleanup job failed; retrying next round")
-            continue
-        removed_count(removed)
-        if removed:
-            log.info("cleanup job removed %d expired snapshot(s)", removed)

@@ -11,10 +11,11 @@ import pytest
 from backends import open_store
 from backends.memory import MemoryStore
 from backends.sqlite import SQLiteSettings
+from snapshot_server.cleanup import run_cleanup_job
 from snapshot_server.config import StorageConfig
 from snapshot_server.models import Snapshot, SnapshotMeta
 from snapshot_server.storage import SnapshotStore
-from snapshot_server.webapp.app import create_app, run_cleanup_job
+from snapshot_server.webapp.app import create_app
 from snapshot_server.webapp.appkeys import SERVICE, STORE
 from tests.api.conftest import Client, MakeClient, api_config, auth, create
 from tests.support import ClientFactory, ManualClock, serve
