@@ -29,6 +29,7 @@ class FakeRemote:
     create_mode: str = "ok"
     delete_mode: str = "ok"
     redirect_to: str = ""
+    delete_base: str = ""  # the server its deleteUrls name ("": itself)
     fixed_key: str = ""
     seen: list[Seen] = field(default_factory=list)
     server: TestServer | None = None
@@ -59,7 +60,7 @@ class FakeRemote:
             "key": key,
             "deleteKey": delete_key,
             "url": f"{self.base}dashboard/snapshot/{key}",
-            "deleteUrl": f"{self.base}api/snapshots-delete/{delete_key}",
+            "deleteUrl": f"{self.delete_base or self.base}api/snapshots-delete/{delete_key}",
             "id": len(self.seen),
         }
         if mode == "garbage500":

@@ -257,3 +257,26 @@ async def test_shared_options_report_the_configured_publishing(
         "externalSnapshotName": "Publish to B",
         "externalEnabled": True,
     }
+
+
+async def test_a_deleteurl_naming_another_server_is_never_called(
+    remote: FakeRemote, publisher: Publisher
+) -> None:
+    # A remote (or whoever answers for it) could name any address as the deleteUrl, and a
+    # later local delete would make this server GET it: a request forged into the operator's
+    # network. Only external_snapshot_url's own server is called; the delete goes to its
+    # snapshots-delete route with the remote's deleteKey, as a Grafana-compatible server has.
+    victim = await start_fake()
+    try:
+        remote.delete_base = victim.base
+        client = await publisher(remote)
+        made = await create(client, external=True)
+        response = await client.get(f"/api/snapshots-delete/{made['deleteKey']}")
+        assert response.status == 200, await response.text()
+        assert victim.seen == []
+        (deleted,) = remote.requests("GET", "/api/snapshots-delete/")
+        assert await listed(client) == []
+    finally:
+        assert victim.server is not None
+        await victim.server.close()
+    assert deleted.path.rsplit("/", 1)[1] != made["deleteKey"]  # the remote's key, not ours
