@@ -4,6 +4,7 @@
 * No redirect is followed: a 3xx is a failure. The URLs we call come from config or from a
   remote's answer, and a redirect could send the request (and on create, the token) anywhere.
 * An answer is read up to ``MAX_ANSWER_BYTES`` and no further (after decompression).
+* No cookie is kept: what a remote sets for one request is never sent with another.
 * The token is sent only with the create request to ``external_snapshot_url``, never to a
   ``deleteUrl`` a remote chose (the deleteKey in it is the capability, as Grafana does).
 
@@ -34,6 +35,9 @@ class RemoteClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 trust_env=False,  # only the configured address, never a proxy from the env
+                # One client serves every user: a cookie a remote sets on one answer must not
+                # ride along on the next user's request, nor pile up here.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

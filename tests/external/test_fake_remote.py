@@ -280,3 +280,19 @@ async def test_a_deleteurl_naming_another_server_is_never_called(
         assert victim.server is not None
         await victim.server.close()
     assert deleted.path.rsplit("/", 1)[1] != made["deleteKey"]  # the remote's key, not ours
+
+
+async def test_cookies_a_remote_sets_are_never_sent_back(
+    remote: FakeRemote, publisher: Publisher
+) -> None:
+    # Publishes and deletes are made for many users over one client: a cookie one answer sets
+    # must not ride along on the next user's request (nor pile up in the server's memory).
+    remote.create_mode = "sets_cookie"
+    assert remote.server is not None  # by name: a cookie jar keeps no cookies of an IP address
+    client = await publisher(f"http://localhost:{remote.server.port}")
+    made = await create(client, external=True)
+    await create(client, external=True)
+    response = await client.get(f"/api/snapshots-delete/{made['deleteKey']}")
+    assert response.status == 200, await response.text()
+    assert len(remote.seen) == 3
+    assert all("Cookie" not in seen.headers for seen in remote.seen)
