@@ -172,7 +172,7 @@ async def test_remote_delete_failure_is_502_and_keeps_the_pointer(
     [
         ("garbage500", "failed to create the snapshot (HTTP 500)"),
         ("not_json", "its answer is not JSON"),
-        ("missing_fields", "its answer has no 'deleteKey'"),
+        ("missing_fields", "its answer has no usable 'deleteKey'"),
         ("unauthorized", "(HTTP 401): check snapshots.external_snapshot_token"),
         ("forbidden", "(HTTP 403): check snapshots.external_snapshot_token"),
         ("slow", "did not answer within 1 s"),

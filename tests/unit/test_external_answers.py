@@ -61,6 +61,9 @@ def test_a_good_answer_is_read() -> None:
         ({"key": None}, "'key'"),
         ({"key": "../../etc"}, "'key'"),
         ({"deleteKey": ""}, "'deleteKey'"),
+        ({"deleteKey": "k" * 5000}, "'deleteKey'"),  # it becomes part of a stored URL
+        ({"deleteKey": "a\r\nHost: evil"}, "'deleteKey'"),
+        ({"deleteKey": "a b"}, "'deleteKey'"),
         ({"url": "javascript:x"}, "'url'"),
         ({"deleteUrl": 5}, "'deleteUrl'"),
     ],
