@@ -49,7 +49,8 @@ def route_table() -> list[web.AbstractRouteDef]:
     return [
         *_both("POST", "/api/snapshots", api.create_snapshot),
         # Grafana appends "/api/snapshots" to its external_snapshot_url as written: one written
-        # with a trailing slash makes it POST here, and it follows no redirect for a POST.
+        # with a trailing slash makes it POST here. A redirect would not do: Go's client turns
+        # a POST redirected by 301/302 into a GET.
         web.post(GRAFANA_SLASHED_CREATE, api.create_snapshot, expect_handler=defer_continue),
         *_both("GET", "/api/snapshots", api.get_snapshot),  # empty key: 404
         *_both("DELETE", "/api/snapshots", api.delete_snapshot),  # empty key: 404

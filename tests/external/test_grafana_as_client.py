@@ -119,7 +119,7 @@ async def test_grafana_configured_with_a_trailing_slash_can_publish(
 ) -> None:
     # Grafana appends "/api/snapshots" to external_snapshot_url as written, so
     # "https://snapshots.example.com/" (the common way to write a URL) makes it POST to
-    # "//api/snapshots". It follows no redirect for a POST, so that path itself must create.
+    # "//api/snapshots". A redirect turns its POST into a GET: that path itself must create.
     app = create_app(api_config(storage_config, public_mode=True), open_store, clock=clock)
     client = await serve(aiohttp_client, app)
     base = str(client.make_url("/"))  # "http://127.0.0.1:port/", as a user would write it
