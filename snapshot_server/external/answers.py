@@ -9,7 +9,7 @@ we could have issued ourselves (``KEY_RE``), since it becomes the local record's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import orjson
@@ -53,7 +53,7 @@ def http_url(value: object) -> str | None:
     return value
 
 
-def _token_like(value: object) -> bool:
+def _token_like(value: object) -> TypeGuard[str]:
     """A short printable string without whitespace: a deleteKey may become part of the URL
     this server calls to delete (``settings.delete_url``)."""
     return (
