@@ -127,3 +127,8 @@ async def test_grafana_configured_with_a_trailing_slash_can_publish(
     response = await client.get(f"/api/snapshots/{answer['key']}")
     assert response.status == 200
     assert (await response.json())["dashboard"]["title"] == DASHBOARD["title"]
+    # and it is the API there too: a bad body is a JSON error, not a page for people
+    async with client.session.post(base + "/api/snapshots", data=b"{not json") as refused:
+        assert refused.status == 400
+        assert refused.content_type == "application/json"
+        assert (await refused.json())["message"]
