@@ -51,7 +51,7 @@ def route_table() -> list[web.AbstractRouteDef]:
         # Grafana appends "/api/snapshots" to its external_snapshot_url as written: one written
         # with a trailing slash makes it POST here. A redirect would not do: Go's client turns
         # a POST redirected by 301/302 into a GET.
-        web.post(GRAFANA_SLASHED_CREATE, api.create_snapshot, expect_handler=defer_continue),
+        *_both("POST", GRAFANA_SLASHED_CREATE, api.create_snapshot),
         *_both("GET", "/api/snapshots", api.get_snapshot),  # empty key: 404
         *_both("DELETE", "/api/snapshots", api.delete_snapshot),  # empty key: 404
         *_both("GET", "/api/snapshots/{key}", api.get_snapshot),
