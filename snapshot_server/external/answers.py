@@ -9,7 +9,7 @@ we could have issued ourselves (``KEY_RE``), since it becomes the local record's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import orjson
@@ -17,6 +17,7 @@ import orjson
 from ..models import KEY_RE
 
 MAX_URL_LENGTH = 2048
+MAX_DELETE_KEY_LENGTH = 256  # Grafana's are 32 characters
 COMPAT_GONE_MESSAGE = "Failed to get dashboard snapshot"
 """The 500 message Grafana's client reads as "already deleted" (``grafana_external_compat``)."""
 
@@ -52,6 +53,17 @@ def http_url(value: object) -> str | None:
     return value
 
 
+def _token_like(value: object) -> TypeGuard[str]:
+    """A short printable string without whitespace: a deleteKey may become part of the URL
+    this server calls to delete (``settings.delete_url``)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_DELETE_KEY_LENGTH
+        and value.isprintable()
+        and not any(c.isspace() for c in value)
+    )
+
+
 def parse_created(raw: bytes) -> Published:
     """The create answer ``raw`` (the body of a 200). Raises ``BadAnswer`` naming the first
     missing or unusable field."""
@@ -60,8 +72,8 @@ def parse_created(raw: bytes) -> Published:
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise BadAnswer("its answer has no usable 'key'")
     delete_key = body.get("deleteKey")
-    if not isinstance(delete_key, str) or not delete_key:
-        raise BadAnswer("its answer has no 'deleteKey'")
+    if not _token_like(delete_key):
+        raise BadAnswer("its answer has no usable 'deleteKey'")
     url = http_url(body.get("url"))
     if url is None:
         raise BadAnswer("its answer's 'url' is missing or not an absolute http(s) URL")

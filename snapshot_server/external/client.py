@@ -4,6 +4,7 @@
 * No redirect is followed: a 3xx is a failure. The URLs we call come from config or from a
   remote's answer, and a redirect could send the request (and on create, the token) anywhere.
 * An answer is read up to ``MAX_ANSWER_BYTES`` and no further (after decompression).
+* No cookie is kept: what a remote sets for one request is never sent with another.
 * The token is sent only with the create request to ``external_snapshot_url``, never to a
   ``deleteUrl`` a remote chose (the deleteKey in it is the capability, as Grafana does).
 
@@ -34,6 +35,9 @@ class RemoteClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 trust_env=False,  # only the configured address, never a proxy from the env
+                # One client serves every user: a cookie a remote sets on one answer must not
+                # ride along on the next user's request, nor pile up here.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
@@ -81,7 +85,7 @@ class RemoteClient:
                 f"{origin} answered more than {MAX_ANSWER_BYTES} bytes when asked to {doing}"
             ) from None
         except (aiohttp.ClientError, ValueError) as exc:
-            reason = str(exc) or type(exc).__name__
+            reason = _reason(exc, url)
             raise BadGateway(f"{origin} could not be reached to {doing}: {reason}") from None
 
 
@@ -98,6 +102,19 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
         if len(data) > MAX_ANSWER_BYTES:
             raise AnswerTooLarge()
     return bytes(data)
+
+
+def _reason(exc: Exception, url: str) -> str:
+    """What went wrong, without ``url``: aiohttp puts the URL in some errors' text (a malformed
+    answer's, an invalid URL's), and a deleteUrl's path holds the remote deleteKey, which must
+    not reach a 502 message or the log. One line, bounded in length."""
+    text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+    path = urlsplit(url).path if len(url) < 4096 else url
+    for part in (url, path):
+        if part and part != "/":
+            text = text.replace(part, "…")
+    text = " ".join(text.split())[:200]  # one line: part of it is the remote's own bytes
+    return text or type(exc).__name__
 
 
 def _refused(url: str, status: int, doing: str) -> BadGateway:

@@ -21,7 +21,7 @@ from ..errors import BadGateway, SnapshotError, SnapshotExists
 from ..models import NewSnapshot, SnapshotMeta, generate_key, hash_secret
 from ..storage import SnapshotStore
 from .client import RemoteClient
-from .settings import create_url
+from .settings import create_url, delete_url
 
 if TYPE_CHECKING:
     from ..creating import PreparedCreate
@@ -69,6 +69,9 @@ class ExternalSnapshots:
         except BadGateway as exc:
             log.warning("external snapshot not published: %s", exc.message)  # for the operator
             raise
+        remote_delete_url = delete_url(
+            self.config.external_snapshot_url, published.delete_url, published.delete_key
+        )
         delete_key = delete_key or generate_key()
         meta = SnapshotMeta(
             id=0,
@@ -79,7 +82,7 @@ class ExternalSnapshots:
             user_id=identity.user_id,
             external=True,
             external_url=published.url,
-            external_delete_url=published.delete_url,
+            external_delete_url=remote_delete_url,
             created=now,
             updated=now,
             expires=expires,
@@ -88,7 +91,7 @@ class ExternalSnapshots:
         try:
             stored = await store.insert(NewSnapshot(meta, NO_DASHBOARD))
         except SnapshotError as exc:
-            await self._withdraw(published.delete_url)
+            await self._withdraw(remote_delete_url)
             if isinstance(exc, SnapshotExists) and exc.field == "key" and published.key != key:
                 # The remote chose a key this store already holds: nothing the client can fix.
                 raise BadGateway(

@@ -17,8 +17,11 @@ def identity_of(request: web.Request) -> Identity:
 
 
 def is_api(request: web.Request) -> bool:
-    """``/api/...`` answers programs (JSON); everything else answers people."""
-    return request.path == "/api" or request.path.startswith("/api/")
+    """``/api/...`` answers programs (JSON); everything else answers people. Leading slashes
+    count as one: Grafana, given an external_snapshot_url with a trailing slash, calls
+    ``//api/snapshots``, and its errors are API errors too."""
+    path = "/" + request.path.lstrip("/")
+    return path == "/api" or path.startswith("/api/")
 
 
 def route_template(request: web.Request) -> str:

@@ -39,9 +39,10 @@ async def memory_client(aiohttp_client: ClientFactory, **snapshots: Any) -> Clie
 
 
 def canonical(path: str) -> str:
-    """A path as the comparison sees it: no trailing slash, parameters unnamed (the routes say
+    """A path as the comparison sees it: no trailing slash, leading slashes as one (Grafana's
+    ``//api/snapshots`` is the create operation), parameters unnamed (the routes say
     ``{delete_key}`` where the document says ``{deleteKey}``)."""
-    return re.sub(r"\{[^}]*\}", "{}", path.rstrip("/") or "/")
+    return re.sub(r"\{[^}]*\}", "{}", ("/" + path.lstrip("/")).rstrip("/") or "/")
 
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:

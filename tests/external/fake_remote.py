@@ -23,12 +23,13 @@ class Seen:
 @dataclass
 class FakeRemote:
     """``create_mode``: ok | garbage500 | not_json | missing_fields | unauthorized |
-    forbidden | slow | redirect | huge | huge_chunked | bad_url | fixed_key.
+    forbidden | slow | redirect | huge | huge_chunked | bad_url | sets_cookie | fixed_key.
     ``delete_mode``: ok | gone | fail."""
 
     create_mode: str = "ok"
     delete_mode: str = "ok"
     redirect_to: str = ""
+    delete_base: str = ""  # the server its deleteUrls name ("": itself)
     fixed_key: str = ""
     seen: list[Seen] = field(default_factory=list)
     server: TestServer | None = None
@@ -59,7 +60,7 @@ class FakeRemote:
             "key": key,
             "deleteKey": delete_key,
             "url": f"{self.base}dashboard/snapshot/{key}",
-            "deleteUrl": f"{self.base}api/snapshots-delete/{delete_key}",
+            "deleteUrl": f"{self.delete_base or self.base}api/snapshots-delete/{delete_key}",
             "id": len(self.seen),
         }
         if mode == "garbage500":
@@ -84,6 +85,10 @@ class FakeRemote:
             for _ in range(64):
                 await response.write(b" " * 16384)
             await response.write_eof()
+            return response
+        if mode == "sets_cookie":  # a session for whoever comes next from the same client
+            response = web.json_response(answer)
+            response.set_cookie("remote_session", secrets.token_hex(8), path="/")
             return response
         if mode == "bad_url":
             return web.json_response({**answer, "url": "javascript:alert(document.cookie)"})

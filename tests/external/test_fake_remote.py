@@ -172,7 +172,7 @@ async def test_remote_delete_failure_is_502_and_keeps_the_pointer(
     [
         ("garbage500", "failed to create the snapshot (HTTP 500)"),
         ("not_json", "its answer is not JSON"),
-        ("missing_fields", "its answer has no 'deleteKey'"),
+        ("missing_fields", "its answer has no usable 'deleteKey'"),
         ("unauthorized", "(HTTP 401): check snapshots.external_snapshot_token"),
         ("forbidden", "(HTTP 403): check snapshots.external_snapshot_token"),
         ("slow", "did not answer within 1 s"),
@@ -257,3 +257,42 @@ async def test_shared_options_report_the_configured_publishing(
         "externalSnapshotName": "Publish to B",
         "externalEnabled": True,
     }
+
+
+async def test_a_deleteurl_naming_another_server_is_never_called(
+    remote: FakeRemote, publisher: Publisher
+) -> None:
+    # A remote (or whoever answers for it) could name any address as the deleteUrl, and a
+    # later local delete would make this server GET it: a request forged into the operator's
+    # network. Only external_snapshot_url's own server is called; the delete goes to its
+    # snapshots-delete route with the remote's deleteKey, as a Grafana-compatible server has.
+    victim = await start_fake()
+    try:
+        remote.delete_base = victim.base
+        client = await publisher(remote)
+        made = await create(client, external=True)
+        response = await client.get(f"/api/snapshots-delete/{made['deleteKey']}")
+        assert response.status == 200, await response.text()
+        assert victim.seen == []
+        (deleted,) = remote.requests("GET", "/api/snapshots-delete/")
+        assert await listed(client) == []
+    finally:
+        assert victim.server is not None
+        await victim.server.close()
+    assert deleted.path.rsplit("/", 1)[1] != made["deleteKey"]  # the remote's key, not ours
+
+
+async def test_cookies_a_remote_sets_are_never_sent_back(
+    remote: FakeRemote, publisher: Publisher
+) -> None:
+    # Publishes and deletes are made for many users over one client: a cookie one answer sets
+    # must not ride along on the next user's request (nor pile up in the server's memory).
+    remote.create_mode = "sets_cookie"
+    assert remote.server is not None  # by name: a cookie jar keeps no cookies of an IP address
+    client = await publisher(f"http://localhost:{remote.server.port}")
+    made = await create(client, external=True)
+    await create(client, external=True)
+    response = await client.get(f"/api/snapshots-delete/{made['deleteKey']}")
+    assert response.status == 200, await response.text()
+    assert len(remote.seen) == 3
+    assert all("Cookie" not in seen.headers for seen in remote.seen)

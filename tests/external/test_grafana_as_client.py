@@ -13,8 +13,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from backends import open_store
+from snapshot_server.config import StorageConfig
+from snapshot_server.webapp.app import create_app
+from tests.api.conftest import api_config
 from tests.external.conftest import StorageToml, start
 from tests.processes import EDITOR_TOKEN, ServerProcess
+from tests.support import ClientFactory, ManualClock, serve
 
 GRAFANA_TIMEOUT = aiohttp.ClientTimeout(total=5)
 DASHBOARD = {"title": "From Grafana", "uid": "abc123", "panels": [{"id": 2, "type": "graph"}]}
@@ -25,9 +30,15 @@ class GrafanaRefused(Exception):
 
 
 async def grafana_create(
-    http: aiohttp.ClientSession, external_snapshot_url: str, headers: dict[str, str]
+    http: aiohttp.ClientSession,
+    external_snapshot_url: str,
+    headers: dict[str, str],
+    *,
+    append_as_grafana: bool = False,
 ) -> dict[str, str]:
-    """Grafana's create: the five keys, keys empty (generate), exactly 200, four fields read."""
+    """Grafana's create: the five keys, keys empty (generate), exactly 200, four fields read.
+    ``append_as_grafana``: the path appended to the URL exactly as written, trailing slash and
+    all (Grafana does; the other tests pass URLs written without one)."""
     message = {
         "name": "Grafana snapshot",
         "expires": 3600,
@@ -35,7 +46,8 @@ async def grafana_create(
         "key": "",
         "deleteKey": "",
     }
-    url = external_snapshot_url.rstrip("/") + "/api/snapshots"
+    base = external_snapshot_url if append_as_grafana else external_snapshot_url.rstrip("/")
+    url = base + "/api/snapshots"
     async with http.post(url, json=message, headers=headers) as response:
         if response.status != 200:
             raise GrafanaRefused(f"create status {response.status}")
@@ -100,3 +112,23 @@ async def test_grafana_with_a_token_when_public_mode_is_off(
         # counts as a failure: why public_mode turns the compat 500 on.
         with pytest.raises(GrafanaRefused, match="delete status 404"):
             await grafana_delete(http, made["deleteUrl"])
+
+
+async def test_grafana_configured_with_a_trailing_slash_can_publish(
+    aiohttp_client: ClientFactory, storage_config: StorageConfig, clock: ManualClock
+) -> None:
+    # Grafana appends "/api/snapshots" to external_snapshot_url as written, so
+    # "https://snapshots.example.com/" (the common way to write a URL) makes it POST to
+    # "//api/snapshots". A redirect turns its POST into a GET: that path itself must create.
+    app = create_app(api_config(storage_config, public_mode=True), open_store, clock=clock)
+    client = await serve(aiohttp_client, app)
+    base = str(client.make_url("/"))  # "http://127.0.0.1:port/", as a user would write it
+    answer = await grafana_create(client.session, base, {}, append_as_grafana=True)
+    response = await client.get(f"/api/snapshots/{answer['key']}")
+    assert response.status == 200
+    assert (await response.json())["dashboard"]["title"] == DASHBOARD["title"]
+    # and it is the API there too: a bad body is a JSON error, not a page for people
+    async with client.session.post(base + "/api/snapshots", data=b"{not json") as refused:
+        assert refused.status == 400
+        assert refused.content_type == "application/json"
+        assert (await refused.json())["message"]

@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from snapshot_server.external.answers import BadAnswer, http_url, is_deleted, parse_created
-from snapshot_server.external.settings import create_url, problems
+from snapshot_server.external.settings import create_url, delete_url, problems
 
 GOOD = {
     "key": "abcDEF123",
@@ -61,6 +61,9 @@ def test_a_good_answer_is_read() -> None:
         ({"key": None}, "'key'"),
         ({"key": "../../etc"}, "'key'"),
         ({"deleteKey": ""}, "'deleteKey'"),
+        ({"deleteKey": "k" * 5000}, "'deleteKey'"),  # it becomes part of a stored URL
+        ({"deleteKey": "a\r\nHost: evil"}, "'deleteKey'"),
+        ({"deleteKey": "a b"}, "'deleteKey'"),
         ({"url": "javascript:x"}, "'url'"),
         ({"deleteUrl": 5}, "'deleteUrl'"),
     ],
@@ -106,3 +109,39 @@ def test_create_url_has_one_slash(base: str) -> None:
 
 def test_a_path_prefix_is_kept() -> None:
     assert create_url("https://b.example/snap") == "https://b.example/snap/api/snapshots"
+
+
+@pytest.mark.parametrize(
+    ("base", "answered", "called"),
+    [
+        # on the configured server (default port spelled or not, host in any case): as answered
+        ("https://b.example", "https://B.example:443/api/snapshots-delete/k1", None),
+        ("http://b:3000/grafana/", "http://b:3000/grafana/api/snapshots-delete/k1", None),
+        # anywhere else: the configured server's route, never the named address
+        (
+            "http://b:3000",
+            "http://169.254.169.254/latest/meta-data",
+            "http://b:3000/api/snapshots-delete/k1",
+        ),
+        (
+            "http://b:3000/",
+            "http://b:3001/api/snapshots-delete/k1",
+            "http://b:3000/api/snapshots-delete/k1",
+        ),
+        (
+            "https://b/sub/",
+            "http://b/api/snapshots-delete/k1",
+            "https://b/sub/api/snapshots-delete/k1",
+        ),
+    ],
+)
+def test_a_delete_url_is_only_ever_on_the_configured_server(
+    base: str, answered: str, called: str | None
+) -> None:
+    assert delete_url(base, answered, "k1") == (called or answered)
+
+
+def test_a_derived_delete_url_quotes_the_remote_delete_key() -> None:
+    assert delete_url("http://b", "http://c/x", "a/../b?c") == (
+        "http://b/api/snapshots-delete/a%2F..%2Fb%3Fc"
+    )
