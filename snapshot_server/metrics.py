@@ -9,6 +9,7 @@ scrape through the shared port sees one worker; scrape each worker or sum over i
     snapshot_expired_removed_total                       snapshots removed by the cleanup job
     snapshot_purges_total{outcome}                       CDN purge deliveries and events
     snapshot_limited_total{limit}                        refused by a [limits] rate or cap
+    snapshot_response_cache_lookups_total{outcome}       GET answers from the cache: hit, miss
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.cache_lookups = Counter(
+            "snapshot_response_cache_lookups",
+            "Lookups of GET /api/snapshots/{key} answers: hit (served from this process's"
+            " response cache) or miss (read from storage).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self._cache_hits = self.cache_lookups.labels("hit")
+        self._cache_misses = self.cache_lookups.labels("miss")
+
         # The labelled children by label values: ``labels()`` validates and locks on every
         # call, a noticeable part of a cached GET; the label sets are few (routes x statuses).
         self._timers: dict[tuple[str, str], Histogram] = {}
@@ -71,6 +82,9 @@ class Metrics:
             counter = self.requests.labels(method, route, str(status))
             self._counters[method, route, status] = counter
         counter.inc()
+
+    def count_cache_lookup(self, hit: bool) -> None:
+        (self._cache_hits if hit else self._cache_misses).inc()
 
     def count_limited(self, limit: str) -> None:
         self.limited.labels(limit).inc()

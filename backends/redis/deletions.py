@@ -27,6 +27,7 @@ import logging
 import secrets
 import select
 import ssl
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis
@@ -53,8 +54,8 @@ class _Subscription(asyncio.Protocol):
         self.lost = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport (uvloop's is not registered as an ``asyncio.Transport`` subclass).
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         seen = self.tail + data
@@ -185,11 +186,12 @@ class RedisDeletions:
             tls = ssl.create_default_context() if url.scheme == "rediss" else None
             host, port = url.hostname or "127.0.0.1", url.port or 6379
             connecting = loop.create_connection(lambda: _Subscription(self), host, port, ssl=tls)
-        _transport, link = await asyncio.wait_for(connecting, timeout)
+        # The transport returned, not ``link.transport``: uvloop may call ``connection_made``
+        # only after this await has resumed.
+        transport, link = await asyncio.wait_for(connecting, timeout)
         hello = b""
         if url.password is not None:
             user = unquote(url.username or "default").encode()
             hello = _command(b"AUTH", user, unquote(url.password).encode())
-        assert link.transport is not None
-        link.transport.write(hello + _command(b"SUBSCRIBE", self.channel))
+        transport.write(hello + _command(b"SUBSCRIBE", self.channel))
         return link

@@ -122,7 +122,7 @@ def create_app(
             config, store, clock=clock, purge=purge, caps=caps, external=external
         )
         cache = ResponseCache[SnapshotAnswer](config.server.response_cache_bytes, store.deletions)
-        app[ANSWERS] = SnapshotAnswers(service, cache)
+        app[ANSWERS] = SnapshotAnswers(service, cache, metrics.count_cache_lookup)
         try:
             yield
         finally:

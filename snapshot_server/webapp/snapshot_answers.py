@@ -9,6 +9,7 @@ never served to a caller who may not see it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -100,9 +101,16 @@ def build_answer(service: SnapshotService, snapshot: Snapshot) -> SnapshotAnswer
 class SnapshotAnswers:
     """Finds the answer for a key: from the cache, or from the store (then kept)."""
 
-    def __init__(self, service: SnapshotService, cache: ResponseCache[SnapshotAnswer]) -> None:
+    def __init__(
+        self,
+        service: SnapshotService,
+        cache: ResponseCache[SnapshotAnswer],
+        count: Callable[[bool], None] = lambda hit: None,
+    ) -> None:
+        """``count(hit)`` is told of every lookup of a valid key: from the cache or not."""
         self.service = service
         self.cache = cache
+        self._count = count
 
     async def find(self, key: str) -> SnapshotAnswer:
         """The unexpired snapshot's answer; raises what ``SnapshotService.lookup`` raises
@@ -111,7 +119,9 @@ class SnapshotAnswers:
         now = self.service.clock()
         answer = self.cache.get(key)
         if answer is not None and not answer.is_expired(now):
+            self._count(True)
             return answer
+        self._count(False)
         stamp = self.cache.stamp()
         answer = build_answer(self.service, await self.service.lookup(key, now))
         self.cache.add(key, answer, stamp)

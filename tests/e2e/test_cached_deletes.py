@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.processes import ADMIN_TOKEN, EDITOR_TOKEN, ServerProcess
 from tests.redis_servers import RedisServer, free_port
@@ -65,6 +66,9 @@ async def test_a_delete_through_one_worker_is_seen_by_the_other(
                     for snapshot in made:
                         assert await status(base, snapshot["key"]) == 200
 
+            for base in (a, b):  # else this would prove nothing about a cache
+                assert await cache_hits(http, base) >= len(made) * (READS - 1)
+
             # By view key through a, then read at once through b (and a).
             async with http.delete(f"{a}api/snapshots/{made[0]['key']}", headers=ADMIN) as r:
                 assert r.status == 200
@@ -82,3 +86,17 @@ async def test_a_delete_through_one_worker_is_seen_by_the_other(
     finally:
         await first.stop()
         await second.stop()
+    for server in (first, second):
+        assert "Traceback" not in server.log(), server.log()[-3000:]
+
+
+async def cache_hits(http: aiohttp.ClientSession, base: str) -> float:
+    """The server's count of GET answers served from its response cache, from /metrics."""
+    async with http.get(f"{base}metrics") as response:
+        text = await response.text()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            hit = sample.labels == {"outcome": "hit"}
+            if sample.name == "snapshot_response_cache_lookups_total" and hit:
+                return sample.value
+    raise AssertionError("no snapshot_response_cache_lookups_total{outcome=hit} in /metrics")
