@@ -38,12 +38,24 @@ def retry_policy(cluster: bool) -> Retry:
     return Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 
 
+def is_driver_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means "Redis failed us" (a driver error or a broken connection)."""
+    if isinstance(exc, DRIVER_ERRORS):
+        return True
+    # On uvloop a write to a connection Redis has closed raises this RuntimeError from the
+    # transport, where asyncio's transport lets redis-py see a ConnectionError: the same
+    # broken connection, which must be a 503, not a 500.
+    return isinstance(exc, RuntimeError) and "handler is closed" in str(exc)
+
+
 @contextmanager
 def unavailable() -> Iterator[None]:
     """Turn any driver exception raised inside into ``StorageUnavailable``."""
     try:
         yield
-    except DRIVER_ERRORS as exc:
+    except Exception as exc:
+        if not is_driver_error(exc):
+            raise
         raise StorageUnavailable() from exc
 
 

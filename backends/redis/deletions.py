@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis
 
-from .client import DRIVER_ERRORS
+from .client import DRIVER_ERRORS, is_driver_error
 from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,9 @@ class RedisDeletions:
         try:
             try:
                 await self._publisher.publish(self.channel, nonce)
-            except DRIVER_ERRORS as exc:
+            except Exception as exc:
+                if not is_driver_error(exc):
+                    raise
                 log.warning("Redis deletions: cannot publish (%s); resubscribing", exc)
                 self._drop()
                 return
