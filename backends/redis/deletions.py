@@ -195,5 +195,7 @@ class RedisDeletions:
         if url.password is not None:
             user = unquote(url.username or "default").encode()
             hello = _command(b"AUTH", user, unquote(url.password).encode())
+        if transport.is_closing():  # Redis hung up at once (restarting); uvloop would raise
+            raise ConnectionResetError("Redis closed the connection")
         transport.write(hello + _command(b"SUBSCRIBE", self.channel))
         return link
