@@ -4,38 +4,16 @@ storage, or another host on the same Redis), whichever way the snapshot was dele
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.processes import ADMIN_TOKEN, EDITOR_TOKEN, ServerProcess
-from tests.redis_servers import RedisServer, free_port
-from tests.support import skip_or_fail
 
 EDITOR = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 READS = 5  # GETs through each server before the delete: enough to be served from its cache
-
-
-@pytest.fixture(params=["sqlite", "filesystem", "redis"])
-async def shared_storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f'[storage]\nbackend = "sqlite"\n[storage.sqlite]\npath = "{tmp_path}/s.db"'
-    elif request.param == "filesystem":
-        yield f'[storage]\nbackend = "filesystem"\n[storage.filesystem]\npath = "{tmp_path}/fs"'
-    else:
-        if shutil.which("redis-server") is None:
-            skip_or_fail("redis-server not installed")
-        server = RedisServer(tmp_path / "redis", free_port())
-        server.start()
-        try:
-            yield f'[storage]\nbackend = "redis"\n[storage.redis]\nurl = "{server.url}"'
-        finally:
-            server.stop()
 
 
 async def test_a_delete_through_one_worker_is_seen_by_the_other(

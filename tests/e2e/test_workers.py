@@ -10,39 +10,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.processes import ADMIN_TOKEN, EDITOR_TOKEN, ServerProcess
-from tests.redis_servers import RedisServer, free_port
-from tests.support import skip_or_fail
 
 EDITOR = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-@pytest.fixture(params=["sqlite", "filesystem", "redis"])
-async def shared_storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """TOML for a backend that several processes can share."""
-    if request.param == "sqlite":
-        yield f'[storage]\nbackend = "sqlite"\n[storage.sqlite]\npath = "{tmp_path}/s.db"'
-    elif request.param == "filesystem":
-        yield f'[storage]\nbackend = "filesystem"\n[storage.filesystem]\npath = "{tmp_path}/fs"'
-    else:
-        if shutil.which("redis-server") is None:
-            skip_or_fail("redis-server not installed")
-        server = RedisServer(tmp_path / "redis", free_port())
-        server.start()
-        try:
-            yield f'[storage]\nbackend = "redis"\n[storage.redis]\nurl = "{server.url}"'
-        finally:
-            server.stop()
 
 
 async def test_two_servers_share_one_store(shared_storage: str, tmp_path: Path) -> None:
