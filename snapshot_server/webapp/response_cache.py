@@ -31,7 +31,7 @@ class Sized(Protocol):
 
 
 E = TypeVar("E", bound=Sized)
-Stamp = tuple[int, Hashable]
+Stamp = Hashable
 
 
 class ResponseCache(Generic[E]):
@@ -43,7 +43,6 @@ class ResponseCache(Generic[E]):
         self._entries: OrderedDict[str, E] = OrderedDict()
         self._bytes = 0
         self._seen: Hashable | None = None  # the watch's version the entries are valid for
-        self._discards = 0  # bumped by ``discard``: a local delete is a delete too
 
     @property
     def enabled(self) -> bool:
@@ -71,8 +70,7 @@ class ResponseCache(Generic[E]):
         if not self.enabled:
             return None
         assert self._watch is not None
-        version = self._watch.version()
-        return None if version is None else (self._discards, version)
+        return self._watch.version()
 
     def add(self, key: str, entry: E, stamp: Stamp | None) -> bool:
         """Keep ``entry`` if nothing was deleted since ``stamp`` was taken; evict the least
@@ -90,13 +88,6 @@ class ResponseCache(Generic[E]):
             _key, evicted = self._entries.popitem(last=False)
             self._bytes -= evicted.size
         return True
-
-    def discard(self, key: str) -> None:
-        """Forget ``key`` (deleted here); lookups of it that are under way add nothing."""
-        self._discards += 1
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= old.size
 
     def clear(self) -> None:
         self._entries.clear()

@@ -88,14 +88,6 @@ def test_an_answer_read_while_a_delete_happened_is_not_kept() -> None:
     assert c.get("a") is None
 
 
-def test_a_local_discard_during_a_read_also_stops_the_add() -> None:
-    c, _ = cache()
-    stamp = c.stamp()
-    c.discard("a")
-    assert not c.add("a", Entry("a", 10), stamp)
-    assert c.get("a") is None
-
-
 def test_while_the_watch_cannot_tell_nothing_is_served_or_kept() -> None:
     watch = FlakyWatch()
     c = ResponseCache[Entry](100, watch)
