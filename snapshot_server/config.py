@@ -29,7 +29,13 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 ROLES = ("Viewer", "Editor", "Admin")
-SCOPES = ("snapshots:read", "snapshots:create", "snapshots:delete")
+SCOPES = (
+    "snapshots:read",
+    "snapshots:create",
+    "snapshots:delete",
+    "snapshots:write",  # rotate a key, PATCH name / expiry / password
+    "snapshots:capture",  # run a dashboard's Prometheus queries on create
+)
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -258,8 +264,9 @@ def token_config(
 
 
 def role_scopes(role: str) -> frozenset[str]:
-    """The Grafana RBAC scopes a role grants: Viewer reads; Editor and Admin also create and
-    delete (an Admin's reach over the whole org is decided by the service)."""
+    """The Grafana RBAC scopes a role grants: Viewer reads; Editor and Admin also create, delete,
+    write (rotate, update) and capture (an Admin's reach over the whole org is decided by the
+    service)."""
     if role == "Viewer":
         return frozenset({"snapshots:read"})
     return frozenset(SCOPES)
