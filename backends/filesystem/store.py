@@ -23,6 +23,7 @@ from snapshot_server.models import (
     ListScope,
     NewSnapshot,
     Snapshot,
+    SnapshotChanges,
     SnapshotMeta,
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
@@ -107,6 +108,23 @@ class FilesystemStore:
             return _found(
                 await self._deleting(self._sync.delete_by_delete_key, delete_key_hash, now)
             )
+
+    async def update(
+        self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
+    ) -> SnapshotMeta:
+        raise NotImplementedError("update: not yet on this backend (branch s14-store, in progress)")
+
+    async def rotate(
+        self,
+        key: str,
+        new_key: str,
+        now: float,
+        *,
+        expect_id: int,
+        updated: float,
+        grace_until: float | None,
+    ) -> SnapshotMeta:
+        raise NotImplementedError("rotate: not yet on this backend (branch s14-store, in progress)")
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         removed: list[SnapshotMeta] = []

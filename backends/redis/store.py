@@ -14,6 +14,7 @@ from snapshot_server.models import (
     ListScope,
     NewSnapshot,
     Snapshot,
+    SnapshotChanges,
     SnapshotMeta,
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
@@ -179,6 +180,23 @@ class RedisStore:
         """Tell every worker's cache, and return once they have it (``deletions.py``)."""
         if self.deletions is not None:
             await self.deletions.announce()
+
+    async def update(
+        self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
+    ) -> SnapshotMeta:
+        raise NotImplementedError("update: not yet on this backend (branch s14-store, in progress)")
+
+    async def rotate(
+        self,
+        key: str,
+        new_key: str,
+        now: float,
+        *,
+        expect_id: int,
+        updated: float,
+        grace_until: float | None,
+    ) -> SnapshotMeta:
+        raise NotImplementedError("rotate: not yet on this backend (branch s14-store, in progress)")
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         """See ``SnapshotStore.delete_expired``. Then lets the topology finish up to ``limit``

@@ -30,6 +30,7 @@ from snapshot_server.models import (
     ListScope,
     NewSnapshot,
     Snapshot,
+    SnapshotChanges,
     SnapshotMeta,
     meta_from_fields,
 )
@@ -179,6 +180,23 @@ class SQLiteStore:
             )
         )
         return self._checked(_meta, row)
+
+    async def update(
+        self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
+    ) -> SnapshotMeta:
+        raise NotImplementedError("update: not yet on this backend (branch s14-store, in progress)")
+
+    async def rotate(
+        self,
+        key: str,
+        new_key: str,
+        now: float,
+        *,
+        expect_id: int,
+        updated: float,
+        grace_until: float | None,
+    ) -> SnapshotMeta:
+        raise NotImplementedError("rotate: not yet on this backend (branch s14-store, in progress)")
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         rows = await self._deleting(
