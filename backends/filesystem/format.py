@@ -13,7 +13,7 @@ returned. Anything that fails a check raises ``CorruptData`` and is never return
 
 A delete-key index file is ``snapshot-deletekey/1 <key> <id>\\n``; the counter file is
 ``snapshot-counter/1 <last id>\\n``; a rotation alias file is
-``snapshot-alias/1 <old key> <id> <deleteKey hash> <grace deadline>\\n``. All are tiny and only ever
+``snapshot-alias/1 <old key> <id> <grace deadline>\\n``. All are tiny and only ever
 replaced atomically, but are parsed just as strictly.
 
 The journal is a sequence of lines ``<first 16 hex of sha256(PAYLOAD)> <PAYLOAD>\\n`` where
@@ -166,19 +166,18 @@ def decode_index(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AliasFile:
-    """A rotation alias: the old key ``key`` reaches snapshot ``snapshot_id`` (found through
-    its deleteKey's index, which a rotate points at the new key) while ``now < grace_until``,
-    once that snapshot has moved away from ``key``."""
+    """A rotation alias: the old key ``key`` reaches snapshot ``snapshot_id`` (wherever the
+    journal says it is) while ``now < grace_until``, once that snapshot has moved away from
+    ``key``."""
 
     key: str
     snapshot_id: int
-    delete_key_hash: str
     grace_until: float
 
 
 def encode_alias(alias: AliasFile) -> bytes:
     """The contents of a rotation alias file."""
-    fields = (alias.key, alias.snapshot_id, alias.delete_key_hash, repr(alias.grace_until))
+    fields = (alias.key, alias.snapshot_id, repr(alias.grace_until))
     return f"{_ALIAS_MAGIC}{' '.join(map(str, fields))}\n".encode("ascii")
 
 
@@ -186,12 +185,11 @@ def decode_alias(data: bytes) -> AliasFile:
     """A rotation alias file. Raises ``CorruptData``."""
     parts = _decode_line(data, _ALIAS_MAGIC).split(" ")
     try:
-        key, snapshot_id, delete_key_hash, until = parts
-        alias = AliasFile(key, int(snapshot_id), delete_key_hash, float(until))
+        key, snapshot_id, until = parts
+        alias = AliasFile(key, int(snapshot_id), float(until))
     except ValueError as exc:
         raise CorruptData("bad rotation alias") from exc
-    valid = KEY_RE.fullmatch(key) and HASH_RE.fullmatch(delete_key_hash)
-    if not valid or not snapshot_id.isdigit():
+    if not KEY_RE.fullmatch(key) or not snapshot_id.isdigit():
         raise CorruptData("bad rotation alias")
     return alias
 

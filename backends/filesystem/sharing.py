@@ -5,21 +5,23 @@ metadata (fsynced), then the record replaced atomically (the commit point), as a
 
 Rotate moves a record to the path of its new key. Under the write lock:
 
-1. a ``+`` journal line with the new metadata, fsynced (it replaces the entry of that id);
-2. the alias file of the old key (``aliases/<sha256(old key)>.alias``: id, deleteKey hash,
-   grace deadline; the deadline is the rotate's ``now`` when no grace is asked for);
+1. a ``+`` journal line with the new metadata, fsynced (it replaces the entry of that id, so
+   the journal names the new key from here on);
+2. the alias file of the old key (``aliases/<sha256(old key)>.alias``: old key, id, grace
+   deadline; the deadline is the rotate's ``now`` when no grace is asked for);
 3. the record written under the new key: the commit point;
 4. the delete-key index pointed at the new key;
 5. the old record removed, and, without a grace, the alias file too.
 
-An alias counts only once its snapshot has *moved*: the record its deleteKey's index leads to
-has the alias's id and another key. So until step 4 the old key serves the old record, from
-step 4 on the alias decides, and an alias whose snapshot was deleted (any way) is dead at once,
-its file swept later. A crash part-way leaves the alias file as the note of a rotate to finish
-or undo: ``resolve`` (at open, and in every cleanup round) finishes one whose new record was
-committed (steps 4-5) and undoes one whose was not (the journal entry put back); so a
-duplicate id resolves to one record. Until then a record found under an alias of its own id
-that has moved (a stale copy) is treated as absent.
+A snapshot has *moved* away from a key with an alias file once the journal names another key
+for its id and that key's record holds the id (step 3 done). Lookups follow that rule, so a
+record found under an alias of its own id counts until the commit and never after (a stale
+copy), an alias of a deleted snapshot (its id gone from the journal) is dead at once, and
+chained aliases (rotated twice) all lead to where the snapshot is now. A crash part-way leaves
+the alias file as the note of a rotate to finish or undo: ``resolve`` (at open, and in every
+cleanup round) finishes one that committed (steps 4-5), undoes one that did not (the journal
+entry put back), removes the stale copy of a snapshot deleted since, and drops alias files
+that can serve nothing more: a duplicate id always resolves to one record.
 """
 
 from __future__ import annotations
@@ -34,15 +36,16 @@ from .disk import remove, write_atomic
 from .format import AliasFile, encode_alias, encode_index, encode_journal_add, encode_record
 from .journal import Journal
 from .layout import Layout
-from .records import Records, read_alias
+from .records import Records, read_alias, read_index
 from .walk import iter_alias_files
 
 log = logging.getLogger(__name__)
 
 
 class Sharing:
-    """Update, rotate and the aliases of one root. Methods named as writes need the root's
-    lock held by the caller; the others are reads, lock-free like ``records``."""
+    """Update, rotate and the aliases of one root. The write methods (``update``, ``rotate``,
+    ``resolve``) need the root's lock held by the caller; the others are reads, lock-free like
+    ``records``."""
 
     def __init__(self, layout: Layout, journal: Journal, records: Records) -> None:
         self.layout = layout
@@ -52,27 +55,44 @@ class Sharing:
     # Reads.
 
     def current(self, key: str) -> Snapshot | None:
-        """The record of ``key`` (``Records.snapshot``), unless it is a stale copy of a
-        snapshot that has moved away from ``key`` (a rotate not yet finished)."""
+        """The record of ``key`` (``Records.snapshot``) if it is the snapshot's current one:
+        not a stale copy left under a key the snapshot has moved away from, nor the copy of a
+        snapshot deleted since."""
         snapshot = self.records.snapshot(key)
         if snapshot is None:
             return None
         alias = read_alias(self.layout, self.layout.alias_path(key))
-        if alias is not None and alias.snapshot_id == snapshot.meta.id and self._moved(key, alias):
-            return None
-        return snapshot
+        if alias is None or alias.snapshot_id != snapshot.meta.id:
+            return snapshot  # the usual case: one failed open()
+        entry = self.journal.entry(alias.snapshot_id)
+        if entry is None:
+            return None  # deleted since
+        return None if self._moved(key, alias) is not None else snapshot
 
     def lookup(self, key: str, now: float) -> Snapshot | None:
-        """What ``get`` serves for ``key``: its own record, or the snapshot ``key`` is a live
-        alias of (its ``meta.key`` the new key); expiry is the caller's to check."""
+        """What ``get`` serves for ``key``: its current record, or the snapshot ``key`` is a
+        live alias of (its ``meta.key`` the new key). Expiry is the caller's to check."""
         snapshot = self.records.snapshot(key)
         alias = read_alias(self.layout, self.layout.alias_path(key))
         if alias is None or (snapshot is not None and snapshot.meta.id != alias.snapshot_id):
             return snapshot  # the usual case, or a later snapshot under a dead alias's key
         moved = self._moved(key, alias)
-        if moved is None:
-            return snapshot  # not moved (yet): the alias says nothing
-        return moved if now < alias.grace_until else None
+        if moved is not None:
+            return moved if now < alias.grace_until else None
+        return None if snapshot is None else self.current(key)
+
+    def holding(self, delete_key_hash: str) -> Snapshot | None:
+        """The current record of the snapshot that holds ``delete_key_hash``, also while its
+        index still names the key a rotate moved it from (a rotate interrupted after its
+        commit)."""
+        snapshot = self.records.holding(delete_key_hash)
+        if snapshot is None or self.current(snapshot.meta.key) is not None:
+            return snapshot
+        entry = self.journal.entry(snapshot.meta.id)
+        moved = None if entry is None else self.records.snapshot(entry.key)
+        if moved is None or moved.meta.id != snapshot.meta.id:
+            return None
+        return moved
 
     def alias_holds(self, key: str, now: float) -> bool:
         """Whether ``key`` is a live alias at ``now`` (its snapshot moved, its grace running)."""
@@ -81,11 +101,12 @@ class Sharing:
 
     def _moved(self, key: str, alias: AliasFile) -> Snapshot | None:
         """The snapshot ``alias`` (stored under ``key``) names, if it has moved away from
-        ``key``; else ``None``."""
-        snapshot = self.records.holding(alias.delete_key_hash)
-        if snapshot is None or snapshot.meta.id != alias.snapshot_id or snapshot.meta.key == key:
+        ``key``: the journal names another key for it, whose record holds its id."""
+        entry = self.journal.entry(alias.snapshot_id)
+        if entry is None or entry.key == key:
             return None
-        return snapshot
+        snapshot = self.records.snapshot(entry.key)
+        return snapshot if snapshot is not None and snapshot.meta.id == alias.snapshot_id else None
 
     # Writes (the caller holds the root's lock).
 
@@ -129,7 +150,7 @@ class Sharing:
         old = snapshot.meta
         meta = dataclasses.replace(old, key=new_key, updated=updated)
         until = grace_until if grace_until is not None and grace_until > now else now
-        alias = AliasFile(key, old.id, old.delete_key_hash, until)
+        alias = AliasFile(key, old.id, until)
         layout = self.layout
         self.journal.append(encode_journal_add(meta, len(snapshot.dashboard)), durable=True)
         try:
@@ -146,8 +167,9 @@ class Sharing:
         return meta
 
     def resolve(self, now: float) -> None:
-        """Finish or undo every rotate a crash (or an I/O error) left half-done, and remove
-        alias files that can serve nothing any more (deadline passed, or snapshot gone)."""
+        """Finish or undo every rotate a crash (or an I/O error) left half-done, remove the
+        stale copy of a snapshot deleted since, and remove alias files that can serve nothing
+        more (deadline passed at ``now``, or snapshot gone)."""
         layout = self.layout
         for path in iter_alias_files(layout):
             alias = read_alias(layout, path)
@@ -156,26 +178,30 @@ class Sharing:
             old = self.records.snapshot(alias.key)
             if old is not None and old.meta.id == alias.snapshot_id:
                 self._resolve_interrupted(old, alias, now)
-                continue
-            holder = self.records.holder(alias.delete_key_hash)
-            if now >= alias.grace_until or holder is None or holder.id != alias.snapshot_id:
+            elif now >= alias.grace_until or self._moved(alias.key, alias) is None:
                 remove(layout, path)
 
     def _resolve_interrupted(self, old: Snapshot, alias: AliasFile, now: float) -> None:
         """The old record of ``alias``'s rotate is still there: finish the rotate if its new
-        record was committed (the journal, written first, names where), else undo it."""
+        record was committed (the journal, written first, names where), undo it if not, and
+        remove the old record if the snapshot has been deleted since."""
+        layout = self.layout
         entry = self.journal.entry(alias.snapshot_id)
         if entry is None:
-            return  # its journal entry is gone too (deleted meanwhile): nothing to decide
-        if entry.key != alias.key:
-            new = self.records.snapshot(entry.key)
-            if new is not None and new.meta.id == alias.snapshot_id:
+            log.warning("removing the stale copy of deleted snapshot %d", alias.snapshot_id)
+            remove(layout, layout.record_path(alias.key))
+            index_path = layout.index_path(old.meta.delete_key_hash)
+            if read_index(layout, index_path) == alias.key:
+                remove(layout, index_path)
+        elif entry.key != alias.key:
+            moved = self._moved(alias.key, alias)
+            if moved is not None:
                 log.warning("finishing an interrupted rotate of snapshot %d", entry.id)
-                self._finish(old.meta, new.meta, alias, now)
+                self._finish(old.meta, moved.meta, alias, now)
                 return
             log.warning("undoing an interrupted rotate of snapshot %d", entry.id)
             self._restore_entry(old)
-        remove(self.layout, self.layout.alias_path(alias.key))
+        remove(layout, layout.alias_path(alias.key))
 
     def _finish(self, old: SnapshotMeta, new: SnapshotMeta, alias: AliasFile, now: float) -> None:
         """Steps 4-5 of a committed rotate from ``old`` to ``new``."""
