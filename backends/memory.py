@@ -10,10 +10,15 @@ page's end: O(skipped + returned + expired not yet removed), whatever else the s
 ``delete_expired`` pops a heap ordered by expiry: O(removed log N), never a scan of the store.
 ``org_usage`` scans every snapshot (the reference of what is counted; checked per create only
 while the caps are on).
+
+Rotation aliases live in ``_aliases`` (old key -> the snapshot's id and the grace deadline) and are
+resolved through ``_key_by_id``; an alias past its deadline is dropped when next met, and all of a
+snapshot's aliases go with it when it is removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 from dataclasses import dataclass
@@ -23,10 +28,12 @@ from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import Section
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound, StorageUnavailable, StoreClosed
 from snapshot_server.models import (
+    UNCHANGED,
     ListQuery,
     ListScope,
     NewSnapshot,
     Snapshot,
+    SnapshotChanges,
     SnapshotMeta,
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
@@ -34,6 +41,15 @@ from snapshot_server.storage import OrgUsage, StoreSettings
 from .deletions import LocalDeletions
 
 K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    """An old view key a rotate left alive: it reaches snapshot ``snapshot_id`` while
+    ``now < grace_until``."""
+
+    snapshot_id: int
+    grace_until: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +77,12 @@ class MemoryStore:
         # insertion order and dicts keep it: each is in id order for free.
         self._by_org: dict[int, dict[int, SnapshotMeta]] = {}
         self._by_user: dict[tuple[int, int], dict[int, SnapshotMeta]] = {}
-        # (expires, id, key) of every expiring snapshot; entries of deleted ones stay until
-        # popped (checked against ``_by_key`` then).
-        self._expiring: list[tuple[float, int, str]] = []
+        self._key_by_id: dict[int, str] = {}
+        self._aliases: dict[str, _Alias] = {}
+        self._aliases_by_id: dict[int, set[str]] = {}
+        # (expires, id) of every expiring snapshot; entries of deleted snapshots, and entries an
+        # update of ``expires`` made stale, stay until popped (checked against the snapshot then).
+        self._expiring: list[tuple[float, int]] = []
         self._ids = itertools.count(1)
         self._closed = False
         self.deletions = LocalDeletions()
@@ -76,21 +95,26 @@ class MemoryStore:
     # No awaits inside these methods: each runs atomically on the event loop.
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
         self._check_open()
-        if record.meta.key in self._by_key:
+        # insert has no ``now``: the record's creation time is the service's now.
+        if record.meta.key in self._by_key or self._alias(record.meta.key, record.meta.created):
             raise SnapshotExists("key")
         if record.meta.delete_key_hash in self._key_by_delete_hash:
             raise SnapshotExists("deleteKey")
         meta = record.stored_as(next(self._ids))
         self._by_key[record.meta.key] = Snapshot(meta, record.dashboard)
         self._key_by_delete_hash[record.meta.delete_key_hash] = record.meta.key
+        self._key_by_id[meta.id] = meta.key
         self._by_org.setdefault(meta.org_id, {})[meta.id] = meta
         self._by_user.setdefault((meta.org_id, meta.user_id), {})[meta.id] = meta
         if meta.expires is not None:
-            heapq.heappush(self._expiring, (meta.expires, meta.id, meta.key))
+            heapq.heappush(self._expiring, (meta.expires, meta.id))
         return meta
 
     async def get(self, key: str, now: float) -> Snapshot:
         self._check_open()
+        alias = None if key in self._by_key else self._alias(key, now)
+        if alias is not None:
+            key = self._key_by_id[alias.snapshot_id]
         return self._live(key, now)
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
@@ -125,14 +149,55 @@ class MemoryStore:
         self._remove(meta)
         return meta
 
+    async def update(
+        self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
+    ) -> SnapshotMeta:
+        self._check_open()
+        snapshot = self._live(key, now)
+        if snapshot.meta.id != expect_id:
+            raise SnapshotNotFound()
+        meta = changes.applied_to(snapshot.meta)
+        self._replace(snapshot, meta)
+        if changes.expires is not UNCHANGED and meta.expires is not None:
+            heapq.heappush(self._expiring, (meta.expires, meta.id))
+        return meta
+
+    async def rotate(
+        self,
+        key: str,
+        new_key: str,
+        now: float,
+        *,
+        expect_id: int,
+        updated: float,
+        grace_until: float | None,
+    ) -> SnapshotMeta:
+        self._check_open()
+        snapshot = self._live(key, now)
+        if snapshot.meta.id != expect_id:
+            raise SnapshotNotFound()
+        if new_key in self._by_key or self._alias(new_key, now):
+            raise SnapshotExists("key")
+        meta = dataclasses.replace(snapshot.meta, key=new_key, updated=updated)
+        del self._by_key[key]
+        self._key_by_delete_hash[meta.delete_key_hash] = new_key
+        self._key_by_id[meta.id] = new_key
+        self._replace(snapshot, meta)
+        if grace_until is not None and grace_until > now:
+            self._aliases[key] = _Alias(meta.id, grace_until)
+            self._aliases_by_id.setdefault(meta.id, set()).add(key)
+        return meta
+
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         self._check_open()
         expired: list[SnapshotMeta] = []
         # self._expiring, not a local: _remove may rebuild it.
         while self._expiring and len(expired) < limit and self._expiring[0][0] <= now:
-            _expires, snapshot_id, key = heapq.heappop(self._expiring)
-            snapshot = self._by_key.get(key)
-            if snapshot is not None and snapshot.meta.id == snapshot_id:
+            _expires, snapshot_id = heapq.heappop(self._expiring)
+            key = self._key_by_id.get(snapshot_id)
+            snapshot = None if key is None else self._by_key[key]
+            # A stale entry (an update moved the expiry) leaves a snapshot that is not expired.
+            if snapshot is not None and snapshot.meta.is_expired(now):
                 expired.append(snapshot.meta)
                 self._remove(snapshot.meta)
         return expired
@@ -157,6 +222,9 @@ class MemoryStore:
         self._key_by_delete_hash.clear()
         self._by_org.clear()
         self._by_user.clear()
+        self._key_by_id.clear()
+        self._aliases.clear()
+        self._aliases_by_id.clear()
         self._expiring.clear()
 
     def _live(self, key: str | None, now: float) -> Snapshot:
@@ -165,16 +233,42 @@ class MemoryStore:
             raise SnapshotNotFound()
         return snapshot
 
+    def _alias(self, key: str, now: float) -> _Alias | None:
+        """The live alias ``key`` (its snapshot still stored), or ``None``; a dead one is
+        dropped."""
+        alias = self._aliases.get(key)
+        if alias is None:
+            return None
+        if now < alias.grace_until and alias.snapshot_id in self._key_by_id:
+            return alias
+        del self._aliases[key]
+        aliases = self._aliases_by_id.get(alias.snapshot_id)
+        if aliases is not None:
+            aliases.discard(key)
+            if not aliases:
+                del self._aliases_by_id[alias.snapshot_id]
+        return None
+
+    def _replace(self, old: Snapshot, meta: SnapshotMeta) -> None:
+        """Store ``meta`` for the snapshot ``old`` was, under ``meta.key``, in every index."""
+        self._by_key[meta.key] = Snapshot(meta, old.dashboard)
+        self._by_org[meta.org_id][meta.id] = meta
+        self._by_user[(meta.org_id, meta.user_id)][meta.id] = meta
+        self.deletions.bump()  # a cached GET of the old meta or key must not be served
+
     def _remove(self, meta: SnapshotMeta) -> None:
         del self._by_key[meta.key]
         del self._key_by_delete_hash[meta.delete_key_hash]
+        del self._key_by_id[meta.id]
+        for alias in self._aliases_by_id.pop(meta.id, ()):
+            del self._aliases[alias]
         self.deletions.bump()
         _discard(self._by_org, meta.org_id, meta.id)
         _discard(self._by_user, (meta.org_id, meta.user_id), meta.id)
         if len(self._expiring) > 2 * len(self._by_key) + 1024:
             # Mostly entries of deleted snapshots: rebuilt, so deletes cannot grow it for ever.
             self._expiring = [
-                (s.meta.expires, s.meta.id, s.meta.key)
+                (s.meta.expires, s.meta.id)
                 for s in self._by_key.values()
                 if s.meta.expires is not None
             ]

@@ -6,13 +6,14 @@ Times are POSIX seconds (float, UTC). ``expires is None`` means the snapshot nev
 from __future__ import annotations
 
 import dataclasses
+import enum
 import hashlib
 import re
 import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -42,6 +43,9 @@ class SnapshotMeta:
     updated: float
     expires: float | None
     etag: str
+    password_hash: str = ""
+    """"" when the snapshot has no password; otherwise the argon2id PHC string the web layer
+    made from it. Stores keep it as opaque text."""
 
     def is_expired(self, now: float) -> bool:
         """A snapshot is expired from the instant ``expires <= now``: from then on it is absent
@@ -72,6 +76,42 @@ class NewSnapshot:
     def stored_as(self, snapshot_id: int) -> SnapshotMeta:
         """The metadata of this record once stored under ``snapshot_id``."""
         return dataclasses.replace(self.meta, id=snapshot_id)
+
+
+class Unchanged(enum.Enum):
+    """The type of ``UNCHANGED``: a field of ``SnapshotChanges`` that ``None`` cannot mark as
+    unchanged, because ``None`` is one of its values."""
+
+    UNCHANGED = "UNCHANGED"
+
+
+UNCHANGED: Final = Unchanged.UNCHANGED
+"""``SnapshotChanges.expires`` when the expiry stays (``None`` there means "never expires")."""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotChanges:
+    """What ``SnapshotStore.update`` changes: ``updated`` always; each other field only when
+    given. ``name``, ``password_hash`` and ``etag``: ``None`` leaves the field as it is (a
+    ``password_hash`` of ``""`` removes the password). ``expires``: ``UNCHANGED`` leaves it,
+    ``None`` makes the snapshot never expire, a time sets it."""
+
+    updated: float
+    name: str | None = None
+    expires: float | Unchanged | None = UNCHANGED
+    password_hash: str | None = None
+    etag: str | None = None
+
+    def applied_to(self, meta: SnapshotMeta) -> SnapshotMeta:
+        """``meta`` with these changes made: the meta an update stores and returns."""
+        return dataclasses.replace(
+            meta,
+            updated=self.updated,
+            name=meta.name if self.name is None else self.name,
+            expires=meta.expires if self.expires is UNCHANGED else self.expires,
+            password_hash=meta.password_hash if self.password_hash is None else self.password_hash,
+            etag=meta.etag if self.etag is None else self.etag,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +166,10 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "updated": (float, int),
     "expires": (float, int, type(None)),
     "etag": (str,),
+    "password_hash": (str,),
 }
+# Fields a record written before they existed may lack, and the value they then read as.
+_FIELD_DEFAULTS: dict[str, Any] = {"password_hash": ""}
 assert tuple(_FIELD_TYPES) == META_FIELDS
 
 
@@ -157,7 +200,7 @@ def meta_from_fields(fields: Mapping[str, Any]) -> SnapshotMeta:
     """
     values: dict[str, Any] = {}
     for name, types in _FIELD_TYPES.items():
-        value = fields.get(name, ...)
+        value = fields.get(name, _FIELD_DEFAULTS.get(name, ...))
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise CorruptData(f"field {name!r} missing or mistyped")
         values[name] = float(value) if isinstance(value, int) and float in types else value

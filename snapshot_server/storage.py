@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 from .config import StorageConfig
 from .config_reader import Section
-from .models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotMeta
+from .models import ListQuery, ListScope, NewSnapshot, Snapshot, SnapshotChanges, SnapshotMeta
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,54 @@ class SnapshotStore(Protocol):
 
         Raises ``SnapshotNotFound`` if none or expired. Two concurrent deletes: exactly one
         returns, the other raises.
+        """
+        ...
+
+    async def update(
+        self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
+    ) -> SnapshotMeta:
+        """Apply ``changes`` to the snapshot with view key ``key`` if it is still the one with id
+        ``expect_id``, and return its new metadata (``changes.applied_to(old)``): one atomic
+        compare-and-update. Raises ``SnapshotNotFound`` if the key holds nothing, an expired
+        snapshot or one with another id; nothing changes then. ``key`` must be the snapshot's
+        own key: a rotation alias (see ``rotate``) is not found.
+
+        id, key, deleteKey hash, created, org, user, external fields and the dashboard bytes
+        never change. A new ``expires`` is honoured everywhere at once: ``expires <= now`` makes
+        the snapshot absent at once, and ``delete_expired`` (and, on Redis, every TTL of the
+        snapshot's keys, rotation aliases included) follows the new time. Listings see a new
+        name at once. ``org_usage`` is unchanged. ``deletions.version()`` changes before it
+        returns.
+        """
+        ...
+
+    async def rotate(
+        self,
+        key: str,
+        new_key: str,
+        now: float,
+        *,
+        expect_id: int,
+        updated: float,
+        grace_until: float | None,
+    ) -> SnapshotMeta:
+        """Move the snapshot with view key ``key`` (if it is still the one with id
+        ``expect_id``) to view key ``new_key`` in one atomic step, and return its new metadata:
+        ``key = new_key`` and ``updated = updated``; id, deleteKey hash, password hash,
+        dashboard and everything else stay.
+
+        Raises ``SnapshotNotFound`` as ``update`` does (an alias ``key`` included), and
+        ``SnapshotExists("key")`` if ``new_key`` is held by a snapshot or a live alias (its
+        own included); nothing changes then.
+
+        ``grace_until=None``: the old key is free at once. ``grace_until`` (> ``now``): the old
+        key stays an alias until then: while ``now < grace_until`` (and the snapshot lives)
+        ``get(old_key, now)`` returns the snapshot, whose ``meta.key`` is the new key, and
+        ``insert`` of ``old_key`` raises ``SnapshotExists("key")``; from ``grace_until`` on the
+        old key is absent. Each alias keeps its own deadline through later rotates, and goes
+        with the snapshot when it is deleted in any way (cleanup included). ``delete``,
+        ``update`` and ``rotate`` take the current key only, never an alias.
+        ``deletions.version()`` changes before it returns; ``org_usage`` is unchanged.
         """
         ...
 

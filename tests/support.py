@@ -94,6 +94,7 @@ def new_record(
     user_id: int = 1,
     expires_in: float | None = None,
     dashboard: bytes = b'{"title":"t","panels":[]}',
+    password_hash: str = "",
 ) -> NewSnapshot:
     """A record to insert, created at ``now``; random keys unless given."""
     meta = SnapshotMeta(
@@ -110,6 +111,7 @@ def new_record(
         updated=now,
         expires=None if expires_in is None else now + expires_in,
         etag='"e"',
+        password_hash=password_hash,
     )
     return NewSnapshot(meta, dashboard)
 

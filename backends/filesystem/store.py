@@ -17,12 +17,18 @@ from typing import ClassVar, Self, TypeVar, TypeVarTuple
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import PathSettings
-from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
+from snapshot_server.errors import (
+    SnapshotExists,
+    SnapshotNotFound,
+    StorageUnavailable,
+    StoreClosed,
+)
 from snapshot_server.models import (
     ListQuery,
     ListScope,
     NewSnapshot,
     Snapshot,
+    SnapshotChanges,
     SnapshotMeta,
 )
 from snapshot_server.storage import OrgUsage, StoreSettings
@@ -108,12 +114,37 @@ class FilesystemStore:
                 await self._deleting(self._sync.delete_by_delete_key, delete_key_hash, now)
             )
 
+    async def update(
+        self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
+    ) -> SnapshotMeta:
+        async with self._write_lock:
+            return _found(await self._deleting(self._sync.update, key, now, expect_id, changes))
+
+    async def rotate(
+        self,
+        key: str,
+        new_key: str,
+        now: float,
+        *,
+        expect_id: int,
+        updated: float,
+        grace_until: float | None,
+    ) -> SnapshotMeta:
+        async with self._write_lock:
+            return _found(
+                await self._deleting(
+                    self._sync.rotate, key, new_key, now, expect_id, updated, grace_until
+                )
+            )
+
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         removed: list[SnapshotMeta] = []
         # In small batches, each under the lock on its own: a large cleanup (two unlinks and
         # two directory fsyncs per record) must not hold inserts and deletes back for long.
         # Every candidate taken leaves the journal (removed, or dropped as a ghost), so each
         # round takes new ones.
+        async with self._write_lock:
+            await self._run(self._sync.sweep_aliases, now)
         while len(removed) < limit:
             wanted = min(_EXPIRE_BATCH, limit - len(removed))
             batch = await self._run(self._sync.expired_candidates, now, wanted)
@@ -138,10 +169,13 @@ class FilesystemStore:
             self.deletions.close()
 
     async def _deleting(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
-        """``_run`` a delete, then, before its caller answers, tell caches (``deletions``) if
-        it removed something (a truthy result) or its outcome is unknown (it raised)."""
+        """``_run`` a delete (or an update or rotate), then, before its caller answers, tell
+        caches (``deletions``) if it removed or changed something (a truthy result) or its
+        outcome is unknown (it raised ``StorageUnavailable``)."""
         try:
             result = await self._run(func, *args)
+        except SnapshotExists:
+            raise  # refused before anything was written
         except BaseException:
             self._bump()
             raise
