@@ -22,13 +22,21 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from backends import check_storage, describe_storage, open_store, shared_by_processes, shared_limits
+from backends import (
+    backend_class,
+    check_storage,
+    describe_storage,
+    open_store,
+    shared_by_processes,
+    shared_limits,
+)
 
 from . import heap, loops
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
 from .models import hash_secret
+from .sharing.secret import secret_source
 from .webapp.app import create_app
 from .webapp.protocol import SnapshotRunner
 from .workers import WorkerLink, supervise
@@ -278,7 +286,15 @@ async def serve_app(
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    app = create_app(config, open_store, limiter_storage=shared_limits(config.storage))
+    storage = config.storage
+    # The deployment's cookie secret: kept beside the data this backend's settings name.
+    backend_settings = backend_class(storage.backend).Settings.read(storage.section())
+    app = create_app(
+        config,
+        open_store,
+        limiter_storage=shared_limits(storage),
+        cookie_secret=secret_source(config.sharing, storage.backend, backend_settings),
+    )
     runner = SnapshotRunner(app, access_log=None)
     try:
         await runner.setup()  # opens the store
