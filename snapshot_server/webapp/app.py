@@ -187,9 +187,10 @@ def create_app(
             await task
 
     app.cleanup_ctx.append(limits_ctx)  # first in, last out: closed whatever fails after it
-    app.cleanup_ctx.append(sharing_ctx)
     app.cleanup_ctx.append(purge_ctx)
     app.cleanup_ctx.append(external_ctx)
     app.cleanup_ctx.append(storage_ctx)
+    # After the store: an unreachable storage is reported as such, before its secret is read.
+    app.cleanup_ctx.append(sharing_ctx)
     app.cleanup_ctx.append(cleanup_job_ctx)
     return app
