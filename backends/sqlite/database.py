@@ -87,6 +87,23 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX snapshot_org_list ON snapshot(org_id, id, expires, name);
     CREATE INDEX snapshot_user_list ON snapshot(org_id, user_id, id, expires, name);
     """,
+    # Sharing controls: a password hash per snapshot ('' = none; rows written before read as
+    # none), and the old view keys a rotate keeps alive until their grace deadline. An alias
+    # row goes with its snapshot however the snapshot is deleted (the trigger), and is swept
+    # once its deadline passes (delete_expired).
+    """
+    ALTER TABLE snapshot ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+    CREATE TABLE snapshot_alias (
+        key TEXT PRIMARY KEY,
+        snapshot_id INTEGER NOT NULL,
+        grace_until REAL NOT NULL
+    );
+    CREATE INDEX snapshot_alias_snapshot ON snapshot_alias(snapshot_id);
+    CREATE INDEX snapshot_alias_grace ON snapshot_alias(grace_until);
+    CREATE TRIGGER snapshot_alias_delete AFTER DELETE ON snapshot BEGIN
+        DELETE FROM snapshot_alias WHERE snapshot_id = OLD.id;
+    END;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

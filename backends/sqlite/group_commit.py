@@ -29,17 +29,23 @@ import aiosqlite
 
 from snapshot_server.errors import SnapshotError, SnapshotExists, StorageUnavailable
 
+# A live rotation alias holds its key too (the record's ``created`` is the service's now).
+_ALIASED = "SELECT 1 FROM snapshot_alias WHERE key = :key AND grace_until > :created"
 INSERT = (
     "INSERT INTO snapshot (key, delete_key_hash, name, org_id, user_id, external,"
-    " external_url, external_delete_url, created, updated, expires, etag, dashboard)"
-    " VALUES (:key, :delete_key_hash, :name, :org_id, :user_id, :external, :external_url,"
-    " :external_delete_url, :created, :updated, :expires, :etag, :dashboard)"
+    " external_url, external_delete_url, created, updated, expires, etag, password_hash,"
+    " dashboard)"
+    " SELECT :key, :delete_key_hash, :name, :org_id, :user_id, :external, :external_url,"
+    " :external_delete_url, :created, :updated, :expires, :etag, :password_hash, :dashboard"
+    f" WHERE NOT EXISTS ({_ALIASED})"
     " ON CONFLICT DO NOTHING RETURNING id"
 )
-# After ON CONFLICT DO NOTHING inserted nothing: which of the two unique columns is taken. In
-# the same transaction, so the row that holds it is still there.
+# After the INSERT inserted nothing: which key is taken (1: the view key, by a snapshot or an
+# alias; 0: the deleteKey). In the same transaction, so the row that holds it is still there.
 TAKEN = (
-    "SELECT max(key = :key) FROM snapshot WHERE key = :key OR delete_key_hash = :delete_key_hash"
+    "SELECT max(taken) FROM (SELECT key = :key AS taken FROM snapshot"
+    " WHERE key = :key OR delete_key_hash = :delete_key_hash UNION ALL"
+    " SELECT 1 FROM snapshot_alias WHERE key = :key AND grace_until > :created)"
 )
 
 MAX_ROWS = 128

@@ -2,7 +2,11 @@
 ``aiosqlite``; ``database`` opens the file and keeps its schema.
 
 Each method is one SQL statement run to completion in one hop to the database thread, except
-``insert``: concurrent inserts share one transaction (``group_commit``).
+``insert`` (concurrent inserts share one transaction: ``group_commit``) and ``rotate`` (one
+transaction of a few statements, also in one hop: ``_rotate``).
+
+Rotation aliases live in ``snapshot_alias`` (old key, snapshot id, grace deadline); a lookup by
+key finds either the snapshot's own row or, through an alias, its new one (``_fetch``).
 
 Errors. ``_all`` is the one boundary: every ``sqlite3.Error`` becomes ``StorageUnavailable``
 there, as does any call after ``aclose``. A row that does not read back as a snapshot (edited by
@@ -22,9 +26,16 @@ import aiosqlite
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import PathSettings
-from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
+from snapshot_server.errors import (
+    SnapshotError,
+    SnapshotExists,
+    SnapshotNotFound,
+    StorageUnavailable,
+    StoreClosed,
+)
 from snapshot_server.models import (
     META_FIELDS,
+    UNCHANGED,
     CorruptData,
     ListQuery,
     ListScope,
@@ -46,6 +57,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _META_COLUMNS = ", ".join(META_FIELDS)
+_SNAPSHOT_COLUMNS = ", ".join(f"s.{f}" for f in META_FIELDS) + ", s.dashboard"
 _UNEXPIRED = "(expires IS NULL OR expires > :now)"
 
 
@@ -71,6 +83,45 @@ class SQLiteSettings(PathSettings):
     """``[storage.sqlite]``."""
 
     path: str = "snapshots.db"  # the database file; created, with its directories, if missing
+
+
+def _rotate(conn: sqlite3.Connection, params: dict[str, Any]) -> sqlite3.Row | SnapshotError:
+    """Run in the database thread: move the snapshot ``params`` names to its new key in one
+    transaction (leaving an alias if a grace deadline is given). Returns its new row, or the
+    error the caller gets (nothing changed then). Raises ``sqlite3.Error``."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        taken = conn.execute(
+            "SELECT 1 FROM snapshot WHERE key = :new_key UNION ALL"
+            " SELECT 1 FROM snapshot_alias a JOIN snapshot s ON s.id = a.snapshot_id"
+            " WHERE a.key = :new_key AND a.grace_until > :now"
+            " AND (s.expires IS NULL OR s.expires > :now)",
+            params,
+        ).fetchone()
+        row = None
+        if taken is None:
+            row = conn.execute(
+                "UPDATE snapshot SET key = :new_key, updated = :updated"
+                f" WHERE key = :key AND id = :id AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
+                params,
+            ).fetchone()
+        if row is None:
+            conn.execute("ROLLBACK")
+            return SnapshotExists("key") if taken else SnapshotNotFound()
+        conn.execute("DELETE FROM snapshot_alias WHERE key = :new_key", params)  # a dead one
+        if params["grace_until"] is not None and params["grace_until"] > params["now"]:
+            conn.execute(
+                "INSERT OR REPLACE INTO snapshot_alias (key, snapshot_id, grace_until)"
+                " VALUES (:key, :id, :grace_until)",
+                params,
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    result: sqlite3.Row = row
+    return result
 
 
 def _first(rows: list[sqlite3.Row]) -> sqlite3.Row:
@@ -123,14 +174,27 @@ class SQLiteStore:
         if row is None:
             raise SnapshotNotFound()
         snapshot = self._checked(_snapshot, row)
-        if snapshot.meta.is_expired(now):
+        grace_until = row["grace_until"]
+        if snapshot.meta.is_expired(now) or (grace_until is not None and now >= grace_until):
             raise SnapshotNotFound()
         return snapshot
 
     async def _fetch(self, keys: list[str]) -> dict[str, sqlite3.Row]:
+        """The row of each of ``keys`` that names a snapshot, by its own key (``grace_until``
+        NULL) or through a rotation alias (``grace_until`` its deadline; a snapshot's own key
+        wins, though insert and rotate never let both exist at once)."""
         marks = ", ".join("?" * len(keys))
-        sql = f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE key IN ({marks})"
-        return {row["key"]: row for row in await self._all(sql, keys)}
+        sql = (
+            f"SELECT s.key AS via, NULL AS grace_until, {_SNAPSHOT_COLUMNS} FROM snapshot s"
+            f" WHERE s.key IN ({marks}) UNION ALL"
+            f" SELECT a.key AS via, a.grace_until, {_SNAPSHOT_COLUMNS} FROM snapshot_alias a"
+            f" JOIN snapshot s ON s.id = a.snapshot_id WHERE a.key IN ({marks})"
+        )
+        found: dict[str, sqlite3.Row] = {}
+        for row in await self._all(sql, keys + keys):
+            if row["via"] not in found or row["grace_until"] is None:
+                found[row["via"]] = row
+        return found
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         row = await self._one(
@@ -184,7 +248,29 @@ class SQLiteStore:
     async def update(
         self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
     ) -> SnapshotMeta:
-        raise NotImplementedError("update: not yet on this backend (branch s14-store, in progress)")
+        # One statement, so the compare and the change are one; the expiry indexes follow the
+        # row, and org_usage subtracts expired rows at read time, so nothing else is touched.
+        row = _first(
+            await self._deleting(
+                "UPDATE snapshot SET updated = :updated, name = coalesce(:name, name),"
+                " password_hash = coalesce(:password_hash, password_hash),"
+                " etag = coalesce(:etag, etag),"
+                " expires = CASE WHEN :set_expires THEN :expires ELSE expires END"
+                f" WHERE key = :key AND id = :id AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
+                {
+                    "key": key,
+                    "id": expect_id,
+                    "now": now,
+                    "updated": changes.updated,
+                    "name": changes.name,
+                    "password_hash": changes.password_hash,
+                    "etag": changes.etag,
+                    "set_expires": changes.expires is not UNCHANGED,
+                    "expires": None if changes.expires is UNCHANGED else changes.expires,
+                },
+            )
+        )
+        return self._checked(_meta, row)
 
     async def rotate(
         self,
@@ -196,9 +282,38 @@ class SQLiteStore:
         updated: float,
         grace_until: float | None,
     ) -> SnapshotMeta:
-        raise NotImplementedError("rotate: not yet on this backend (branch s14-store, in progress)")
+        params = {
+            "key": key,
+            "new_key": new_key,
+            "id": expect_id,
+            "now": now,
+            "updated": updated,
+            "grace_until": grace_until,
+        }
+        if self._closed:
+            raise StorageUnavailable() from StoreClosed()
+        try:
+            # Like group_commit: aiosqlite's own queue to its thread, so the transaction's
+            # statements run back to back with no other statement of this connection between.
+            outcome = await self._db._execute(  # type: ignore[no-untyped-call]
+                _rotate, self._db._conn, params
+            )
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: connection closed
+            self.deletions.bump()  # the outcome is unknown: caches must not trust what they hold
+            raise StorageUnavailable() from exc
+        if isinstance(outcome, SnapshotError):
+            raise outcome
+        self.deletions.bump()
+        return self._checked(_meta, outcome)
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
+        # Aliases past their deadline first: they serve nothing, and would otherwise stay until
+        # their snapshot goes. Nothing a cache holds changes, so no bump.
+        await self._all(
+            "DELETE FROM snapshot_alias WHERE key IN (SELECT key FROM snapshot_alias"
+            " WHERE grace_until <= :now LIMIT :limit)",
+            {"now": now, "limit": limit},
+        )
         rows = await self._deleting(
             "DELETE FROM snapshot WHERE id IN (SELECT id FROM snapshot"
             " WHERE expires IS NOT NULL AND expires <= :now ORDER BY expires LIMIT :limit)"
@@ -208,8 +323,9 @@ class SQLiteStore:
         return self._valid(rows)
 
     async def _deleting(self, sql: str, params: dict[str, Any]) -> list[sqlite3.Row]:
-        """Run a DELETE ... RETURNING (committed when it returns: autocommit) and, before
-        answering, tell caches (``deletions``) if it removed a row or its outcome is unknown.
+        """Run a DELETE (or an UPDATE) ... RETURNING (committed when it returns: autocommit)
+        and, before answering, tell caches (``deletions``) if it removed or changed a row or
+        its outcome is unknown.
         A deleter answers only after this, so a GET that starts after the answer, in any process
         on this host, finds the version moved."""
         try:
