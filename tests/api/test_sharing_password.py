@@ -113,7 +113,8 @@ async def test_protected_answers_never_enter_the_response_cache(sharing_client: 
         ).status == 200
     assert (await sharing_client.get(f"/api/snapshots/{plain}")).status == 200
     if answers.cache.enabled:
-        assert len(answers.cache) == 1 and answers.cache.get(key) is None
+        assert len(answers.cache) == 1
+        assert answers.cache.get(key) is None
     # A cached public answer is not served once the snapshot gets a password.
     patched = await sharing_client.patch(
         f"/api/snapshots/{plain}", json={"password": PASSWORD}, headers=auth("editor")
