@@ -65,17 +65,19 @@ def locked_page(request: web.Request, key: str, *, wrong: bool = False) -> web.R
 
 
 def same_origin(request: web.Request) -> bool:
-    """Whether the browser says the form was posted from this server: ``Origin`` (when sent)
-    is the public root's or the request's own, and ``Sec-Fetch-Site`` (when sent) is
-    ``same-origin``. A client that sends neither is judged by the CSRF token alone."""
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        root = urlsplit(request.app[CONFIG].server.public_root)
-        allowed = {f"{root.scheme}://{root.netloc}", f"{request.scheme}://{request.host}"}
-        if origin not in allowed:
-            return False
+    """Whether the browser says the form was posted from this server: ``Sec-Fetch-Site``
+    (when sent) is ``same-origin``, and ``Origin`` (when sent) is the public root's or the
+    request's own. ``Origin: null`` passes only beside ``Sec-Fetch-Site: same-origin``: the
+    page's ``no-referrer`` policy makes browsers send ``null`` for its own form. A client that
+    sends neither header is judged by the CSRF token alone."""
     site = request.headers.get("Sec-Fetch-Site")
-    return site is None or site == "same-origin"
+    if site is not None and site != "same-origin":
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None or (origin == "null" and site == "same-origin"):
+        return True
+    root = urlsplit(request.app[CONFIG].server.public_root)
+    return origin in {f"{root.scheme}://{root.netloc}", f"{request.scheme}://{request.host}"}
 
 
 async def unlock_page(request: web.Request) -> web.StreamResponse:

@@ -93,6 +93,7 @@ async def test_posts_from_elsewhere_are_refused(sharing_client: Client) -> None:
         {"Origin": "null"},
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example.test", "Sec-Fetch-Site": "same-origin"},
     )
     for headers in foreign:
         response = await post_form(sharing_client, key, PASSWORD, headers=headers)
@@ -100,6 +101,9 @@ async def test_posts_from_elsewhere_are_refused(sharing_client: Client) -> None:
         assert "snapshot_access" not in set_cookies(response)
     same = {"Origin": "https://snapshots.example.test", "Sec-Fetch-Site": "same-origin"}
     assert (await post_form(sharing_client, key, PASSWORD, headers=same)).status == 303
+    # What Chromium sends for the page's own form under its no-referrer policy.
+    null = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    assert (await post_form(sharing_client, key, PASSWORD, headers=null)).status == 303
 
 
 async def test_the_csrf_token_must_match_the_pages_cookie(sharing_client: Client) -> None:
