@@ -36,7 +36,7 @@ from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
 from .models import hash_secret
-from .sharing.secret import secret_source
+from .sharing.secret import SecretSource, secret_source
 from .webapp.app import create_app
 from .webapp.protocol import SnapshotRunner
 from .workers import WorkerLink, supervise
@@ -286,14 +286,11 @@ async def serve_app(
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    storage = config.storage
-    # The deployment's cookie secret: kept beside the data this backend's settings name.
-    backend_settings = backend_class(storage.backend).Settings.read(storage.section())
     app = create_app(
         config,
         open_store,
-        limiter_storage=shared_limits(storage),
-        cookie_secret=secret_source(config.sharing, storage.backend, backend_settings),
+        limiter_storage=shared_limits(config.storage),
+        cookie_secret=cookie_secret_of(config),
     )
     runner = SnapshotRunner(app, access_log=None)
     try:
@@ -306,6 +303,15 @@ async def serve_app(
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def cookie_secret_of(config: Config) -> SecretSource:
+    """The deployment's cookie secret: ``[sharing] cookie_secret_file``, else kept beside the
+    data that the storage backend's settings name (``sharing.secret``), so every worker and
+    host on that storage signs and checks with the same one, across restarts."""
+    storage = config.storage
+    settings = backend_class(storage.backend).Settings.read(storage.section())
+    return secret_source(config.sharing, storage.backend, settings)
 
 
 def _worker(link: WorkerLink, sockets: list[socket.socket], config: Config) -> None:
