@@ -68,15 +68,28 @@ class KeySpace:
     def body(self, key: str) -> str:
         return f"{self.prefix}{{{key}}}:dashboard"
 
+    @property
+    def alias_prefix(self) -> str:
+        """What ``alias(key)`` puts before ``key``: the scripts name an alias from it and a
+        member of ``aliases(id)``."""
+        return f"{self.prefix}{{meta}}:a:"
+
+    def alias(self, key: str) -> str:
+        return self.alias_prefix + key
+
+    def aliases(self, snapshot_id: int) -> str:
+        return f"{self.prefix}{{meta}}:al:{snapshot_id}"
+
     def meta_keys(self, meta: SnapshotMeta) -> list[str]:
-        """The metadata keys a snapshot is in (claims, indexes, its org's usage), in the order
-        the scripts expect."""
+        """The metadata keys a snapshot is in (claims, indexes, its org's usage, its alias
+        set), in the order the scripts expect."""
         return [
             self.claim(meta.key),
             self.delete_key(meta.delete_key_hash),
             self.org(meta.org_id),
             self.user(meta.org_id, meta.user_id),
             *self.usage_keys(meta.org_id),
+            self.aliases(meta.id),
         ]
 
 
@@ -96,6 +109,44 @@ def meta_tail(meta: SnapshotMeta) -> bytes:
 def encode_meta(snapshot_id: int, tail: bytes) -> bytes:
     """The stored metadata JSON: the same bytes the insert script writes."""
     return b'{"id":%d,' % snapshot_id + tail
+
+
+def encode_full(meta: SnapshotMeta) -> bytes:
+    """The stored metadata JSON of ``meta`` as it is (an update's or a rotate's new record):
+    the form ``encode_meta`` gives, with ``updated`` kept."""
+    fields = meta.fields()
+    del fields["id"]
+    return encode_meta(meta.id, orjson.dumps(fields)[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A rotation alias's value: the old key reaches snapshot ``snapshot_id`` (found through
+    its deleteKey claim, which a rotate leaves where it is) while ``now < grace_until``.
+
+    Stored as ``"<grace_until> <grace_until as PXAT ms> <id> <deleteKey hash>"``: the scripts
+    read the first two and the id by pattern (``'^(%S+) (%d+) (%d+) '``)."""
+
+    grace_until: float
+    snapshot_id: int
+    delete_key_hash: str
+
+    def encode(self) -> str:
+        return f"{self.grace_until!r} {pxat(self.grace_until)} {self.snapshot_id} " + (
+            self.delete_key_hash
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes | str, name: str) -> Alias | None:
+        """The alias in ``raw`` (read from key ``name``), or ``None`` (logged) if it is not
+        one."""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        try:
+            until, _ms, snapshot_id, delete_key_hash = text.split(" ")
+            return cls(float(until), int(snapshot_id), delete_key_hash)
+        except ValueError:
+            log.warning("ignoring corrupt rotation alias in %s", name)
+            return None
 
 
 def decode_meta(raw: bytes | str) -> SnapshotMeta:

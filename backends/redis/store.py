@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import ClassVar, Self, cast
+from typing import ClassVar, Self, TypeVar, cast
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import redact_url
@@ -22,7 +24,7 @@ from snapshot_server.storage import OrgUsage, StoreSettings
 from ..batching import ReadBatcher
 from .client import DRIVER_ERRORS, Connection
 from .deletions import RedisDeletions
-from .layout import KeySpace, live_meta, matching, read_meta
+from .layout import Alias, KeySpace, live_meta, matching, read_meta
 from .scripts import ORG_USAGE
 from .settings import RedisSettings
 from .topology import Topology, topology_for
@@ -31,6 +33,10 @@ from .topology import Topology, topology_for
 _LIST_MIN_BATCH = 100
 _LIST_MAX_BATCH = 1000
 _Read = tuple[bytes | None, bytes | None, bytes | None]  # a claim, and its body's id and bytes
+# How often update and rotate re-read and retry when another change of the snapshot came
+# between their read and their script.
+_CHANGE_ATTEMPTS = 8
+T = TypeVar("T")
 
 
 class RedisStore:
@@ -82,6 +88,8 @@ class RedisStore:
     async def get(self, key: str, now: float) -> Snapshot:
         # Batched with the lookups that arrive meanwhile: one pipeline (``backends.batching``).
         raw, body_id, body = await self._reads.get(key) or (None, None, None)
+        if raw is None:
+            return await self._via_alias(key, now)
         meta = live_meta(raw, now, self._keys.claim(key))
         # The body must be this snapshot's: not yet written, or left by a deleted predecessor
         # of the same key, means "not found".
@@ -99,6 +107,33 @@ class RedisStore:
             key: (raw, body_id, body)
             for key, raw, (body_id, body) in zip(keys, replies[::2], replies[1::2], strict=True)
         }
+
+    async def _via_alias(self, key: str, now: float) -> Snapshot:
+        """The snapshot ``key`` is a live rotation alias of; ``SnapshotNotFound`` otherwise.
+        Only a key without a claim gets here, so a GET of a live key costs nothing more.
+
+        The alias names the snapshot's deleteKey claim (a rotate leaves it), which names the
+        current key. On a cluster a rotate moves the body just around its commit: if it is not
+        at the current key yet, it is still at the old one."""
+        name = self._keys.alias(key)
+        raw_alias = await self._redis.call(self._redis.client.get(name))
+        alias = None if raw_alias is None else Alias.decode(raw_alias, name)
+        if alias is None or now >= alias.grace_until:
+            raise SnapshotNotFound()
+        claim = self._keys.delete_key(alias.delete_key_hash)
+        meta = live_meta(await self._redis.call(self._redis.client.get(claim)), now, claim)
+        if meta.id != alias.snapshot_id:
+            raise SnapshotNotFound()
+        for where in (meta.key, key):
+            body_id, body = cast(
+                list[bytes | None],
+                await self._redis.call(
+                    self._redis.client.hmget(self._keys.body(where), ["id", "body"])
+                ),
+            )
+            if body is not None and body_id == b"%d" % meta.id:
+                return Snapshot(meta, body)
+        raise SnapshotNotFound()
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
         name = self._keys.delete_key(delete_key_hash)
@@ -147,34 +182,36 @@ class RedisStore:
         return found
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
-        name = self._keys.claim(key)
-        raw = await self._redis.call(self._redis.client.get(name))
-        meta = live_meta(raw, now, name)
-        if meta.id != expect_id:
-            raise SnapshotNotFound()  # the key was deleted and created again since the read
-        assert raw is not None
-        return await self._delete(raw, meta)
+        return await self._delete_claimed(self._keys.claim(key), now, expect_id)
 
     async def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
-        name = self._keys.delete_key(delete_key_hash)
-        raw = await self._redis.call(self._redis.client.get(name))
-        meta = live_meta(raw, now, name)
-        assert raw is not None
-        return await self._delete(raw, meta)
+        return await self._delete_claimed(self._keys.delete_key(delete_key_hash), now, None)
 
-    async def _delete(self, raw: bytes | str, meta: SnapshotMeta) -> SnapshotMeta:
-        """Delete the snapshot whose stored metadata is ``raw``, if the view-key claim still
-        holds exactly ``raw``: a newer snapshot of the same key has another id, so other bytes,
-        and is left alone. Raises ``SnapshotNotFound`` if the snapshot is gone already."""
-        try:
-            deleted = await self._topology.delete(raw, meta)
-        except StorageUnavailable:
-            await self._announce()  # it may have happened
-            raise
-        if not deleted:
-            raise SnapshotNotFound()  # a concurrent delete won, or the key holds a newer one
-        await self._announce()
-        return meta
+    async def _delete_claimed(self, name: str, now: float, expect_id: int | None) -> SnapshotMeta:
+        """Delete the snapshot claim ``name`` names (if it is ``expect_id``, when given).
+
+        The script deletes only if the view-key claim still holds exactly the metadata read
+        here: a newer snapshot of the same key has another id, so other bytes, and is left
+        alone. An update or rotate of this same snapshot in between changes the bytes too: then
+        the claim is read again and the delete retried, for this snapshot (its id) only. Raises
+        ``SnapshotNotFound`` if the snapshot is gone (a concurrent delete won) or was never
+        there."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            raw = await self._redis.call(self._redis.client.get(name))
+            meta = live_meta(raw, now, name)
+            if expect_id is not None and meta.id != expect_id:
+                raise SnapshotNotFound()  # the key was deleted and created again since the read
+            expect_id = meta.id
+            assert raw is not None
+            try:
+                deleted = await self._topology.delete(raw, meta)
+            except StorageUnavailable:
+                await self._announce()  # it may have happened
+                raise
+            if deleted:
+                await self._announce()
+                return meta
+        raise StorageUnavailable("the snapshot kept changing during the delete")
 
     async def _announce(self) -> None:
         """Tell every worker's cache, and return once they have it (``deletions.py``)."""
@@ -184,7 +221,16 @@ class RedisStore:
     async def update(
         self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
     ) -> SnapshotMeta:
-        raise NotImplementedError("update: not yet on this backend (branch s14-store, in progress)")
+        """See ``SnapshotStore.update``: read the claim, then one script that rewrites it only
+        if it still holds what was read (as ``delete`` does). A concurrent change of the same
+        snapshot makes the script refuse; the read and the script are then tried again, so
+        each update applies whole, one after another."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            raw, meta = await self._claimed(key, now, expect_id)
+            new = changes.applied_to(meta)
+            if await self._changing(self._topology.update(raw, meta, new), changed=bool):
+                return new
+        raise StorageUnavailable("the snapshot kept changing during the update")
 
     async def rotate(
         self,
@@ -196,7 +242,50 @@ class RedisStore:
         updated: float,
         grace_until: float | None,
     ) -> SnapshotMeta:
-        raise NotImplementedError("rotate: not yet on this backend (branch s14-store, in progress)")
+        """See ``SnapshotStore.rotate``: as ``update``, one script over the metadata (the old
+        claim compared with what was read); the body moves with it (``Topology.rotate``)."""
+        for _ in range(_CHANGE_ATTEMPTS):
+            raw, meta = await self._claimed(key, now, expect_id)
+            if new_key == key:
+                raise SnapshotExists("key")  # held by itself (and its body must stay put)
+            new = dataclasses.replace(meta, key=new_key, updated=updated)
+            alias = None
+            if grace_until is not None and grace_until > now:
+                alias = Alias(grace_until, meta.id, meta.delete_key_hash)
+            result = await self._changing(
+                self._topology.rotate(raw, meta, new, alias, now), changed=lambda r: r == 1
+            )
+            if result == -1:
+                raise SnapshotExists("key")
+            if result == 1:
+                return new
+        raise StorageUnavailable("the snapshot kept changing during the rotate")
+
+    async def _claimed(
+        self, key: str, now: float, expect_id: int
+    ) -> tuple[bytes | str, SnapshotMeta]:
+        """The stored metadata under view key ``key`` (raw and decoded) if it is snapshot
+        ``expect_id``, unexpired; ``SnapshotNotFound`` otherwise."""
+        name = self._keys.claim(key)
+        raw = await self._redis.call(self._redis.client.get(name))
+        meta = live_meta(raw, now, name)
+        if meta.id != expect_id:
+            raise SnapshotNotFound()
+        assert raw is not None
+        return raw, meta
+
+    async def _changing(self, commit: Awaitable[T], changed: Callable[[T], bool]) -> T:
+        """Await ``commit`` (an update or rotate) and, if it ``changed`` the snapshot or may
+        have (it raised), tell every worker's cache before returning: a cached GET must not
+        serve what it replaced."""
+        try:
+            result = await commit
+        except StorageUnavailable:
+            await self._announce()
+            raise
+        if changed(result):
+            await self._announce()
+        return result
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         """See ``SnapshotStore.delete_expired``. Then lets the topology finish up to ``limit``

@@ -29,7 +29,7 @@ from snapshot_server.models import NewSnapshot, SnapshotMeta
 
 from . import scripts
 from .client import Client, Connection, retry_policy
-from .layout import KeySpace, encode_meta, meta_tail, pxat, trash_member
+from .layout import Alias, KeySpace, encode_full, encode_meta, meta_tail, pxat, trash_member
 from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ class Topology(ABC):
         self._insert = redis.script(scripts.INSERT)
         self._delete = redis.script(scripts.DELETE)
         self._delete_expired = redis.script(scripts.DELETE_EXPIRED)
+        self._update = redis.script(scripts.UPDATE)
+        self._rotate = redis.script(scripts.ROTATE)
 
     @staticmethod
     @abstractmethod
@@ -73,10 +75,19 @@ class Topology(ABC):
             ks.user(record.meta.org_id, record.meta.user_id),
             ks.expiry,
             *ks.usage_keys(record.meta.org_id),
+            ks.alias(record.meta.key),
             *self.body_keys(record.meta.key),
         ]
         size = str(len(record.dashboard))
-        args: list[bytes | str] = [meta_tail(record.meta), ms, score, size, *self.body_args(record)]
+        created = repr(record.meta.created)  # the service's now: a live alias blocks the key
+        args: list[bytes | str] = [
+            meta_tail(record.meta),
+            ms,
+            score,
+            size,
+            created,
+            *self.body_args(record),
+        ]
         return int(await self.redis.call(self._insert(keys=keys, args=args)))
 
     async def delete(self, raw: bytes | str, meta: SnapshotMeta) -> bool:
@@ -86,9 +97,71 @@ class Topology(ABC):
         keys = [*ks.meta_keys(meta), ks.expiry, ks.trash, ks.receipt(meta.id)]
         # A token of this call: if the reply is lost and the client re-runs the script, the
         # re-run finds the receipt its first run left and answers "deleted" too.
-        args = [raw, meta.id, trash_member(meta), secrets.token_hex(8), scripts.RECEIPT_MS]
+        args = [
+            raw,
+            meta.id,
+            trash_member(meta),
+            secrets.token_hex(8),
+            scripts.RECEIPT_MS,
+            ks.alias_prefix,
+        ]
         script = self._delete(keys=[*keys, *self.body_keys(meta.key)], args=args)
         return bool(await self.redis.call(script))
+
+    async def update(self, raw: bytes | str, old: SnapshotMeta, new: SnapshotMeta) -> bool:
+        """Replace the snapshot whose stored metadata is ``raw`` by ``new`` (same id and key)
+        everywhere, moving every TTL to ``new.expires``, if the view-key claim still holds
+        exactly ``raw``; whether it did."""
+        ms, score = _expiry(new)
+        keys = [*self.keys.meta_keys(new), self.keys.expiry, *self.body_keys(new.key)]
+        args = [raw, encode_full(new), ms, score, new.id, self.keys.alias_prefix]
+        return bool(await self.redis.call(self._update(keys=keys, args=args)))
+
+    async def rotate(
+        self,
+        raw: bytes | str,
+        old: SnapshotMeta,
+        new: SnapshotMeta,
+        alias: Alias | None,
+        now: float,
+    ) -> int:
+        """Move the snapshot whose stored metadata is ``raw`` (``old``) to ``new`` (its new
+        key), leaving ``alias`` under the old key if given, if the old claim still holds
+        exactly ``raw``: 1 if moved, 0 if not (gone, or changed), -1 if the new key is taken."""
+        ks = self.keys
+        ms, score = _expiry(new)
+        keys = [
+            *ks.meta_keys(old),
+            ks.expiry,
+            ks.claim(new.key),
+            ks.alias(old.key),
+            ks.alias(new.key),
+            ks.trash,
+            *self.rotate_body_keys(old.key, new.key),
+        ]
+        alias_ms = ""
+        if alias is not None:
+            until = (
+                alias.grace_until if new.expires is None else min(alias.grace_until, new.expires)
+            )
+            alias_ms = str(pxat(until))
+        args = [
+            raw,
+            encode_full(new),
+            ms,
+            score,
+            new.id,
+            repr(now),
+            "" if alias is None else alias.encode(),
+            alias_ms,
+            old.key,
+            trash_member(old),
+        ]
+        return int(await self.redis.call(self._rotate(keys=keys, args=args)))
+
+    def rotate_body_keys(self, old_key: str, new_key: str) -> list[str]:
+        """The body keys the rotate script moves itself (``[]``: none)."""
+        return [self.keys.body(old_key), self.keys.body(new_key)] if self.body_keys(old_key) else []
 
     async def delete_expired(self, found: Sequence[tuple[bytes, SnapshotMeta]]) -> list[int]:
         """Delete these expiry-index members' snapshots (stored metadata, decoded); the
@@ -96,7 +169,7 @@ class Topology(ABC):
         cleanup jobs racing never both report one snapshot)."""
         per_snapshot = [[*self.keys.meta_keys(m), *self.body_keys(m.key)] for _, m in found]
         keys = [self.keys.expiry, self.keys.trash, *itertools.chain(*per_snapshot)]
-        args: list[bytes | int | str] = [len(per_snapshot[0])]
+        args: list[bytes | int | str] = [len(per_snapshot[0]), self.keys.alias_prefix]
         for raw, meta in found:
             args.extend([raw, meta.id, trash_member(meta)])
         positions: list[int] = await self.redis.call(self._delete_expired(keys=keys, args=args))
@@ -142,6 +215,8 @@ class Cluster(Topology):
     def __init__(self, redis: Connection, keys: KeySpace) -> None:
         super().__init__(redis, keys)
         self._write_body = redis.script(scripts.WRITE_BODY)
+        self._write_free_body = redis.script(scripts.WRITE_BODY_IF_FREE)
+        self._body_ttl = redis.script(scripts.BODY_TTL)
         self._delete_body = redis.script(scripts.DELETE_BODY)
 
     @staticmethod
@@ -180,6 +255,61 @@ class Cluster(Topology):
         if deleted:
             await self._empty_trash([trash_member(meta)])
         return deleted
+
+    async def update(self, raw: bytes | str, old: SnapshotMeta, new: SnapshotMeta) -> bool:
+        """The body's TTL moves apart from the metadata: first when the expiry grows (so the
+        body never goes before its snapshot), after the commit when it shrinks. A failure of
+        that second step leaves the body longer than its snapshot: logged, not raised (the
+        update happened; the body is still deleted with its snapshot, through the trash)."""
+        ms = "" if new.expires is None else str(pxat(new.expires))
+        body = self.keys.body(new.key)
+        grows = new.expires is None or (old.expires is not None and new.expires > old.expires)
+        if grows:
+            await self.redis.call(self._body_ttl(keys=[body], args=[new.id, ms]))
+        updated = await super().update(raw, old, new)
+        if updated and not grows and new.expires != old.expires:
+            try:
+                await self.redis.call(self._body_ttl(keys=[body], args=[new.id, ms]))
+            except StorageUnavailable as exc:
+                log.warning("could not shorten the TTL of %s: %s", body, exc.__cause__ or exc)
+        return updated
+
+    async def rotate(
+        self,
+        raw: bytes | str,
+        old: SnapshotMeta,
+        new: SnapshotMeta,
+        alias: Alias | None,
+        now: float,
+    ) -> int:
+        """The body moves in three steps around the metadata commit, so that a view (by the
+        new key, or through the alias) finds it at every moment: copied to the new key first
+        (unless another id's body is there), then the commit (which queues the old body in the
+        trash), then the old body deleted. A rotate that does not commit removes its copy."""
+        ms = "" if new.expires is None else str(pxat(new.expires))
+        old_body, new_body = self.keys.body(old.key), self.keys.body(new.key)
+        body_id, body = cast(
+            list[bytes | None],
+            await self.redis.call(self.redis.client.hmget(old_body, ["id", "body"])),
+        )
+        # Not ours: a half-created snapshot (its body never written); there is nothing to move.
+        dashboard = body if body_id == b"%d" % old.id else None
+        copied = False
+        if dashboard is not None:
+            args: list[bytes | str | int] = [old.id, ms, dashboard]
+            copied = bool(await self.redis.call(self._write_free_body(keys=[new_body], args=args)))
+        result = await super().rotate(raw, old, new, alias, now)
+        if result != 1:
+            if copied:
+                with suppress(StorageUnavailable):  # a copy left over goes with its TTL
+                    await self.redis.call(self._delete_body(keys=[new_body], args=[old.id]))
+            return result
+        if dashboard is not None and not copied:
+            # The new key held a body of another id: a leftover of a deleted snapshot (the
+            # commit proved no snapshot holds the key), so it is replaced.
+            await self.redis.call(self._write_body(keys=[new_body], args=[old.id, ms, dashboard]))
+        await self._empty_trash([trash_member(old)])
+        return result
 
     async def sweep(self, limit: int) -> None:
         """Delete up to ``limit`` dashboard bodies still queued in the trash."""
@@ -222,6 +352,14 @@ class Cluster(Topology):
                 self.keys.trash,
                 failures[0].__cause__ or failures[0],
             )
+
+
+def _expiry(meta: SnapshotMeta) -> tuple[str, str]:
+    """``meta``'s expiry as the scripts take it: PXAT ms and the expiry index's score, both ""
+    when it never expires."""
+    if meta.expires is None:
+        return "", ""
+    return str(pxat(meta.expires)), repr(meta.expires)
 
 
 def topology_for(config: RedisSettings) -> type[Topology]:
