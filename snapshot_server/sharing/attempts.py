@@ -6,12 +6,19 @@ limits when there is one (Redis: every worker and host counts together), else in
 process's memory. Counted under the snapshot's id, never its key (a secret). Only wrong
 answers count; once they reach the limit, every answer for that snapshot from that address,
 right or wrong, is refused until the window allows again, so a guesser learns nothing from it.
+
+Attempts for one snapshot from one address take turns (``turn``) within a process: checked,
+verified and counted one after the other, so a burst of concurrent guesses cannot all pass the
+check before the first of them is counted. (Across ``serve --workers N`` at most N overlap.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
+from collections.abc import AsyncIterator
 
 import limits
 from limits.aio.storage import Storage
@@ -34,6 +41,7 @@ class PasswordAttempts:
             *(errors if isinstance(errors, tuple) else (errors,)),
             OSError,
         )
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def check(self, snapshot_id: int, address: str) -> None:
         """Raise ``TooManyRequests`` (with ``retry_after``) if ``address`` may not try a
@@ -58,6 +66,22 @@ class PasswordAttempts:
                 await self._limiter.hit(item, RULE, who)
             except self._errors as exc:
                 raise StorageUnavailable() from exc
+
+    @contextlib.asynccontextmanager
+    async def turn(self, snapshot_id: int, address: str) -> AsyncIterator[None]:
+        """Hold the turn of ``address`` for snapshot ``snapshot_id``: check, verify and count
+        inside it."""
+        who = self._who(snapshot_id, address)
+        lock = self._turns.get(who)
+        if lock is None:
+            lock = self._turns[who] = asyncio.Lock()
+        try:
+            async with lock:
+                yield
+        finally:
+            # Forgotten once nobody waits: the map holds only addresses trying right now.
+            if not lock.locked() and self._turns.get(who) is lock:
+                del self._turns[who]
 
     @staticmethod
     def _who(snapshot_id: int, address: str) -> str:

@@ -67,14 +67,15 @@ class AccessGate:
         address = client_address(
             request.remote, request.headers.getall("X-Forwarded-For", []), self._trusted
         )
-        try:
-            await self.attempts.check(meta.id, address)
-        except TooManyRequests as refused:
-            raise TooManyPasswords(refused.message, retry_after=refused.retry_after) from None
-        if await self.passwords.verify(meta.password_hash, password):
-            return True
-        await self.attempts.failed(meta.id, address)
-        return False
+        async with self.attempts.turn(meta.id, address):
+            try:
+                await self.attempts.check(meta.id, address)
+            except TooManyRequests as refused:
+                raise TooManyPasswords(refused.message, retry_after=refused.retry_after) from None
+            if await self.passwords.verify(meta.password_hash, password):
+                return True
+            await self.attempts.failed(meta.id, address)
+            return False
 
     def grant(self, meta: SnapshotMeta, key: str) -> list[str]:
         """``Set-Cookie`` values granting ``meta`` under ``key`` for ``cookie_max_age``: one for

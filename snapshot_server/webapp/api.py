@@ -81,7 +81,9 @@ async def delete_by_delete_key(request: web.Request) -> web.Response:
 
 def _deleted(request: web.Request, deleted: SnapshotMeta) -> web.Response:
     message = request.app[SERVICE].deleted_message()
-    return json_response({"message": message, "id": deleted.id}, cache_control=NO_STORE)
+    # A protected snapshot's answers are private on every route, its delete's too.
+    cache_control = PRIVATE_NO_STORE if deleted.password_hash else NO_STORE
+    return json_response({"message": message, "id": deleted.id}, cache_control=cache_control)
 
 
 async def list_snapshots(request: web.Request) -> web.Response:

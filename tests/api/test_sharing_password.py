@@ -4,6 +4,8 @@ private no-store everywhere, never in the response cache, and the wrong-password
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 from argon2 import PasswordHasher
 
@@ -205,3 +207,26 @@ async def test_the_default_hasher_is_argon2id_at_full_cost() -> None:
     assert not await passwords.verify(phc, PASSWORD + "!")
     assert not await passwords.verify("not a hash", PASSWORD)
     assert PasswordHasher().check_needs_rehash(phc) is False
+
+
+async def test_concurrent_guesses_cannot_pass_the_limit_together(
+    make_sharing: MakeSharing, attempts_clock: ManualClock
+) -> None:
+    client = await make_sharing(sharing=SharingSettings(password_attempts="3/minute"))
+    key = (await protected(client))["key"]
+    guesses = [
+        client.get(f"/api/snapshots/{key}", headers=with_password(f"guess {i:04d}"))
+        for i in range(10)
+    ]
+    statuses = sorted(r.status for r in await asyncio.gather(*guesses))
+    assert statuses == [401] * 3 + [429] * 7
+
+
+async def test_deleting_a_protected_snapshot_answers_private(sharing_client: Client) -> None:
+    key = (await protected(sharing_client))["key"]
+    response = await sharing_client.delete(f"/api/snapshots/{key}", headers=auth("editor"))
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "private, no-store"
+    plain = (await create(sharing_client))["deleteKey"]
+    response = await sharing_client.get(f"/api/snapshots-delete/{plain}")
+    assert response.headers["Cache-Control"] == "no-store"  # as before
