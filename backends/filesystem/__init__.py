@@ -4,18 +4,19 @@ No server to run and nothing to install; several worker processes may share one 
 filesystem (``flock`` must work there: local disks do, NFS emulates it on Linux).
 
 Modules: ``store`` (the async ``FilesystemStore``: thread pool, error boundary), ``ops`` (the
-blocking operations), ``records`` (strict lookups, no lock), ``root`` (taking the root into use),
-``journal`` (the listing journal), ``usage`` (its running totals per org), ``format`` (record =
-checksummed JSON header line + the exact dashboard bytes; index, counter and journal lines),
-``layout`` (paths and sharding), ``disk`` (no-follow opening, atomic writes, the lock), ``walk``
-(walking the shard tree).
+blocking operations), ``sharing`` (update, rotate, rotation aliases and their crash recovery),
+``records`` (strict lookups, no lock), ``root`` (taking the root into use), ``journal`` (the
+listing journal), ``usage`` (its running totals per org), ``format`` (record = checksummed JSON
+header line + the exact dashboard bytes; index, counter and journal lines), ``layout`` (paths
+and sharding), ``disk`` (no-follow opening, atomic writes, the lock), ``walk`` (walking the
+shard tree).
 
 Writes and crash safety. Every file but the journal is written as temp file (same directory) ->
 write -> fsync -> ``os.replace`` -> fsync of the directory, the temp file removed on any error,
 so a reader sees a whole file or none; the journal is only appended to, in whole checksummed
-lines. Writers (insert, delete, delete_expired) hold an exclusive ``flock`` on ``<root>/lock``,
-which makes "is the key or deleteKey taken? then write" atomic across processes; readers take no
-lock. An insert writes, in this order:
+lines. Writers (insert, update, rotate, delete, delete_expired) hold an exclusive ``flock`` on
+``<root>/lock``, which makes "is the key or deleteKey taken? then write" atomic across
+processes; readers take no lock. An insert writes, in this order:
 
 1. the id counter, so an id is durable before anyone sees it (ids are never reused; an id burnt
    by a failed insert is skipped);

@@ -12,12 +12,15 @@ listing, which never reads dashboards); the body checksum is verified whenever t
 returned. Anything that fails a check raises ``CorruptData`` and is never returned as data.
 
 A delete-key index file is ``snapshot-deletekey/1 <key> <id>\\n``; the counter file is
-``snapshot-counter/1 <last id>\\n``. Both are tiny and only ever replaced atomically, but are
-parsed just as strictly.
+``snapshot-counter/1 <last id>\\n``; a rotation alias file is
+``snapshot-alias/1 <old key> <id> <grace deadline>\\n``. All are tiny and only ever
+replaced atomically, but are parsed just as strictly.
 
 The journal is a sequence of lines ``<first 16 hex of sha256(PAYLOAD)> <PAYLOAD>\\n`` where
 PAYLOAD is ``+`` and the JSON of a record's ``SnapshotMeta`` plus its ``dashboard_length``
-(lines of versions before per-org usage lack it), or ``-`` and a removed id. The
+(lines of versions before per-org usage lack it; lines of versions before password hashes lack
+``password_hash``, read as none), or ``-`` and a removed id. A later ``+`` line of the same id
+replaces the entry (an update or a rotate). The
 checksum matters: a line torn by a crash and later terminated by the next writer's newline
 must not parse as a shorter, valid line (``-12`` from ``-123``).
 """
@@ -46,7 +49,9 @@ MAX_HEADER_BYTES = 1 << 20  # name <= 255 chars; URLs are the only other free te
 _RECORD_MAGIC = b"snapshot-record/1 "
 _INDEX_MAGIC = "snapshot-deletekey/1 "
 _COUNTER_MAGIC = "snapshot-counter/1 "
+_ALIAS_MAGIC = "snapshot-alias/1 "
 _META_KEYS = frozenset(META_FIELDS)
+_META_KEYS_BEFORE_PASSWORDS = _META_KEYS - {"password_hash"}
 
 
 def encode_record(snapshot: Snapshot) -> bytes:
@@ -134,6 +139,8 @@ def decode_journal_line(line: bytes) -> JournalEntry | int:
     length = header.pop("dashboard_length", None)
     # The checksum already proves the line is as this module wrote it, so only its shape is
     # checked here: replaying 100k lines must stay well under a second.
+    if header.keys() == _META_KEYS_BEFORE_PASSWORDS:
+        header["password_hash"] = ""
     if header.keys() != _META_KEYS or not (length is None or type(length) is int):
         raise CorruptData("journal line is not a snapshot's metadata")
     return JournalEntry(SnapshotMeta(**header), length)
@@ -155,6 +162,36 @@ def decode_index(data: bytes) -> str:
     if not KEY_RE.fullmatch(key) or not snapshot_id.isdigit():
         raise CorruptData("bad delete-key index")
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class AliasFile:
+    """A rotation alias: the old key ``key`` reaches snapshot ``snapshot_id`` (wherever the
+    journal says it is) while ``now < grace_until``, once that snapshot has moved away from
+    ``key``."""
+
+    key: str
+    snapshot_id: int
+    grace_until: float
+
+
+def encode_alias(alias: AliasFile) -> bytes:
+    """The contents of a rotation alias file."""
+    fields = (alias.key, alias.snapshot_id, repr(alias.grace_until))
+    return f"{_ALIAS_MAGIC}{' '.join(map(str, fields))}\n".encode("ascii")
+
+
+def decode_alias(data: bytes) -> AliasFile:
+    """A rotation alias file. Raises ``CorruptData``."""
+    parts = _decode_line(data, _ALIAS_MAGIC).split(" ")
+    try:
+        key, snapshot_id, until = parts
+        alias = AliasFile(key, int(snapshot_id), float(until))
+    except ValueError as exc:
+        raise CorruptData("bad rotation alias") from exc
+    if not KEY_RE.fullmatch(key) or not snapshot_id.isdigit():
+        raise CorruptData("bad rotation alias")
+    return alias
 
 
 def encode_counter(last_id: int) -> bytes:

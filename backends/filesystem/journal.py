@@ -56,6 +56,14 @@ class Journal:
             self._refresh()
             return [entry.meta for entry in self._live.values()]
 
+    def entry(self, snapshot_id: int) -> SnapshotMeta | None:
+        """The live entry of ``snapshot_id`` (a ghost, maybe), after replaying what was
+        appended since; ``None`` if there is none."""
+        with self._lock:
+            self._refresh()
+            entry = self._live.get(snapshot_id)
+            return None if entry is None else entry.meta
+
     def matching(
         self, scope: ListScope, now: float, needle: str, count: int
     ) -> list[tuple[SnapshotMeta, bool]]:

@@ -8,6 +8,7 @@ Under the root (directories ``0o700``, files ``0o600``)::
     deletions                         rewritten by every delete (``backends.deletions``)
     records/ab/c/<sha256(key)>.rec    one file per snapshot; ab/c = its first three hex digits
     deletekeys/ab/c/<hash>.dk         one per deleteKey hash, naming the record's key
+    aliases/<sha256(key)>.alias       an old key a rotate left (``sharing``); few: not sharded
 
 File names are only ever hex digests, so neither a view key nor a deleteKey becomes a path, and
 each path is checked to stay under the root anyway. 256 x 16 = 4096 leaf directories keep each
@@ -26,6 +27,7 @@ from snapshot_server.models import HASH_RE
 TEMP_PREFIX = ".tmp-"
 TEMP_SUFFIX = ".partial"
 RECORD_NAME_RE = re.compile(r"[0-9a-f]{64}\.rec")
+ALIAS_NAME_RE = re.compile(r"[0-9a-f]{64}\.alias")
 SHARD_RES = (re.compile(r"[0-9a-f]{2}"), re.compile(r"[0-9a-f]"))
 
 
@@ -40,6 +42,7 @@ class Layout:
         self.deletions = os.path.join(root, "deletions")
         self.records = os.path.join(root, "records")
         self.deletekeys = os.path.join(root, "deletekeys")
+        self.aliases = os.path.join(root, "aliases")
 
     def record_path(self, key: str) -> str:
         """Where the record for view key ``key`` lives (named by the key's SHA-256)."""
@@ -50,6 +53,12 @@ class Layout:
         if not HASH_RE.fullmatch(delete_key_hash):
             raise ValueError("delete_key_hash must be 64 lowercase hex digits")
         return self._sharded(self.deletekeys, delete_key_hash, ".dk")
+
+    def alias_path(self, key: str) -> str:
+        """Where the rotation alias for old view key ``key`` lives."""
+        path = os.path.join(self.aliases, hashlib.sha256(key.encode()).hexdigest() + ".alias")
+        self.check_under_root(path)
+        return path
 
     def _sharded(self, base: str, digest: str, suffix: str) -> str:
         path = os.path.join(base, digest[:2], digest[2:3], digest + suffix)

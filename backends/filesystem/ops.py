@@ -20,6 +20,7 @@ from snapshot_server.models import (
     ListScope,
     NewSnapshot,
     Snapshot,
+    SnapshotChanges,
     SnapshotMeta,
 )
 from snapshot_server.storage import OrgUsage
@@ -35,8 +36,9 @@ from .format import (
 )
 from .journal import Journal
 from .layout import Layout
-from .records import Records, read_index, read_meta
+from .records import Records, read_header, read_index, read_meta
 from .root import ping_root, prepare_root
+from .sharing import Sharing
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +50,16 @@ class SyncStore:
         self.layout = Layout(os.path.normpath(os.path.abspath(root)))
         self.journal = Journal(self.layout)
         self.records = Records(self.layout)
+        self.sharing = Sharing(self.layout, self.journal, self.records)
 
     def prepare(self) -> None:
-        """Take the root into use (``root.prepare_root``): called once, at open."""
+        """Take the root into use (``root.prepare_root``), and finish or undo any rotate a
+        crash interrupted (``Sharing.resolve``; no alias is dropped for its deadline here:
+        there is no clock at open, and the next cleanup round does it): called once, at
+        open."""
         prepare_root(self.layout, self.journal, self.records)
+        with exclusive_lock(self.layout):
+            self.sharing.resolve(float("-inf"))
 
     def insert(self, record: NewSnapshot) -> SnapshotMeta:
         """See ``SnapshotStore.insert``. An existing record blocks its key until it is deleted
@@ -65,6 +73,10 @@ class SyncStore:
         index_path = layout.index_path(record.meta.delete_key_hash)
         with exclusive_lock(layout):
             if self.records.snapshot(record.meta.key) is not None:
+                raise SnapshotExists("key")
+            # A live rotation alias holds its key too (the record's creation is the service's
+            # now).
+            if self.sharing.alias_holds(record.meta.key, record.meta.created):
                 raise SnapshotExists("key")
             if self.records.holder(record.meta.delete_key_hash) is not None:
                 raise SnapshotExists("deleteKey")
@@ -87,10 +99,11 @@ class SyncStore:
         return meta
 
     def get(self, key: str, now: float) -> Snapshot | None:
-        """The verified, unexpired record for ``key``, else ``None``."""
+        """The verified, unexpired record for ``key`` (or the one ``key`` is a live rotation
+        alias of), else ``None``."""
         if not KEY_RE.fullmatch(key):
             return None
-        snapshot = self.records.snapshot(key)
+        snapshot = self.sharing.lookup(key, now)
         return None if snapshot is None or snapshot.meta.is_expired(now) else snapshot
 
     def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta | None:
@@ -98,7 +111,8 @@ class SyncStore:
         An index file found dangling is removed (under the lock, after checking again)."""
         if not HASH_RE.fullmatch(delete_key_hash):
             return None
-        meta = self.records.holder(delete_key_hash)
+        snapshot = self.sharing.holding(delete_key_hash)
+        meta = None if snapshot is None else snapshot.meta
         if meta is None and exists(self.layout, self.layout.index_path(delete_key_hash)):
             with exclusive_lock(self.layout):
                 self._drop_dangling_index(delete_key_hash)
@@ -136,11 +150,44 @@ class SyncStore:
         if not KEY_RE.fullmatch(key):
             return None
         with exclusive_lock(self.layout):
-            meta = self.records.meta(key)
+            snapshot = self.sharing.current(key)
+            meta = None if snapshot is None else snapshot.meta
             if meta is None or meta.id != expect_id or meta.is_expired(now):
                 return None
             self._remove_journaled(meta)
         return meta
+
+    def update(
+        self, key: str, now: float, expect_id: int, changes: SnapshotChanges
+    ) -> SnapshotMeta | None:
+        """See ``SnapshotStore.update`` (``sharing``); ``None`` for not found."""
+        if not KEY_RE.fullmatch(key):
+            return None
+        with exclusive_lock(self.layout):
+            return self.sharing.update(key, now, expect_id, changes)
+
+    def rotate(
+        self,
+        key: str,
+        new_key: str,
+        now: float,
+        expect_id: int,
+        updated: float,
+        grace_until: float | None,
+    ) -> SnapshotMeta | None:
+        """See ``SnapshotStore.rotate`` (``sharing``); ``None`` for not found."""
+        if not KEY_RE.fullmatch(key):
+            return None
+        if not KEY_RE.fullmatch(new_key):
+            raise InvalidSnapshot("invalid key")
+        with exclusive_lock(self.layout):
+            return self.sharing.rotate(key, new_key, now, expect_id, updated, grace_until)
+
+    def sweep_aliases(self, now: float) -> None:
+        """Finish or undo interrupted rotates and drop dead alias files (``Sharing.resolve``):
+        part of every cleanup round."""
+        with exclusive_lock(self.layout):
+            self.sharing.resolve(now)
 
     def delete_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta | None:
         """Remove the unexpired record that holds ``delete_key_hash``; ``None`` if there is
@@ -148,7 +195,8 @@ class SyncStore:
         if not HASH_RE.fullmatch(delete_key_hash):
             return None
         with exclusive_lock(self.layout):
-            meta = self.records.holder(delete_key_hash)
+            snapshot = self.sharing.holding(delete_key_hash)
+            meta = None if snapshot is None else snapshot.meta
             if meta is None:
                 self._drop_dangling_index(delete_key_hash)
                 return None
@@ -181,10 +229,18 @@ class SyncStore:
                     break
                 # Re-read under the lock: it may have been deleted, or deleted and re-created.
                 meta = self.records.header(candidate.key)
-                if meta is not None and meta.id == candidate.id and meta.is_expired(now):
+                if meta is not None and meta.id == candidate.id and not meta.is_expired(now):
+                    # Its expiry moved since the candidate was read (an update), or the journal
+                    # lags the record (an update interrupted between the two): journal the
+                    # record as it is, so the next round does not take it again.
+                    header = read_header(self.layout, self.layout.record_path(candidate.key))
+                    if header is not None and header[0] != candidate:
+                        self.journal.append(encode_journal_add(*header), durable=False)
+                    continue
+                if meta is not None and meta.id == candidate.id:
                     self._remove(meta)
                     removed.append(meta)
-                elif meta is None or meta.id != candidate.id:
+                else:
                     self._drop_dangling_index(candidate.delete_key_hash)
                     if meta is None and exists(
                         self.layout, path := self.layout.record_path(candidate.key)

@@ -16,7 +16,14 @@ from typing import TypeVar
 from snapshot_server.models import CorruptData, Snapshot, SnapshotMeta
 
 from .disk import open_file, read_bytes
-from .format import MAX_HEADER_BYTES, decode_header, decode_index, decode_record
+from .format import (
+    MAX_HEADER_BYTES,
+    AliasFile,
+    decode_alias,
+    decode_header,
+    decode_index,
+    decode_record,
+)
 from .layout import Layout
 from .walk import iter_record_files
 
@@ -33,6 +40,11 @@ def read_snapshot(layout: Layout, path: str) -> Snapshot | None:
 def read_index(layout: Layout, path: str) -> str | None:
     """The view key a delete-key index file names; ``None`` if missing or corrupt (logged)."""
     return _decoded(layout, path, decode_index, "delete-key index")
+
+
+def read_alias(layout: Layout, path: str) -> AliasFile | None:
+    """The rotation alias file at ``path``; ``None`` if missing or corrupt (logged)."""
+    return _decoded(layout, path, decode_alias, "rotation alias")
 
 
 def read_meta(layout: Layout, path: str, *, exact_size: bool = True) -> SnapshotMeta | None:
@@ -109,9 +121,16 @@ class Records:
     def holder(self, delete_key_hash: str) -> SnapshotMeta | None:
         """The record that owns ``delete_key_hash``: the index names a key, and that key's
         record must name the same hash (so a dangling or stale index never matches)."""
+        snapshot = self.holding(delete_key_hash)
+        return None if snapshot is None else snapshot.meta
+
+    def holding(self, delete_key_hash: str) -> Snapshot | None:
+        """``holder``, with the dashboard."""
         key = read_index(self.layout, self.layout.index_path(delete_key_hash))
-        meta = None if key is None else self.meta(key)
-        return meta if meta is not None and meta.delete_key_hash == delete_key_hash else None
+        snapshot = None if key is None else self.snapshot(key)
+        if snapshot is None or snapshot.meta.delete_key_hash != delete_key_hash:
+            return None
+        return snapshot
 
     def scan(self) -> list[tuple[SnapshotMeta, int]]:
         """The headers of every intact record file, with their dashboards' lengths:

@@ -17,7 +17,12 @@ from typing import ClassVar, Self, TypeVar, TypeVarTuple
 
 from snapshot_server.config import StorageConfig
 from snapshot_server.config_reader import PathSettings
-from snapshot_server.errors import SnapshotNotFound, StorageUnavailable, StoreClosed
+from snapshot_server.errors import (
+    SnapshotExists,
+    SnapshotNotFound,
+    StorageUnavailable,
+    StoreClosed,
+)
 from snapshot_server.models import (
     ListQuery,
     ListScope,
@@ -112,7 +117,8 @@ class FilesystemStore:
     async def update(
         self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
     ) -> SnapshotMeta:
-        raise NotImplementedError("update: not yet on this backend (branch s14-store, in progress)")
+        async with self._write_lock:
+            return _found(await self._deleting(self._sync.update, key, now, expect_id, changes))
 
     async def rotate(
         self,
@@ -124,7 +130,12 @@ class FilesystemStore:
         updated: float,
         grace_until: float | None,
     ) -> SnapshotMeta:
-        raise NotImplementedError("rotate: not yet on this backend (branch s14-store, in progress)")
+        async with self._write_lock:
+            return _found(
+                await self._deleting(
+                    self._sync.rotate, key, new_key, now, expect_id, updated, grace_until
+                )
+            )
 
     async def delete_expired(self, now: float, limit: int = 1000) -> list[SnapshotMeta]:
         removed: list[SnapshotMeta] = []
@@ -132,6 +143,8 @@ class FilesystemStore:
         # two directory fsyncs per record) must not hold inserts and deletes back for long.
         # Every candidate taken leaves the journal (removed, or dropped as a ghost), so each
         # round takes new ones.
+        async with self._write_lock:
+            await self._run(self._sync.sweep_aliases, now)
         while len(removed) < limit:
             wanted = min(_EXPIRE_BATCH, limit - len(removed))
             batch = await self._run(self._sync.expired_candidates, now, wanted)
@@ -156,10 +169,13 @@ class FilesystemStore:
             self.deletions.close()
 
     async def _deleting(self, func: Callable[[*Ts], T], *args: *Ts) -> T:
-        """``_run`` a delete, then, before its caller answers, tell caches (``deletions``) if
-        it removed something (a truthy result) or its outcome is unknown (it raised)."""
+        """``_run`` a delete (or an update or rotate), then, before its caller answers, tell
+        caches (``deletions``) if it removed or changed something (a truthy result) or its
+        outcome is unknown (it raised ``StorageUnavailable``)."""
         try:
             result = await self._run(func, *args)
+        except SnapshotExists:
+            raise  # refused before anything was written
         except BaseException:
             self._bump()
             raise

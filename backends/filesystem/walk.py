@@ -7,7 +7,7 @@ import errno
 import os
 from collections.abc import Iterator
 
-from .layout import RECORD_NAME_RE, SHARD_RES, TEMP_PREFIX, TEMP_SUFFIX, Layout
+from .layout import ALIAS_NAME_RE, RECORD_NAME_RE, SHARD_RES, TEMP_PREFIX, TEMP_SUFFIX, Layout
 
 
 def iter_record_files(layout: Layout) -> Iterator[str]:
@@ -23,11 +23,19 @@ def iter_record_files(layout: Layout) -> Iterator[str]:
                     yield entry.path
 
 
+def iter_alias_files(layout: Layout) -> list[str]:
+    """Paths of every rotation alias file (one flat directory: there are few)."""
+    return sorted(e.path for e in _scandir(layout.aliases) if ALIAS_NAME_RE.fullmatch(e.name))
+
+
 def walk_tree(layout: Layout) -> Iterator[os.DirEntry[str]]:
-    """Every entry of the root, of ``records/`` and ``deletekeys/`` and of their two shard
-    levels (the record and index files included): one read of each of the 4096 + 4096 shard
-    directories. Descends only into real directories, never through a link."""
+    """Every entry of the root, of ``aliases/``, of ``records/`` and ``deletekeys/`` and of
+    their two shard levels (the record and index files included): one read of each of the
+    4096 + 4096 shard directories. Descends only into real directories, never through a
+    link."""
     yield from _scandir(layout.root)
+    if os.path.isdir(layout.aliases) and not os.path.islink(layout.aliases):
+        yield from _scandir(layout.aliases)
     for base in (layout.records, layout.deletekeys):
         entries = _scandir(base)
         yield from entries

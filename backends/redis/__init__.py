@@ -19,6 +19,9 @@ Key layout (``P`` = ``storage.redis.key_prefix``; ``M`` = a snapshot's metadata 
     P{meta}:b:<org>            string  the sum of those lengths (INCRBY/DECRBY); no TTL
     P{meta}:e:<org>            zset    member id, score expires: the org's expiring ones; no TTL
     P{meta}:r:<id>             string  a delete's receipt (a token of the call); 60 s TTL
+    P{meta}:a:<old key>        string  a rotation alias: "<grace deadline> <its PXAT ms> <id>
+                                       <deleteKey hash>"; PXAT min(grace deadline, expires)
+    P{meta}:al:<id>            set     the old keys of the snapshot's aliases; PXAT expires
     P{<key>}:dashboard         hash    id, body (the exact dashboard bytes); PXAT expires
 
 Expiry. Redis reclaims every per-snapshot key by its native TTL (never-expiring snapshots have
@@ -28,6 +31,19 @@ members and ``delete_expired`` prunes them. Each index member is the whole metad
 ``delete_expired`` returns full ``SnapshotMeta`` records even after Redis has reclaimed their
 keys, and a listing reads one sorted set without touching per-snapshot keys. The cost: ``M``
 (a few hundred bytes) is stored five times per snapshot.
+
+Update and rotate. Both read the view-key claim, then run one script that compares it with
+what was read (as a delete does) and rewrites the claims and every index member with the new
+``M``, moving every TTL of the snapshot when its expiry changes; if another change of the same
+snapshot came in between, they (and deletes) read again and retry. A rotate moves the claim to
+the new key and, with a grace period, leaves the alias ``P{meta}:a:<old key>``: a GET that finds
+no claim looks there (so a live key's GET costs nothing more), checks the deadline against the
+caller's clock, and follows the deleteKey claim (a rotate leaves it in place) to the snapshot's
+current key. An insert refuses a key a live alias holds. Every delete and cleanup drops the
+snapshot's aliases (named by its alias set; an alias whose key another snapshot's alias has
+taken since is left alone). The body follows the key: renamed inside the script on one server;
+on a cluster copied to the new key before the commit and the old one queued in the trash by it
+(a GET through an alias also looks at the old key, so the body is found at every moment).
 
 Usage per org (``org_usage``, for the per-org caps). The insert script counts a snapshot in
 its org's ``s``/``b`` keys and, if it expires, ``e``; whichever script removes it (delete,

@@ -19,7 +19,7 @@ import pytest
 
 from backends.redis import RedisStore
 from snapshot_server.errors import SnapshotNotFound
-from snapshot_server.models import ListQuery, ListScope, hash_secret
+from snapshot_server.models import ListQuery, ListScope, SnapshotChanges, hash_secret
 from tests.stores.redis import redis_config
 from tests.support import ManualClock, new_record
 
@@ -129,3 +129,36 @@ async def test_a_delete_whose_reply_was_lost_answers_that_it_deleted(
         await store.get("doomed", clock())
     with pytest.raises(SnapshotNotFound):  # and a second delete is still refused
         await store.delete_by_delete_key(hash_secret("doomed-dk"), clock())
+
+
+async def test_an_update_whose_reply_was_lost_answers_the_update(
+    proxied: tuple[RedisStore, ReplyDropper], clock: ManualClock
+) -> None:
+    store, proxy = proxied
+    stored = await store.insert(new_record(clock(), key="renamed", expires_in=60))
+    changes = SnapshotChanges(clock(), name="warm")
+    await store.update("renamed", clock(), expect_id=stored.id, changes=changes)  # loads it
+    proxy.armed = True
+    changes = SnapshotChanges(clock() + 1, name="after", expires=clock() + 600)
+    new = await store.update("renamed", clock(), expect_id=stored.id, changes=changes)
+    assert proxy.dropped == 1
+    assert (new.name, new.expires) == ("after", clock() + 600)
+    assert (await store.get("renamed", clock())).meta == new
+
+
+async def test_a_rotate_whose_reply_was_lost_answers_the_rotate(
+    proxied: tuple[RedisStore, ReplyDropper], clock: ManualClock
+) -> None:
+    store, proxy = proxied
+    warm = await store.insert(new_record(clock(), key="w0"))
+    await store.rotate("w0", "w1", clock(), expect_id=warm.id, updated=clock(), grace_until=None)
+    stored = await store.insert(new_record(clock(), key="r0", delete_key="r0-dk"))
+    proxy.armed = True
+    new = await store.rotate(
+        "r0", "r1", clock(), expect_id=stored.id, updated=clock(), grace_until=clock() + 60
+    )
+    assert proxy.dropped == 1
+    assert new.key == "r1"
+    assert (await store.get("r1", clock())).meta == new
+    assert (await store.get("r0", clock())).meta == new  # the alias it left
+    assert await store.get_by_delete_key(hash_secret("r0-dk"), clock()) == new
