@@ -230,3 +230,11 @@ async def test_deleting_a_protected_snapshot_answers_private(sharing_client: Cli
     plain = (await create(sharing_client))["deleteKey"]
     response = await sharing_client.get(f"/api/snapshots-delete/{plain}")
     assert response.headers["Cache-Control"] == "no-store"  # as before
+
+
+async def test_an_external_snapshot_cannot_have_a_password(make_sharing: MakeSharing) -> None:
+    client = await make_sharing(
+        external_enabled=True, external_snapshot_url="http://127.0.0.1:9/unreachable"
+    )
+    data = await create(client, status=400, external=True, password=PASSWORD)
+    assert data == {"message": "password cannot protect an external snapshot"}
