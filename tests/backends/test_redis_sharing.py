@@ -10,9 +10,9 @@ import time
 import orjson
 import pytest
 
-from backends.redis.layout import KeySpace, encode_meta
+from backends.redis.layout import KeySpace, encode_full, encode_meta
 from snapshot_server.errors import SnapshotNotFound
-from snapshot_server.models import SnapshotChanges, SnapshotMeta, hash_secret
+from snapshot_server.models import ListQuery, ListScope, SnapshotChanges, SnapshotMeta, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.backends.test_redis import Raw, all_keys, keys, raw, snapshot_keys, storage_config
 from tests.support import ManualClock, new_record
@@ -116,6 +116,12 @@ async def test_metadata_without_password_hash_reads_as_none(
     old_json = encode_meta(stored.id, orjson.dumps(fields)[1:])
     for name in (keys.claim("old"), keys.delete_key(hash_secret("old-dk"))):
         await raw.set(name, old_json, keepttl=True)
+    stored_json = await raw.zrange(keys.org(1), 0, -1)
+    for index, score in ((keys.org(1), stored.id), (keys.user(1, 1), stored.id)):
+        await raw.zrem(index, *stored_json)
+        await raw.zadd(index, {old_json: score})
+    await raw.zrem(keys.expiry, *stored_json)
+    await raw.zadd(keys.expiry, {old_json: stored.expires or 0})
     got = await store.get("old", clock())
     assert got.meta == stored
     assert got.meta.password_hash == ""
@@ -125,6 +131,11 @@ async def test_metadata_without_password_hash_reads_as_none(
     )
     assert (await store.get("old", clock())).meta == new
     assert b'"password_hash":"h"' in (await raw.get(keys.claim("old")) or b"")
+    # Every index member was replaced, none left in the old form.
+    listed = await store.list_snapshots(ListScope(1), ListQuery("", 10, 1), clock())
+    assert listed == [new]
+    for index in (keys.org(1), keys.user(1, 1), keys.expiry):
+        assert await raw.zrange(index, 0, -1) == [encode_full(new)]
 
 
 async def test_a_corrupt_alias_is_absent(
