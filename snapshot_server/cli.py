@@ -22,13 +22,21 @@ from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
-from backends import check_storage, describe_storage, open_store, shared_by_processes, shared_limits
+from backends import (
+    backend_class,
+    check_storage,
+    describe_storage,
+    open_store,
+    shared_by_processes,
+    shared_limits,
+)
 
 from . import heap, loops
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
 from .models import hash_secret
+from .sharing.secret import SecretSource, secret_source
 from .webapp.app import create_app
 from .webapp.protocol import SnapshotRunner
 from .workers import WorkerLink, supervise
@@ -278,7 +286,12 @@ async def serve_app(
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    app = create_app(config, open_store, limiter_storage=shared_limits(config.storage))
+    app = create_app(
+        config,
+        open_store,
+        limiter_storage=shared_limits(config.storage),
+        cookie_secret=cookie_secret_of(config),
+    )
     runner = SnapshotRunner(app, access_log=None)
     try:
         await runner.setup()  # opens the store
@@ -290,6 +303,15 @@ async def serve_app(
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def cookie_secret_of(config: Config) -> SecretSource:
+    """The deployment's cookie secret: ``[sharing] cookie_secret_file``, else kept beside the
+    data that the storage backend's settings name (``sharing.secret``), so every worker and
+    host on that storage signs and checks with the same one, across restarts."""
+    storage = config.storage
+    settings = backend_class(storage.backend).Settings.read(storage.section())
+    return secret_source(config.sharing, storage.backend, settings)
 
 
 def _worker(link: WorkerLink, sockets: list[socket.socket], config: Config) -> None:

@@ -23,6 +23,7 @@ from .errors import ConfigError
 from .external.settings import problems as external_problems
 from .models import HUNDRED_YEARS, hash_secret
 from .purge import PurgerSettings, read_purger
+from .sharing.settings import SharingSettings
 from .urls import public_root
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     cdn: CdnConfig = field(default_factory=CdnConfig)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    sharing: SharingSettings = field(default_factory=SharingSettings)
 
 
 def load_config(path: str | Path) -> Config:
@@ -153,9 +155,16 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     auth = _parse_auth(root.section("auth"))
     cdn = _parse_cdn(root.section("cdn"))
     limits = LimitsSettings.read(root.section("limits"), public_mode=snapshots.public_mode)
+    sharing = SharingSettings.read(root.section("sharing"))
     root.done()
     return Config(
-        server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn, limits=limits
+        server=server,
+        storage=storage,
+        snapshots=snapshots,
+        auth=auth,
+        cdn=cdn,
+        limits=limits,
+        sharing=sharing,
     )
 
 

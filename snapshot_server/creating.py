@@ -30,6 +30,7 @@ from .models import (
     hash_secret,
 )
 from .scrub import sanitize_dashboard
+from .sharing.passwords import Passwords
 from .storage import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class CreateRequest:
     external: bool
     key: str | None
     delete_key: str | None
+    password: str | None = None  # checked by the view (``passwords.check_password``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +72,26 @@ class PreparedCreate:
     delete_key: str | None
     external: bool = False
     """Published to the external snapshot server; only a pointer is stored here."""
+    password: str | None = None
+    """The password to protect it with, until ``store`` hashes it (never stored as is)."""
 
 
 class Creator:
     """The create operation of one ``SnapshotService`` (which checks permissions first)."""
 
     def __init__(
-        self, config: Config, store: SnapshotStore, clock: Clock, caps: OrgCaps | None
+        self,
+        config: Config,
+        store: SnapshotStore,
+        clock: Clock,
+        caps: OrgCaps | None,
+        passwords: Passwords,
     ) -> None:
         self._config = config
         self._store = store
         self._clock = clock
         self._caps = caps
+        self._passwords = passwords
 
     def prepare(self, identity: Identity, request: CreateRequest) -> PreparedCreate:
         """Check ``request`` and serialise its dashboard (scrubbed in place first).
@@ -93,6 +103,9 @@ class Creator:
         for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
             if value is not None and not KEY_RE.fullmatch(value):
                 raise InvalidSnapshot(f"{field} must match {KEY_RE.pattern}")
+        if request.password is not None and request.external:
+            # The password would guard a pointer; the data is served by the other server.
+            raise InvalidSnapshot("password cannot protect an external snapshot")
         if request.key is not None and request.key == request.delete_key:
             # Otherwise everyone the view link is shared with could delete the snapshot.
             raise InvalidSnapshot("key and deleteKey must differ")
@@ -113,6 +126,7 @@ class Creator:
             request.key,
             request.delete_key,
             request.external,
+            request.password,
         )
 
     async def store(self, prepared: PreparedCreate) -> Created:
@@ -121,6 +135,9 @@ class Creator:
         identity, now, body = prepared.identity, prepared.now, prepared.dashboard
         if self._caps is not None:
             await self._caps.check(self._store, identity.org_id, len(body), now)
+        password_hash = ""
+        if prepared.password is not None:
+            password_hash = await self._passwords.hash(prepared.password)
         for _draw in range(_KEY_DRAWS):
             key = prepared.key or generate_key()
             delete_key = prepared.delete_key or generate_key()
@@ -138,6 +155,7 @@ class Creator:
                 updated=now,
                 expires=prepared.expires,
                 etag=etag(key, body, now, prepared.expires),
+                password_hash=password_hash,
             )
             try:
                 stored = await self._store.insert(NewSnapshot(meta, body))
@@ -153,16 +171,21 @@ class Creator:
         raise SnapshotExists("key")
 
     def _expiry(self, now: float, expires: int) -> float | None:
-        limit = self._config.snapshots.max_expires
-        if expires > HUNDRED_YEARS:
-            raise InvalidSnapshot(f"expires must be at most {HUNDRED_YEARS} seconds (100 years)")
-        if limit and expires > limit:
-            raise InvalidSnapshot(
-                f"expires must be at most {limit} seconds (snapshots.max_expires)"
-            )
-        if expires <= 0:
-            expires = limit
-        return now + expires if expires > 0 else None
+        return expiry_time(self._config, now, expires)
+
+
+def expiry_time(config: Config, now: float, expires: int) -> float | None:
+    """When a snapshot asked to live ``expires`` seconds from ``now`` expires (``None``:
+    never), by the create body's rules: 0 or negative means never, or ``max_expires`` when
+    that is set. Raises ``InvalidSnapshot`` above ``max_expires`` or 100 years."""
+    limit = config.snapshots.max_expires
+    if expires > HUNDRED_YEARS:
+        raise InvalidSnapshot(f"expires must be at most {HUNDRED_YEARS} seconds (100 years)")
+    if limit and expires > limit:
+        raise InvalidSnapshot(f"expires must be at most {limit} seconds (snapshots.max_expires)")
+    if expires <= 0:
+        expires = limit
+    return now + expires if expires > 0 else None
 
 
 def etag(key: str, body: bytes, created: float, expires: float | None) -> str:

@@ -6,6 +6,7 @@
     ├── InvalidSnapshot           400  the request is malformed; ``message`` says what is wrong
     ├── SnapshotExists            409  a client-chosen key or deleteKey is taken
     ├── Unauthorized              401  missing, malformed, unknown or revoked token
+    │   └── PasswordRequired      401  a protected snapshot, without its right password
     ├── Forbidden                 403  authenticated, but not allowed; ``message`` says why
     ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated), or
     │                                  over an org's ``limits.max_bytes_per_org``
@@ -13,6 +14,8 @@
     ├── RequestTimeout            408  a request body slower than ``[limits] body_timeout``
     ├── ServerBusy                503  no room among the upload bytes in flight (Retry-After)
     ├── TooManyRequests           429  over a rate limit or an org's cap (``[limits]``)
+    │   └── TooManyPasswords      429  too many wrong passwords for one snapshot (always on)
+    ├── Conflict                  409  a change that cannot apply (rotate an external snapshot)
     ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
     ├── BadGateway                502  the external snapshot server failed (``external``)
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
@@ -78,6 +81,14 @@ class Unauthorized(SnapshotError):
     default_message = "Unauthorized"
 
 
+class PasswordRequired(Unauthorized):
+    """A password-protected snapshot asked for without a valid access cookie or the right
+    ``X-Snapshot-Password``. Answered ``private, no-store``, without a Bearer challenge (the
+    token, if any, was fine)."""
+
+    default_message = "Password required"
+
+
 class Forbidden(SnapshotError):
     status = 403
     default_message = "forbidden"
@@ -114,6 +125,18 @@ class TooManyRequests(SnapshotError):
 
     status = 429
     default_message = "Too many requests"
+
+
+class TooManyPasswords(TooManyRequests):
+    """Too many wrong passwords for one snapshot from one address; answered ``private,
+    no-store`` like everything about a protected snapshot."""
+
+
+class Conflict(SnapshotError):
+    """The request cannot apply to this snapshot as it is; ``message`` says why."""
+
+    status = 409
+    default_message = "Conflict"
 
 
 class ExternalDeleteFailed(SnapshotError):

@@ -34,6 +34,8 @@ from .models import (
     SnapshotMeta,
     hash_secret,
 )
+from .sharing.changes import Changer, UpdateRequest
+from .sharing.passwords import Passwords
 from .storage import SnapshotStore
 
 log = logging.getLogger(__name__)
@@ -57,13 +59,16 @@ class SnapshotService:
         purge: PurgeHook | None = None,
         caps: OrgCaps | None = None,
         external: ExternalSnapshots | None = None,
+        passwords: Passwords | None = None,
     ) -> None:
         self.config = config
         self.external = external or ExternalSnapshots(config.snapshots, caps)
         self.store = store
         self.clock = clock
         self._purge = purge
-        self._creator = Creator(config, store, clock, caps)
+        self.passwords = passwords or Passwords()
+        self._creator = Creator(config, store, clock, caps, self.passwords)
+        self._changer = Changer(config, store, clock, self.passwords, purge)
         self.root_url = config.server.public_root
         self.public_mode = config.snapshots.public_mode
 
@@ -82,9 +87,10 @@ class SnapshotService:
     def cache_max_age(self, meta: SnapshotMeta) -> int | None:
         """How long a shared cache may keep the answer for ``meta`` (``cache_max_age``, never
         past its expiry), or ``None`` when the answer depends on the caller's token
-        (``view_requires_auth``) and no shared cache may keep it."""
+        (``view_requires_auth``) or on a password (a protected snapshot) and no shared cache
+        may keep it."""
         snapshots = self.config.snapshots
-        if snapshots.view_requires_auth:
+        if snapshots.view_requires_auth or meta.password_hash:
             return None
         if meta.expires is None:
             return snapshots.cache_max_age
@@ -175,7 +181,8 @@ class SnapshotService:
         await self.external.delete_first(existing)  # of an external snapshot, its remote copy
         # Only the snapshot the permissions were checked on: if it was deleted and its key
         # created again since the read, the new owner's snapshot must survive (404 here).
-        deleted = await self.store.delete(key, now, expect_id=existing.id)
+        # ``existing.key``: ``key`` may be a rotation's grace alias of it.
+        deleted = await self.store.delete(existing.key, now, expect_id=existing.id)
         self._after_delete(deleted, "delete")
         return deleted
 
@@ -202,6 +209,25 @@ class SnapshotService:
             raise
         self._after_delete(deleted, "delete-key")
         return deleted
+
+    def authorize_write(self, identity: Identity) -> None:
+        """Raise unless ``identity`` may rotate or update snapshots (``snapshots:write``,
+        never anonymously). Views call it before reading the request body."""
+        self._require(identity, "snapshots:write", anonymous_allowed=False)
+
+    async def rotate(self, identity: Identity, key: str, grace_seconds: int) -> SnapshotMeta:
+        """Give the snapshot ``key`` names a new view key (``sharing.changes``); the old one
+        keeps working ``grace_seconds`` more. Raises what ``authorize_write`` raises,
+        ``SnapshotNotFound``, ``Forbidden`` (not the creator nor an org Admin), ``Conflict``
+        (an external snapshot)."""
+        self.authorize_write(identity)
+        return await self._changer.rotate(identity, key, grace_seconds)
+
+    async def update(self, identity: Identity, key: str, request: UpdateRequest) -> SnapshotMeta:
+        """Change the name, expiry and/or password of the snapshot ``key`` names; raises what
+        ``rotate`` raises, and ``InvalidSnapshot`` for an expiry over the limits."""
+        self.authorize_write(identity)
+        return await self._changer.update(identity, key, request)
 
     def authorize_list(self, identity: Identity) -> None:
         """Raise unless ``identity`` may list (``snapshots:read``, or anonymously in

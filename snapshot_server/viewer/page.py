@@ -25,9 +25,10 @@ from aiohttp import web
 from ..abuse import checks as limits
 from ..errors import PublishedElsewhere
 from ..models import Snapshot
-from ..webapp.appkeys import PAGE_ERRORS, RENDERER, SERVICE
+from ..webapp.appkeys import ACCESS, PAGE_ERRORS, RENDERER, SERVICE
 from ..webapp.requests import identity_of
 from ..webapp.responses import etag_matches, snapshot_cache_headers
+from .locked import locked_page
 from .render import content_security_policy, render_error_page, render_snapshot_page
 
 STATIC_PREFIX = "/public/snapshot-viewer/"
@@ -143,7 +144,13 @@ async def snapshot_page(request: web.Request) -> web.StreamResponse:
         snapshot = await limits.lookup(request, lambda: service.view(identity_of(request), key))
     except PublishedElsewhere as elsewhere:
         return published_elsewhere_page(elsewhere.external_url)
-    headers = snapshot_cache_headers(snapshot.meta, service.cache_max_age(snapshot.meta))
+    meta = snapshot.meta
+    if meta.password_hash and not request.app[ACCESS].has_access_cookie(request, meta, key):
+        return locked_page(request, key)
+    # Through a rotation's grace alias (``meta.key`` is the new key): no cache may keep it, as
+    # the alias ends at a time no cache knows.
+    max_age = service.cache_max_age(meta) if meta.key == key else None
+    headers = snapshot_cache_headers(meta, max_age)
     headers["ETag"] = page_etag(snapshot)
     if etag_matches(request.headers.get("If-None-Match"), headers["ETag"]):
         return web.Response(status=304, headers=headers)

@@ -281,3 +281,12 @@ def render_error_page(
         version=ASSET_VERSION,
         link=link,
     )
+
+
+def render_locked_page(*, token: str, wrong: bool, static: str = "/public/snapshot-viewer/") -> str:
+    """The page of a password-protected snapshot for someone who has not given its password:
+    a form posting the password and the CSRF ``token`` to the page itself, and nothing of the
+    dashboard (not even its name). ``wrong``: the last password tried was wrong."""
+    return _ENV.get_template("locked.html.j2").render(
+        token=token, wrong=wrong, static=static, version=ASSET_VERSION
+    )

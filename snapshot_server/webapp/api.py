@@ -15,7 +15,7 @@ from ..abuse import checks as limits
 from ..clock import rfc3339
 from ..errors import StorageUnavailable, Unauthorized
 from ..models import SnapshotMeta
-from .appkeys import ANSWERS, CONFIG, SERVICE, UPLOADS
+from .appkeys import ACCESS, ANSWERS, CONFIG, SERVICE, UPLOADS
 from .parsing import parse_create_request, parse_list_query, read_json_object
 from .request_body import reservation
 from .requests import identity_of
@@ -61,6 +61,8 @@ async def get_snapshot(request: web.Request) -> web.StreamResponse:
     answers = request.app[ANSWERS]
     # Every lookup passes the rate limit, a cache hit too: a refused address stays refused.
     answer = await limits.lookup(request, lambda: answers.find(key))
+    if answer.protected:
+        await request.app[ACCESS].require(request, answer.meta, key)
     return answer.respond(request, service.clock())
 
 
@@ -79,7 +81,9 @@ async def delete_by_delete_key(request: web.Request) -> web.Response:
 
 def _deleted(request: web.Request, deleted: SnapshotMeta) -> web.Response:
     message = request.app[SERVICE].deleted_message()
-    return json_response({"message": message, "id": deleted.id}, cache_control=NO_STORE)
+    # A protected snapshot's answers are private on every route, its delete's too.
+    cache_control = PRIVATE_NO_STORE if deleted.password_hash else NO_STORE
+    return json_response({"message": message, "id": deleted.id}, cache_control=cache_control)
 
 
 async def list_snapshots(request: web.Request) -> web.Response:
@@ -88,11 +92,12 @@ async def list_snapshots(request: web.Request) -> web.Response:
     service.authorize_list(identity)  # who is asking comes before what they ask
     items = await service.list(identity, parse_list_query(request.query))
     return json_response(
-        [_list_item(service.shown_expiry(m), m) for m in items], cache_control=PRIVATE_NO_STORE
+        [list_item(service.shown_expiry(m), m) for m in items], cache_control=PRIVATE_NO_STORE
     )
 
 
-def _list_item(shown_expiry: float, meta: SnapshotMeta) -> dict[str, Any]:
+def list_item(shown_expiry: float, meta: SnapshotMeta) -> dict[str, Any]:
+    """A snapshot as the list shows it (and PATCH answers it)."""
     return {
         "id": meta.id,
         "name": meta.name,
@@ -104,6 +109,7 @@ def _list_item(shown_expiry: float, meta: SnapshotMeta) -> dict[str, Any]:
         "expires": rfc3339(shown_expiry),
         "created": rfc3339(meta.created),
         "updated": rfc3339(meta.updated),
+        "passwordProtected": bool(meta.password_hash),
     }
 
 

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
+from ..abuse.addresses import parse_networks
 from ..abuse.caps import OrgCaps
 from ..abuse.rates import RateLimits
 from ..abuse.storage import LimiterStorage, close_storage, memory_storage
@@ -25,9 +26,14 @@ from ..external.publishing import ExternalSnapshots
 from ..metrics import Metrics, metrics_middleware
 from ..purge import PurgeDispatcher, build_dispatcher
 from ..service import SnapshotService
+from ..sharing.attempts import PasswordAttempts
+from ..sharing.gate import AccessGate
+from ..sharing.passwords import Passwords
+from ..sharing.secret import SecretSource, secret_source
 from ..storage import SnapshotStore
 from ..viewer.page import setup_pages
 from .appkeys import (
+    ACCESS,
     ANSWERS,
     AUTHENTICATOR,
     CONFIG,
@@ -59,12 +65,19 @@ def create_app(
     sleep: Sleep = asyncio.sleep,
     dispatcher: PurgeDispatcher | None = None,
     limiter_storage: LimiterStorage | None = None,
+    cookie_secret: SecretSource | None = None,
+    passwords: Passwords | None = None,
 ) -> web.Application:
     """A ready-to-run application. ``clock`` decides expiry; ``sleep`` paces the cleanup job;
     ``dispatcher`` delivers CDN purges (default: built from ``config.cdn``, none when no purger
     is configured); the app starts it and flushes it on shutdown. ``limiter_storage`` makes
     where the rate limits count (default: this process's memory); it is called only when
-    ``[limits] enabled``, and what it made is closed on shutdown."""
+    ``[limits] enabled``, and what it made is closed on shutdown; the wrong-password limit
+    counts there too, or in a storage of its own made the same way (it is always on).
+    ``cookie_secret`` gives the secret that signs access cookies (default: ``[sharing]
+    cookie_secret_file``, else one for this process: the CLI hands in the deployment's, see
+    ``sharing.secret``). ``passwords`` hashes and checks snapshot passwords (default:
+    argon2id at argon2-cffi's cost)."""
     app = web.Application(
         middlewares=[metrics_middleware, error_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
@@ -87,6 +100,29 @@ def create_app(
         limits = RateLimits(config.limits, storage, metrics.count_limited)
     app[RATE_LIMITS] = limits
     caps = OrgCaps.from_settings(config.limits, metrics.count_limited)
+    # Always on: shares the rate limits' storage when they have one.
+    attempts_storage = limits.storage if limits is not None else None
+    own_attempts_storage = attempts_storage is None
+    attempts = PasswordAttempts(
+        config.sharing.password_attempts,
+        attempts_storage or (limiter_storage or memory_storage)(),
+    )
+    passwords = passwords or Passwords()
+    secret_of = cookie_secret or secret_source(config.sharing)
+
+    async def sharing_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[ACCESS] = AccessGate(
+            secret=await secret_of(),
+            passwords=passwords,
+            attempts=attempts,
+            clock=clock,
+            root_url=config.server.public_root,
+            cookie_max_age=config.sharing.cookie_max_age,
+            trusted=parse_networks(config.limits.trusted_proxies),
+        )
+        yield
+        if own_attempts_storage:
+            await close_storage(attempts.storage)
 
     if dispatcher is None:
         root = config.server.public_root
@@ -119,7 +155,13 @@ def create_app(
         app[STORE] = store
         purge = dispatcher.submit if dispatcher is not None else None
         app[SERVICE] = service = SnapshotService(
-            config, store, clock=clock, purge=purge, caps=caps, external=external
+            config,
+            store,
+            clock=clock,
+            purge=purge,
+            caps=caps,
+            external=external,
+            passwords=passwords,
         )
         cache = ResponseCache[SnapshotAnswer](config.server.response_cache_bytes, store.deletions)
         app[ANSWERS] = SnapshotAnswers(service, cache, metrics.count_cache_lookup)
@@ -148,5 +190,7 @@ def create_app(
     app.cleanup_ctx.append(purge_ctx)
     app.cleanup_ctx.append(external_ctx)
     app.cleanup_ctx.append(storage_ctx)
+    # After the store: an unreachable storage is reported as such, before its secret is read.
+    app.cleanup_ctx.append(sharing_ctx)
     app.cleanup_ctx.append(cleanup_job_ctx)
     return app

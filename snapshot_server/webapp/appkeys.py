@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..abuse.rates import RateLimits
     from ..metrics import Metrics
     from ..purge import PurgeDispatcher
+    from ..sharing.gate import AccessGate
     from ..viewer.page import PageRenderer
     from .snapshot_answers import SnapshotAnswers
     from .uploads import UploadGate
@@ -38,5 +39,7 @@ PAGE_ERRORS: web.AppKey[Callable[[int, str], web.Response]] = web.AppKey("page_e
 
 UPLOADS: web.AppKey[UploadGate] = web.AppKey("uploads")
 ANSWERS: web.AppKey[SnapshotAnswers] = web.AppKey("snapshot_answers")
+ACCESS: web.AppKey[AccessGate] = web.AppKey("access_gate")
+"""Who may see a password-protected snapshot (``sharing.gate``)."""
 
 IDENTITY = web.RequestKey("identity", Identity)

@@ -16,10 +16,10 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..errors import SnapshotError
+from ..errors import PasswordRequired, SnapshotError, TooManyPasswords
 from .appkeys import AUTHENTICATOR, IDENTITY, PAGE_ERRORS
 from .requests import is_api, route_template
-from .responses import NO_STORE, json_response
+from .responses import NO_STORE, PRIVATE_NO_STORE, json_response
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 "%s %s: %s", request.method, route_template(request), exc.message, exc_info=cause
             )
         response = error_response(request, exc.status, exc.message)
+        if isinstance(exc, PasswordRequired | TooManyPasswords):
+            # About a protected snapshot: no cache anywhere keeps it, and the challenge is the
+            # snapshot's password, not the Bearer token.
+            response.headers["Cache-Control"] = PRIVATE_NO_STORE
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = 'SnapshotPassword realm="snapshot"'
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response

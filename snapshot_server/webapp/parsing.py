@@ -15,6 +15,7 @@ from aiohttp import web
 from ..creating import CreateRequest
 from ..errors import InvalidSnapshot
 from ..models import ListQuery
+from ..sharing.passwords import check_password
 from .request_body import read_body
 
 MAX_NAME_LENGTH = 255
@@ -44,19 +45,24 @@ async def read_json_object(
     return body
 
 
+def parse_name(value: object) -> str:
+    """A snapshot's ``name`` as the create body has it: ``None`` or empty is the default name."""
+    if value is None or value == "":
+        return DEFAULT_NAME
+    if not isinstance(value, str):
+        raise InvalidSnapshot("name must be a string")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidSnapshot(f"name must be at most {MAX_NAME_LENGTH} characters")
+    return value
+
+
 def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
     """Validate a ``POST /api/snapshots`` body; unknown fields are ignored, as Grafana does."""
     dashboard = body.get("dashboard")
     if not isinstance(dashboard, dict):
         raise InvalidSnapshot("dashboard is required and must be a JSON object")
 
-    name = body.get("name")
-    if name is None or name == "":
-        name = DEFAULT_NAME
-    elif not isinstance(name, str):
-        raise InvalidSnapshot("name must be a string")
-    elif len(name) > MAX_NAME_LENGTH:
-        raise InvalidSnapshot(f"name must be at most {MAX_NAME_LENGTH} characters")
+    name = parse_name(body.get("name"))
 
     expires = body.get("expires")
     if expires is None:
@@ -77,6 +83,7 @@ def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
         external=external,
         key=_optional_key(body, "key"),
         delete_key=_optional_key(body, "deleteKey"),
+        password=None if body.get("password") is None else check_password(body["password"]),
     )
 
 

@@ -20,8 +20,9 @@ from aiohttp.typedefs import Handler
 
 from ..metrics import metrics_view
 from ..viewer import STATIC_DIR
+from ..viewer.locked import unlock_page
 from ..viewer.page import STATIC_PREFIX, snapshot_page
-from . import api
+from . import api, changes_api
 from .middlewares import error_response
 from .openapi import DOCUMENT_PATH, openapi_json
 from .requests import UNMATCHED
@@ -56,6 +57,8 @@ def route_table() -> list[web.AbstractRouteDef]:
         *_both("DELETE", "/api/snapshots", api.delete_snapshot),  # empty key: 404
         *_both("GET", "/api/snapshots/{key}", api.get_snapshot),
         *_both("DELETE", "/api/snapshots/{key}", api.delete_snapshot),
+        *_both("PATCH", "/api/snapshots/{key}", changes_api.update_snapshot),
+        *_both("POST", "/api/snapshots/{key}/rotate", changes_api.rotate_snapshot),
         *_both("GET", "/api/snapshots-delete", api.delete_by_delete_key, head=False),
         *_both("GET", "/api/snapshots-delete/{delete_key}", api.delete_by_delete_key, head=False),
         *_both("GET", "/api/dashboard/snapshots", api.list_snapshots),
@@ -65,6 +68,8 @@ def route_table() -> list[web.AbstractRouteDef]:
         web.get("/metrics", metrics_view, expect_handler=defer_continue),
         # People open the page; HEAD would render a whole dashboard for a link checker.
         *_both("GET", "/dashboard/snapshot/{key}", snapshot_page, head=False),
+        # The password form of a protected snapshot posts to its own page.
+        *_both("POST", "/dashboard/snapshot/{key}", unlock_page),
         web.static(STATIC_PREFIX, STATIC_DIR, expect_handler=defer_continue),
     ]
 

@@ -3,7 +3,10 @@ ETag, headers, body) and kept in the ``ResponseCache``; per request only Cache-C
 is worked out, when the snapshot expires.
 
 Permissions are not decided here: the handler asks the service first, so a cached answer is
-never served to a caller who may not see it.
+never served to a caller who may not see it. Two kinds of answer are never kept: a protected
+snapshot's (its password is checked on every request, and no copy of it may outlive a change
+of password), and one found through a rotation's grace alias (the alias ends at a time the
+cache does not know; such answers are ``private, no-store``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import orjson
 from aiohttp import web
 
 from ..clock import rfc3339
-from ..models import Snapshot
+from ..models import Snapshot, SnapshotMeta
 from ..service import SnapshotService
 from .response_cache import ResponseCache
 from .responses import JSON_TYPE, etag_matches, snapshot_cache_headers
@@ -49,6 +52,11 @@ class SnapshotAnswer:
     headers: dict[str, str]  # all but Cache-Control when ``cache_control`` is None
     cache_control: str | None  # None: it depends on the time (``max-age`` up to the expiry)
     max_age: int  # the longest max-age (``[snapshots] cache_max_age``)
+    meta: SnapshotMeta  # for the password check of a protected snapshot
+
+    @property
+    def protected(self) -> bool:
+        return bool(self.meta.password_hash)
 
     @property
     def size(self) -> int:
@@ -73,7 +81,9 @@ class SnapshotAnswer:
         return web.Response(body=self.body, headers=headers)
 
 
-def build_answer(service: SnapshotService, snapshot: Snapshot) -> SnapshotAnswer:
+def build_answer(
+    service: SnapshotService, snapshot: Snapshot, *, private: bool = False
+) -> SnapshotAnswer:
     """The answer for ``snapshot``: its stored dashboard bytes spliced in as they are (no parse
     or re-serialisation), its three times formatted here, once."""
     meta = snapshot.meta
@@ -87,14 +97,15 @@ def build_answer(service: SnapshotService, snapshot: Snapshot) -> SnapshotAnswer
     body = b'{"meta":%s,%s},"dashboard":%s}' % (_FIXED_META, times[1:-1], snapshot.dashboard)
     snapshots = service.config.snapshots
     # Constant unless it counts down to the expiry (``SnapshotService.cache_max_age``).
-    constant = snapshots.view_requires_auth or meta.expires is None
+    max_age = None if private else service.cache_max_age(meta)
+    constant = max_age is None or meta.expires is None
     cache_control = None
-    headers = snapshot_cache_headers(meta, service.cache_max_age(meta))
+    headers = snapshot_cache_headers(meta, max_age)
     if constant:
         cache_control = headers["Cache-Control"]
     del headers["Cache-Control"]
     return SnapshotAnswer(
-        meta.expires, meta.etag, body, headers, cache_control, snapshots.cache_max_age
+        meta.expires, meta.etag, body, headers, cache_control, snapshots.cache_max_age, meta
     )
 
 
@@ -123,6 +134,9 @@ class SnapshotAnswers:
             return answer
         self._count(False)
         stamp = self.cache.stamp()
-        answer = build_answer(self.service, await self.service.lookup(key, now))
-        self.cache.add(key, answer, stamp)
+        snapshot = await self.service.lookup(key, now)
+        alias = snapshot.meta.key != key
+        answer = build_answer(self.service, snapshot, private=alias)
+        if not (alias or answer.protected):
+            self.cache.add(key, answer, stamp)
         return answer

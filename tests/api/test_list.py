@@ -16,6 +16,7 @@ ITEM_FIELDS = {
     "orgId",
     "userId",
     "external",
+    "passwordProtected",  # added by the sharing controls: true or false, never the hash
     "externalUrl",
     "expires",
     "created",
@@ -41,6 +42,7 @@ async def test_items_have_exactly_the_documented_fields(client: Client) -> None:
     assert (item["name"], item["orgId"], item["userId"]) == ("Mine", 1, 2)
     assert item["external"] is False
     assert item["externalUrl"] == ""
+    assert item["passwordProtected"] is False
 
 
 async def test_scoping(client: Client) -> None:

@@ -18,6 +18,7 @@ from ... import __version__
 from ..responses import JSON_TYPE
 from .components import SCHEMAS, SECURITY_SCHEMES, Json, without_bodies
 from .service import HEALTH, METRICS, OPENAPI, SHARED_OPTIONS
+from .sharing import PASSWORD_HEADER, ROTATE, UNLOCK, UPDATE, VIEW_401, VIEW_429
 from .snapshots import (
     CREATE,
     DELETE,
@@ -44,6 +45,10 @@ A self-hosted, Grafana-compatible dashboard snapshot server.
   even where no token is needed.
 * **HEAD** is answered only where GET is safe: not on /api/snapshots-delete/{deleteKey} (it
   deletes) nor on the viewer page (405, with Allow).
+* **Protected snapshots** (created with a `password`): viewing needs the password in
+  `X-Snapshot-Password`, or the access cookie the viewer's password form sets; everything about
+  them is `private, no-store`. Wrong passwords are rate-limited per snapshot and address
+  (`[sharing] password_attempts`), always.
 * **Abuse limits** (`[limits]`, on by default in public_mode): 429 with Retry-After for too
   many creates, unknown-key lookups or deleteKey deletes; 413/429 for an org's byte and
   snapshot caps; 408 for a body that arrives too slowly; 503 with Retry-After when uploads in
@@ -93,7 +98,8 @@ def _paths() -> Json:
     """Every route, in its canonical spelling (no trailing slash), with its operations."""
     return {
         "/api/snapshots": {"post": CREATE, **_readable(GET_EMPTY), "delete": DELETE_EMPTY},
-        "/api/snapshots/{key}": {**_readable(GET), "delete": DELETE},
+        "/api/snapshots/{key}": {**_readable(_protectable(GET)), "delete": DELETE, "patch": UPDATE},
+        "/api/snapshots/{key}/rotate": {"post": ROTATE},
         "/api/snapshots-delete": {"get": DELETE_BY_KEY_EMPTY},
         "/api/snapshots-delete/{deleteKey}": {"get": DELETE_BY_KEY},
         "/api/dashboard/snapshots": _readable(LIST),
@@ -101,8 +107,30 @@ def _paths() -> Json:
         "/api/health": _readable(HEALTH),
         "/api/openapi.json": _readable(OPENAPI),
         "/metrics": _readable(METRICS),
-        "/dashboard/snapshot/{key}": {"get": PAGE},
+        "/dashboard/snapshot/{key}": {"get": _locked_page(PAGE), "post": UNLOCK},
     }
+
+
+def _protectable(operation: Json) -> Json:
+    """A view of a snapshot that may be password-protected: the password header, its 401
+    and its 429."""
+    return {
+        **operation,
+        "parameters": [*operation["parameters"], PASSWORD_HEADER],
+        "responses": {**operation["responses"], "401": VIEW_401, "429": VIEW_429},
+    }
+
+
+def _locked_page(operation: Json) -> Json:
+    """The viewer page, which shows a protected snapshot's password form (401) until a right
+    password set its access cookie."""
+    responses = dict(operation["responses"])
+    responses["401"] = {
+        **responses["401"],
+        "description": responses["401"]["description"]
+        + "; or, for a protected snapshot without a valid access cookie, the password form",
+    }
+    return {**operation, "responses": responses}
 
 
 async def openapi_json(request: web.Request) -> web.Response:

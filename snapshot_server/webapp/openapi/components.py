@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...models import HUNDRED_YEARS, KEY_RE
+from ...sharing.passwords import MAX_LENGTH, MIN_LENGTH
 from ..parsing import MAX_NAME_LENGTH
 
 Json = dict[str, Any]
@@ -77,6 +78,13 @@ SCHEMAS: Json = {
                 **_CHOSEN_KEY,
                 "description": "The deleteKey to use (must differ from key); taken: 409",
             },
+            "password": {
+                "type": ["string", "null"],
+                "minLength": MIN_LENGTH,
+                "maxLength": MAX_LENGTH,
+                "description": "Protects the snapshot: viewing it needs this password. Only an "
+                "argon2id hash is kept. Not with external: true (400)",
+            },
         },
     },
     "Created": _strict(
@@ -120,6 +128,7 @@ SCHEMAS: Json = {
             "expires": _TIME,
             "created": _TIME,
             "updated": _TIME,
+            "passwordProtected": {"type": "boolean"},
         },
     ),
     "SharedOptions": _strict(
@@ -161,7 +170,8 @@ CACHE_HEADERS: Json = {
     "Cache-Control": {
         **_HEADER_TEXT,
         "description": "public, max-age=N (never past the expiry); private, no-store when "
-        "viewing needs a token",
+        "viewing needs a token, for a password-protected snapshot, and through a rotated "
+        "key's grace period",
     },
     "ETag": {**_HEADER_TEXT, "description": "Strong; If-None-Match answers 304"},
     "Surrogate-Key": {**_HEADER_TEXT, "description": "snapshot-{key}, for CDN purges"},
