@@ -197,7 +197,10 @@ def _target_queries(
     min_step = target.get("interval")
     min_step = interpolate(min_step, variables) if isinstance(min_step, str) else ""
     factor = target.get("intervalFactor")
+    # Grafana multiplies by a negative factor too and Prometheus then refuses the query; a
+    # factor below 1 is taken as 1 here instead.
     factor = factor if isinstance(factor, int) and not isinstance(factor, bool) else 1
+    factor = max(factor, 1)
     try:
         step = prometheus_step_ms(
             range_ms=range_ms,
