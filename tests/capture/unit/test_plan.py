@@ -3,13 +3,15 @@ from Grafana's rules, see test_interval.py for the rules themselves)."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
 
 from snapshot_server.capture.interval import IntervalError
 from snapshot_server.capture.model import CaptureRequest, DatasourceTarget
-from snapshot_server.capture.plan import PlanError, iter_panels, plan_capture
+from snapshot_server.capture.panels import iter_panels
+from snapshot_server.capture.plan import PlanError, dashboard_zone, plan_capture
 from snapshot_server.capture.timeparse import TimeParseError
 from snapshot_server.capture.variables import VariableError
 
@@ -231,3 +233,31 @@ def test_unknown_datasource_target_is_left_alone() -> None:
     assert plan.queries == ()
     assert {"type": "prometheus", "uid": "prom-uid"} in resolved
     assert "prom-uid" in resolved  # "${ds}" interpolated before resolving
+
+
+def test_instant_queries_run_at_the_ranges_unaligned_end() -> None:
+    plan = plan_capture(sample_dashboard(), CaptureRequest(), resolve, NOW_MS)
+    instant = plan.queries[2]
+    assert (instant.ref_id, instant.instant) == ("D-Instant", True)
+    assert (instant.start_ms, instant.end_ms) == (NOW_MS - SIX_HOURS, NOW_MS)
+    assert plan.queries[1].end_ms == NOW_MS - 12_000  # its range twin is aligned
+
+
+def test_steps_align_in_the_dashboards_time_zone() -> None:
+    dashboard = {
+        "timezone": "Asia/Kolkata",  # UTC+05:30
+        "panels": [{"id": 1, "targets": [{"refId": "A", "expr": "up", "interval": "1h"}]}],
+    }
+    [query] = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS).queries
+    assert query.step_ms == 3_600_000
+    # Whole hours in Kolkata are half past the hour in UTC.
+    assert query.end_ms % 3_600_000 == 1_800_000
+    assert query.end_ms <= NOW_MS < query.end_ms + 3_600_000
+    utc = plan_capture({**dashboard, "timezone": "utc"}, CaptureRequest(), resolve, NOW_MS)
+    assert utc.queries[0].end_ms % 3_600_000 == 0
+
+
+@pytest.mark.parametrize("zone", ["browser", "", "Not/AZone", "../etc"])
+def test_a_zone_without_a_browser_or_unknown_is_utc(zone: str) -> None:
+    assert dashboard_zone({"timezone": zone}) == UTC
+    assert dashboard_zone({}) == UTC

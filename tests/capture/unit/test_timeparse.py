@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -80,3 +81,24 @@ def test_bad_times_are_errors_naming_the_expression(
 def test_a_time_is_a_value_error_for_the_api() -> None:
     with pytest.raises(ValueError, match="not a string or a number"):
         parse_time(None, NOW)  # type: ignore[arg-type]
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def test_rounding_and_zoneless_dates_follow_the_dashboards_zone() -> None:
+    # Midnight in New York (UTC-5 in January) is 05:00 UTC.
+    assert parse_time("now/d", NOW, tz=NEW_YORK) == ms(2024, 1, 31, 5)
+    assert parse_time("now/d", NOW, round_up=True, tz=NEW_YORK) == ms(2024, 2, 1, 5) - 1
+    assert parse_time("2024-01-02T03:04:05", NOW, tz=BERLIN) == ms(2024, 1, 2, 2, 4, 5)
+    # An explicit offset wins over the zone.
+    assert parse_time("2024-01-02T03:04:05Z", NOW, tz=BERLIN) == ms(2024, 1, 2, 3, 4, 5)
+
+
+def test_days_are_calendar_days_and_hours_absolute_across_daylight_saving() -> None:
+    # Berlin moves to summer time at 01:00 UTC on 2024-03-31: that day has 23 hours.
+    noon = ms(2024, 3, 31, 12)
+    assert parse_time("now-1d", noon, tz=BERLIN) == ms(2024, 3, 30, 13)
+    assert parse_time("now-24h", noon, tz=BERLIN) == ms(2024, 3, 30, 12)
+    assert parse_time("now/d", noon, tz=BERLIN) == ms(2024, 3, 30, 23)
