@@ -16,6 +16,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .builtins import interpolate_builtins
 from .interval import (
     IntervalError,
     align,
@@ -26,7 +27,7 @@ from .interval import (
 from .model import CapturePlan, CaptureRequest, DatasourceTarget, PlannedQuery
 from .panels import interpolate_ref, is_prometheus_ref, iter_panels, target_datasource
 from .timeparse import parse_time_range
-from .variables import Variable, dashboard_variables, interpolate, interpolate_builtins
+from .variables import Variable, dashboard_variables, interpolate
 
 __all__ = [
     "DEFAULT_MAX_DATA_POINTS",
@@ -85,7 +86,7 @@ def plan_capture(
     offset = zone.utcoffset(datetime.fromtimestamp(to_ms // 1000, tz=UTC))
     scope = _Scope(
         request=request,
-        variables=dashboard_variables(dashboard, request.variables),
+        variables=dashboard_variables(dashboard, request.variables, (from_ms, to_ms)),
         resolve=resolve,
         fallback=_fallback_datasource(request, resolve),
         from_ms=from_ms,
