@@ -182,10 +182,11 @@ def _target_queries(
     panel_interval = panel.get("interval")
     low_limit = scrape_ms
     if isinstance(panel_interval, str) and panel_interval.strip():
-        low_limit = _interval_ms(interpolate(panel_interval, variables), panel, "interval")
+        text = interpolate(panel_interval, variables, "glob")
+        low_limit = _interval_ms(text, panel, "interval")
     query_interval = calculate_interval_ms(range_ms, max_points, low_limit)
     min_step = target.get("interval")
-    min_step = interpolate(min_step, variables) if isinstance(min_step, str) else ""
+    min_step = interpolate(min_step, variables, "glob") if isinstance(min_step, str) else ""
     factor = target.get("intervalFactor")
     # Grafana multiplies by a negative factor too and Prometheus then refuses the query; a
     # factor below 1 is taken as 1 here instead.
@@ -221,7 +222,7 @@ def _target_queries(
         ref_id=ref_id,
         datasource=datasource,
         expr=final_expr,
-        legend_format=interpolate(legend, variables) if isinstance(legend, str) else "",
+        legend_format=interpolate(legend, variables, "glob") if isinstance(legend, str) else "",
         instant=False,
         start_ms=align(scope.from_ms, step, scope.utc_offset_s),
         end_ms=align(scope.to_ms, step, scope.utc_offset_s),

@@ -209,8 +209,14 @@ def _strings(value: object) -> tuple[str, ...]:
     return (str(value),)
 
 
-def interpolate(text: str, variables: Mapping[str, Variable]) -> str:
-    """``text`` with every dashboard variable replaced (the browser's pass)."""
+def interpolate(
+    text: str, variables: Mapping[str, Variable], default_format: str | None = None
+) -> str:
+    """``text`` with every dashboard variable replaced (the browser's pass).
+
+    A reference without a format takes ``default_format``; ``None`` is Prometheus's escaping,
+    which Grafana applies to expressions only (legends and intervals are ``"glob"``).
+    """
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(4)
@@ -222,13 +228,13 @@ def interpolate(text: str, variables: Mapping[str, Variable]) -> str:
         if variable.is_all:
             if variable.all_value is not None and fmt not in ("text", "percentencode"):
                 # Grafana leaves a custom all value unescaped, but interpolates it in turn.
-                return interpolate(variable.all_value, variables)
+                return interpolate(variable.all_value, variables, default_format)
             if not variable.options:
                 return _EVERYTHING
             values = variable.options
         else:
             values = variable.values
-        return _format(values, variable, fmt)
+        return _format(values, variable, fmt or default_format)
 
     return _REFERENCE.sub(replace, text)
 

@@ -261,3 +261,36 @@ def test_steps_align_in_the_dashboards_time_zone() -> None:
 def test_a_zone_without_a_browser_or_unknown_is_utc(zone: str) -> None:
     assert dashboard_zone({"timezone": zone}) == UTC
     assert dashboard_zone({}) == UTC
+
+
+def test_legends_and_min_steps_are_interpolated_without_promql_escaping() -> None:
+    dashboard = {
+        "templating": {
+            "list": [
+                {
+                    "name": "host",
+                    "type": "custom",
+                    "includeAll": True,
+                    "current": {"value": "db.1"},
+                },
+                {"name": "step", "type": "custom", "current": {"value": "5m"}},
+            ]
+        },
+        "panels": [
+            {
+                "id": 1,
+                "targets": [
+                    {
+                        "refId": "A",
+                        "expr": 'up{host=~"$host"}',
+                        "legendFormat": "$host {{job}}",
+                        "interval": "$step",
+                    },
+                ],
+            }
+        ],
+    }
+    [query] = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS).queries
+    assert query.expr == 'up{host=~"db\\\\.1"}'
+    assert query.legend_format == "db.1 {{job}}"
+    assert query.step_ms == 300_000

@@ -249,3 +249,11 @@ def test_from_and_to_with_their_date_formats() -> None:
 )
 def test_seconds_to_hms(seconds: float, text: str) -> None:
     assert seconds_to_hms(seconds) == text
+
+
+def test_legends_and_intervals_take_the_glob_format() -> None:
+    # Grafana escapes for PromQL in expressions only; elsewhere a reference is a glob.
+    assert interpolate("$single / $multi", VARIABLES, "glob") == "a'b\\c / {a.b,c|d}"
+    assert interpolate("$one_of_multi", VARIABLES, "glob") == "a.b"
+    assert interpolate("${multi:pipe}", VARIABLES, "glob") == "a.b|c|d"
+    assert interpolate("$all_custom", VARIABLES, "glob") == ".*"
