@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .browser import panel_frames
-from .frames import count_points, query_frames
+from .frames import series_and_points
 from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
 from .panels import iter_panels
 from .timeparse import iso_ms
@@ -76,9 +76,9 @@ def capture_stats(plan: CapturePlan, results: list[QueryResult], elapsed_ms: int
     series = 0
     points = 0
     for result in results:
-        frames = [frame for frame in query_frames(result) if frame["schema"]["fields"]]
-        series += len(frames)
-        points += count_points(frames)
+        counted = series_and_points(result.data)
+        series += counted[0]
+        points += counted[1]
     return CaptureStats(
         panels=plan.panels, queries=len(results), series=series, points=points, ms=elapsed_ms
     )
