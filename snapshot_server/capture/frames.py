@@ -48,7 +48,7 @@ def query_frames(result: QueryResult) -> list[dict[str, Any]]:
     query = result.query
     result_type = result.data.get("resultType")
     raw = result.data.get("result")
-    if result_type not in _FRAME_TYPES:
+    if not isinstance(result_type, str) or result_type not in _FRAME_TYPES:
         raise FrameError(
             f"Prometheus answered a {result_type!r} result; capture reads only "
             "matrix, vector and scalar results"

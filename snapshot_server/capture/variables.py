@@ -97,7 +97,8 @@ def dashboard_variables(
     for entry in entries if isinstance(entries, list) else ():
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             continue
-        if entry.get("type", "query") not in _KNOWN_TYPES:
+        kind = entry.get("type", "query")
+        if not isinstance(kind, str) or kind not in _KNOWN_TYPES:
             continue
         variable = _from_entry(entry)
         if time_range is not None and _is_auto_interval(entry, variable):
@@ -179,9 +180,10 @@ def _from_entry(entry: Mapping[str, Any]) -> Variable:
     texts = _strings(current.get("text"))
     if not values and kind in ("constant", "textbox"):
         values = _strings(entry.get("query"))
+    listed = entry.get("options")
     options = tuple(
         str(option["value"])
-        for option in entry.get("options") or ()
+        for option in (listed if isinstance(listed, list) else ())
         if isinstance(option, Mapping)
         and isinstance(option.get("value"), str | int | float)
         and option.get("value") != ALL_VALUE
