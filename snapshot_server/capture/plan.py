@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from .interval import (
     prometheus_step_ms,
 )
 from .model import CapturePlan, CaptureRequest, DatasourceTarget, PlannedQuery
+from .panel_time import DashboardRange, panel_range, utc_offset_s
 from .panels import interpolate_ref, is_prometheus_ref, iter_panels, target_datasource
 from .timeparse import parse_time_range
 from .variables import Variable, dashboard_variables, interpolate
@@ -61,6 +62,13 @@ class _Scope:
     variables: Mapping[str, Variable]
     resolve: Resolver
     fallback: DatasourceTarget | None
+    dashboard_range: DashboardRange
+
+
+@dataclass(frozen=True, slots=True)
+class _PanelRange:
+    """A panel's range (its overrides applied) and the zone offset steps align in there."""
+
     from_ms: int
     to_ms: int
     utc_offset_s: int
@@ -72,7 +80,8 @@ def plan_capture(
     """The queries to run for ``dashboard`` at ``now_ms``.
 
     The range is the request's ``from``/``to``, else the dashboard's ``time`` (else the last
-    6 hours), read in the dashboard's ``timezone`` (:func:`dashboard_zone`). A target whose
+    6 hours), read in the dashboard's ``timezone`` (:func:`dashboard_zone`); a panel's own
+    "Relative time" and "Time shift" apply to its queries (``panel_time``). A target whose
     datasource maps to none is still captured through ``request.datasource`` when that is set
     and the target is a Prometheus one (type ``prometheus``, or a reference without a type).
     Raises ``ValueError`` subclasses with a message fit for a 400: an unreadable time or
@@ -82,16 +91,12 @@ def plan_capture(
     week_start = str(dashboard.get("weekStart") or "sunday")
     zone = dashboard_zone(dashboard)
     from_ms, to_ms = parse_time_range(raw_from, raw_to, now_ms, week_start=week_start, tz=zone)
-    # Grafana aligns steps in the dashboard's zone, at its offset at the range's end.
-    offset = zone.utcoffset(datetime.fromtimestamp(to_ms // 1000, tz=UTC))
     scope = _Scope(
         request=request,
         variables=dashboard_variables(dashboard, request.variables, (from_ms, to_ms)),
         resolve=resolve,
         fallback=_fallback_datasource(request, resolve),
-        from_ms=from_ms,
-        to_ms=to_ms,
-        utc_offset_s=int(offset.total_seconds()) if offset is not None else 0,
+        dashboard_range=DashboardRange(raw_from, raw_to, from_ms, to_ms, now_ms, zone, week_start),
     )
     queries: list[PlannedQuery] = []
     panels = 0
@@ -153,6 +158,9 @@ def _panel_queries(scope: _Scope, index: int, panel: Mapping[str, Any]) -> Itera
     if not isinstance(targets, list):
         return
     panel_ref = interpolate_ref(panel.get("datasource"), scope.variables)
+    start, end = panel_range(panel, scope.dashboard_range, scope.variables)
+    # Grafana aligns steps in the dashboard's zone, at its offset at the range's end.
+    span = _PanelRange(start, end, utc_offset_s(scope.dashboard_range.zone, end))
     for target in targets:
         if not isinstance(target, Mapping) or target.get("hide") is True:
             continue
@@ -164,11 +172,12 @@ def _panel_queries(scope: _Scope, index: int, panel: Mapping[str, Any]) -> Itera
         if datasource is None and scope.fallback is not None and is_prometheus_ref(ref):
             datasource = scope.fallback
         if datasource is not None:
-            yield from _target_queries(scope, index, panel, target, expr, datasource)
+            yield from _target_queries(scope, span, index, panel, target, expr, datasource)
 
 
 def _target_queries(
     scope: _Scope,
+    span: _PanelRange,
     index: int,
     panel: Mapping[str, Any],
     target: Mapping[str, Any],
@@ -176,7 +185,7 @@ def _target_queries(
     datasource: DatasourceTarget,
 ) -> Iterator[PlannedQuery]:
     variables = scope.variables
-    range_ms = scope.to_ms - scope.from_ms
+    range_ms = span.to_ms - span.from_ms
     scrape_ms = datasource.scrape_interval_ms
     max_points = _max_data_points(panel, scope.request)
     panel_interval = panel.get("interval")
@@ -224,8 +233,8 @@ def _target_queries(
         expr=final_expr,
         legend_format=interpolate(legend, variables, "glob") if isinstance(legend, str) else "",
         instant=False,
-        start_ms=align(scope.from_ms, step, scope.utc_offset_s),
-        end_ms=align(scope.to_ms, step, scope.utc_offset_s),
+        start_ms=align(span.from_ms, step, span.utc_offset_s),
+        end_ms=align(span.to_ms, step, span.utc_offset_s),
         step_ms=step,
         interval_ms=query_interval,
         panel_index=index,
@@ -241,8 +250,8 @@ def _target_queries(
             base,
             ref_id=f"{ref_id}-Instant" if ranged else ref_id,
             instant=True,
-            start_ms=scope.from_ms,
-            end_ms=scope.to_ms,
+            start_ms=span.from_ms,
+            end_ms=span.to_ms,
         )
 
 
