@@ -10,10 +10,11 @@ same dashboard in a browser. Nothing here does I/O.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from .builtins import interpolate_builtins
@@ -256,16 +257,27 @@ def _target_queries(
 
 
 def _max_data_points(panel: Mapping[str, Any], request: CaptureRequest) -> int:
-    if request.max_data_points:
+    """The request's, else the panel's ``maxDataPoints``, else its estimated width; at least 1
+    (a fraction of a point would divide the range by zero)."""
+    if request.max_data_points is not None and request.max_data_points > 0:
         return request.max_data_points
     chosen = panel.get("maxDataPoints")
-    if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
-        return int(chosen)
+    if _positive(chosen):
+        return max(int(chosen), 1)
     grid = panel.get("gridPos")
     width = grid.get("w") if isinstance(grid, Mapping) else None
-    if isinstance(width, int | float) and not isinstance(width, bool) and width > 0:
-        return int(width * GRID_COLUMN_PX)
+    if _positive(width):
+        return max(int(width * GRID_COLUMN_PX), 1)
     return DEFAULT_MAX_DATA_POINTS
+
+
+def _positive(value: object) -> TypeGuard[int | float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def _interval_ms(text: str, panel: Mapping[str, Any], what: str) -> int:

@@ -348,3 +348,18 @@ def test_time_shift_with_rounding_rounds_each_end_its_way() -> None:
 def test_unreadable_overrides_are_ignored_as_grafana_ignores_them() -> None:
     plain = only_query(overridden())
     assert only_query(overridden(timeFrom="soon", timeShift="later")) == plain
+
+
+@pytest.mark.parametrize(
+    ("points", "width"), [(0.5, None), (None, 0.001), (float("inf"), None), (-3, 0)]
+)
+def test_fractional_or_odd_point_counts_never_divide_by_zero(
+    points: float | None, width: float | None
+) -> None:
+    panel: dict[str, Any] = {"id": 1, "targets": [{"refId": "A", "expr": "up"}]}
+    if points is not None:
+        panel["maxDataPoints"] = points
+    if width is not None:
+        panel["gridPos"] = {"w": width}
+    [query] = plan_capture({"panels": [panel]}, CaptureRequest(), resolve, NOW_MS).queries
+    assert query.step_ms > 0
