@@ -2,10 +2,10 @@
 
 Two stages, as in Grafana:
 
-1. The browser (``calculate_interval``): a panel's ``$__interval`` is the range divided by its
-   max data points, rounded by :func:`round_interval_ms`, and never below the lower limit (the
-   panel's "Min interval", else the datasource's scrape interval).
-2. The Prometheus backend (``prometheus_step_ms``): the step is that interval (or the target's
+1. The browser (:func:`calculate_interval_ms`): a panel's ``$__interval`` is the range divided
+   by its max data points, rounded by :func:`round_interval_ms` (the browser's table), and never
+   below the lower limit (the panel's "Min interval", else the datasource's scrape interval).
+2. The Prometheus backend (:func:`prometheus_step_ms`): the step is that interval (or the target's
    "Min step" when it sets one), recomputed against the range and max data points, never finer
    than the range / 11,000 (Prometheus's own limit of points per series), times the target's
    ``intervalFactor``; a target whose "Min step" is ``$__rate_interval`` steps by the rate
@@ -102,10 +102,13 @@ class IntervalError(ValueError):
     """An interval Grafana cannot read (``"5x"``); the message names it."""
 
 
-def round_interval_ms(interval_ms: float) -> int:
-    """Grafana's ``roundInterval``: a calculated interval snapped to a round value."""
+def round_interval_ms(interval_ms: float, *, browser: bool = False) -> int:
+    """Grafana's ``roundInterval``: a calculated interval snapped to a round value.
+
+    The backend's table (Go) includes each bound in the lower step (1.5 s -> 1 s); the
+    browser's (JavaScript) excludes it (1.5 s -> 2 s): ``browser`` picks the latter."""
     for bound, rounded in _ROUNDING:
-        if interval_ms <= bound:
+        if interval_ms < bound or (interval_ms == bound and not browser):
             return rounded
     return _THIRTY_DAYS if interval_ms < _BELOW_TWO_YEARS else _ONE_YEAR
 
@@ -199,7 +202,7 @@ def is_variable_interval(text: str) -> bool:
 def calculate_interval_ms(range_ms: int, max_data_points: int, low_limit_ms: int | None) -> int:
     """The browser's ``calculateInterval``: ``$__interval`` of a panel (rounded first, then raised
     to the lower limit; no limit means 1 ms)."""
-    interval = round_interval_ms((range_ms) / max_data_points)
+    interval = round_interval_ms(range_ms / max_data_points, browser=True)
     low = 1 if low_limit_ms is None else low_limit_ms
     return max(interval, low)
 

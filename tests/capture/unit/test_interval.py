@@ -228,3 +228,27 @@ def test_parse_interval_rejects_nonsense(text: str) -> None:
 def test_interval_formats(ms: int, grafana: str, go: str) -> None:
     assert format_interval(ms) == grafana
     assert format_go_duration(ms) == go
+
+
+@pytest.mark.parametrize(
+    ("raw", "backend", "browser"),
+    [
+        (10, 1, 10),
+        (15, 10, 20),
+        (1_500, 1_000, 2_000),
+        (45_000, 30_000, 60_000),
+        (86_400_000, 43_200_000, 86_400_000),
+        (604_800_000, 86_400_000, 604_800_000),
+        (22_500, 20_000, 20_000),
+    ],
+)
+def test_the_browser_excludes_each_bound_where_the_backend_includes_it(
+    raw: int, backend: int, browser: int
+) -> None:
+    assert round_interval_ms(raw) == backend
+    assert round_interval_ms(raw, browser=True) == browser
+
+
+def test_a_panel_interval_on_a_bound_rounds_up_in_the_browser() -> None:
+    # 6h over 480 points is exactly 45 s: the browser makes it 1m (Go would say 30 s).
+    assert calculate_interval_ms(6 * H, 480, 15 * S) == M
