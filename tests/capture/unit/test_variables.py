@@ -257,3 +257,9 @@ def test_legends_and_intervals_take_the_glob_format() -> None:
     assert interpolate("$one_of_multi", VARIABLES, "glob") == "a.b"
     assert interpolate("${multi:pipe}", VARIABLES, "glob") == "a.b|c|d"
     assert interpolate("$all_custom", VARIABLES, "glob") == ".*"
+
+
+def test_an_unreadable_auto_minimum_is_an_error_naming_the_variable() -> None:
+    dashboard = auto_interval(auto_min="soon", **current("$__auto"))
+    with pytest.raises(VariableError, match="'smooth': auto_min"):
+        dashboard_variables(dashboard, {}, (0, 6 * H))
