@@ -1,0 +1,84 @@
+"""Captured frames into a dashboard, in the shape Grafana's own (Scenes) snapshots have.
+
+Each captured panel's targets become one ``{"refId": "A", "datasource": {"type": "grafana",
+"uid": "grafana"}, "queryType": "snapshot", "snapshot": [frames]}`` holding the frames of all
+its queries in target order, and the panel's datasource becomes that same Grafana one: this is
+what Grafana writes when a user shares a snapshot, so Grafana and the viewer both read it. Any
+legacy ``snapshotData`` of a captured panel is dropped. ``dashboard.time`` becomes the
+absolute range the queries covered (ISO 8601, as a browser writes it) with the expressions
+evaluated kept under ``raw``, and ``dashboard.snapshot.timestamp`` the capture's time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from .browser import panel_frames
+from .frames import series_and_points
+from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
+from .panels import iter_panels
+from .timeparse import iso_ms
+
+__all__ = ["GRAFANA_DATASOURCE", "capture_stats", "embed_capture", "iso_ms"]
+
+GRAFANA_DATASOURCE = {"type": "grafana", "uid": "grafana"}
+
+
+def embed_capture(
+    dashboard: Mapping[str, Any], plan: CapturePlan, results: list[QueryResult]
+) -> dict[str, Any]:
+    """A copy of ``dashboard`` with ``results`` embedded (``dashboard`` is not changed).
+
+    ``results`` are the answers to ``plan.queries`` (any order); a panel is rewritten only if
+    at least one of its queries is planned, and then holds exactly the frames of its results
+    as Grafana's browser would have made them (``browser.panel_frames``).
+    """
+    embedded: dict[str, Any] = copy.deepcopy(dict(dashboard))
+    by_panel: dict[int, list[QueryResult]] = {}
+    order: dict[PlannedQuery, int] = {}
+    for position, query in enumerate(plan.queries):
+        order.setdefault(query, position)
+    for result in sorted(results, key=lambda r: order.get(r.query, len(order))):
+        by_panel.setdefault(result.query.panel_index, []).append(result)
+    planned = {query.panel_index for query in plan.queries}
+    for index, panel in iter_panels(embedded):
+        if index not in planned:
+            continue
+        frames = panel_frames(by_panel.get(index, []))
+        panel["datasource"] = dict(GRAFANA_DATASOURCE)
+        panel["targets"] = [
+            {
+                "refId": "A",
+                "datasource": dict(GRAFANA_DATASOURCE),
+                "queryType": "snapshot",
+                "snapshot": frames,
+            }
+        ]
+        panel.pop("snapshotData", None)
+    embedded["time"] = {
+        "from": iso_ms(plan.from_ms),
+        "to": iso_ms(plan.to_ms),
+        "raw": {"from": plan.raw_from, "to": plan.raw_to},
+    }
+    snapshot = embedded.get("snapshot")
+    embedded["snapshot"] = {
+        **(snapshot if isinstance(snapshot, Mapping) else {}),
+        "timestamp": iso_ms(plan.captured_at_ms),
+    }
+    return embedded
+
+
+def capture_stats(plan: CapturePlan, results: list[QueryResult], elapsed_ms: int) -> CaptureStats:
+    """What a create answers under ``capture``: panels captured, queries run, series and points
+    received, and the capture's wall time."""
+    series = 0
+    points = 0
+    for result in results:
+        counted = series_and_points(result.data)
+        series += counted[0]
+        points += counted[1]
+    return CaptureStats(
+        panels=plan.panels, queries=len(results), series=series, points=points, ms=elapsed_ms
+    )
