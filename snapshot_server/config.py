@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .abuse.settings import LimitsSettings
+from .capture.settings import CaptureSettings
 from .config_reader import Section
 from .errors import ConfigError
 from .external.settings import problems as external_problems
@@ -130,6 +131,7 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     cdn: CdnConfig = field(default_factory=CdnConfig)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
 
 
 def load_config(path: str | Path) -> Config:
@@ -153,9 +155,16 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     auth = _parse_auth(root.section("auth"))
     cdn = _parse_cdn(root.section("cdn"))
     limits = LimitsSettings.read(root.section("limits"), public_mode=snapshots.public_mode)
+    capture = CaptureSettings.read(root.section("capture"))
     root.done()
     return Config(
-        server=server, storage=storage, snapshots=snapshots, auth=auth, cdn=cdn, limits=limits
+        server=server,
+        storage=storage,
+        snapshots=snapshots,
+        auth=auth,
+        cdn=cdn,
+        limits=limits,
+        capture=capture,
     )
 
 
