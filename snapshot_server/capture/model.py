@@ -40,6 +40,8 @@ class PlannedQuery:
     ``expr`` has every variable interpolated. ``start_ms`` / ``end_ms`` are already aligned to
     ``step_ms`` as Grafana aligns them; an ``instant`` query is evaluated at ``end_ms``.
     ``interval_ms`` is the panel's ``$__interval`` (a frame's ``config.interval`` is the step).
+    ``panel_index`` is the panel's position in planning's walk of the dashboard
+    (``plan.iter_panels``: panel ids are not unique in every dashboard), which embedding follows.
     """
 
     panel_id: int
@@ -53,17 +55,23 @@ class PlannedQuery:
     end_ms: int
     step_ms: int
     interval_ms: int
+    panel_index: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CapturePlan:
     """Every query of a dashboard, and the absolute range they cover (what ``dashboard.time``
-    becomes). ``panels`` counts the panels with at least one query."""
+    becomes). ``panels`` counts the panels with at least one query. ``raw_from`` / ``raw_to``
+    are the time expressions evaluated (kept under ``dashboard.time.raw``) and
+    ``captured_at_ms`` the "now" they were evaluated at (``dashboard.snapshot.timestamp``)."""
 
     queries: tuple[PlannedQuery, ...]
     from_ms: int
     to_ms: int
     panels: int
+    raw_from: str = ""
+    raw_to: str = ""
+    captured_at_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,88 @@
+"""Captured frames into a dashboard, in the shape Grafana's own (Scenes) snapshots have.
+
+Each captured panel's targets become one ``{"refId": "A", "datasource": {"type": "grafana",
+"uid": "grafana"}, "queryType": "snapshot", "snapshot": [frames]}`` holding the frames of all
+its queries in target order, and the panel's datasource becomes that same Grafana one: this is
+what Grafana writes when a user shares a snapshot, so Grafana and the viewer both read it. Any
+legacy ``snapshotData`` of a captured panel is dropped. ``dashboard.time`` becomes the
+absolute range the queries covered (ISO 8601, as a browser writes it) with the expressions
+evaluated kept under ``raw``, and ``dashboard.snapshot.timestamp`` the capture's time.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from .frames import count_points, query_frames
+from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
+from .plan import iter_panels
+
+__all__ = ["GRAFANA_DATASOURCE", "capture_stats", "embed_capture", "iso_ms"]
+
+GRAFANA_DATASOURCE = {"type": "grafana", "uid": "grafana"}
+
+
+def embed_capture(
+    dashboard: Mapping[str, Any], plan: CapturePlan, results: list[QueryResult]
+) -> dict[str, Any]:
+    """A copy of ``dashboard`` with ``results`` embedded (``dashboard`` is not changed).
+
+    ``results`` are the answers to ``plan.queries`` (any order); a panel is rewritten only if
+    at least one of its queries is planned, and then holds exactly the frames of its results.
+    """
+    embedded: dict[str, Any] = copy.deepcopy(dict(dashboard))
+    by_panel: dict[int, list[QueryResult]] = {}
+    order: dict[PlannedQuery, int] = {}
+    for position, query in enumerate(plan.queries):
+        order.setdefault(query, position)
+    for result in sorted(results, key=lambda r: order.get(r.query, len(order))):
+        by_panel.setdefault(result.query.panel_index, []).append(result)
+    planned = {query.panel_index for query in plan.queries}
+    for index, panel in iter_panels(embedded):
+        if index not in planned:
+            continue
+        frames = [frame for result in by_panel.get(index, ()) for frame in query_frames(result)]
+        panel["datasource"] = dict(GRAFANA_DATASOURCE)
+        panel["targets"] = [
+            {
+                "refId": "A",
+                "datasource": dict(GRAFANA_DATASOURCE),
+                "queryType": "snapshot",
+                "snapshot": frames,
+            }
+        ]
+        panel.pop("snapshotData", None)
+    embedded["time"] = {
+        "from": iso_ms(plan.from_ms),
+        "to": iso_ms(plan.to_ms),
+        "raw": {"from": plan.raw_from, "to": plan.raw_to},
+    }
+    snapshot = embedded.get("snapshot")
+    embedded["snapshot"] = {
+        **(snapshot if isinstance(snapshot, Mapping) else {}),
+        "timestamp": iso_ms(plan.captured_at_ms),
+    }
+    return embedded
+
+
+def capture_stats(plan: CapturePlan, results: list[QueryResult], elapsed_ms: int) -> CaptureStats:
+    """What a create answers under ``capture``: panels captured, queries run, series and points
+    received, and the capture's wall time."""
+    series = 0
+    points = 0
+    for result in results:
+        frames = [frame for frame in query_frames(result) if frame["schema"]["fields"]]
+        series += len(frames)
+        points += count_points(frames)
+    return CaptureStats(
+        panels=plan.panels, queries=len(results), series=series, points=points, ms=elapsed_ms
+    )
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """``2024-01-02T03:04:05.678Z``: JavaScript's ``toISOString`` of epoch milliseconds."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{epoch_ms % 1000:03d}Z"

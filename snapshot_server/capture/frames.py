@@ -1,0 +1,184 @@
+"""A Prometheus answer to the data frames a Grafana snapshot embeds, field by field as Grafana
+builds them.
+
+Grafana's Prometheus backend converts each series to one frame (``Time`` then the value
+field, whose labels are the series' labels), names the value field after the ``__name__``
+label (``Value`` without one), sets ``config.interval`` (the step in ms) on the time field and
+``config.displayNameFromDS`` from the target's legend format, and puts the executed query and
+the step (``executedQueryString``, ``custom.calculatedMinStep``) on a query's first frame; a
+query without series still yields one empty frame carrying them. The browser then tags every
+time-series frame ``preferredVisualisationType: "graph"``, gives it the target's ``refId``, and
+a snapshot stores it as ``dataFrameToJSON`` writes it: ``{"schema", "data": {"values"}}`` with
+NaN and ±Inf as ``null`` and every field's ``config`` present (``{}`` when empty).
+
+Range queries answer a matrix (``meta.type`` ``timeseries-multi``, ``typeVersion`` [0, 0]);
+instant queries a vector or a scalar (``numeric-multi``, [0, 1]).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .interval import format_go_duration
+from .model import PlannedQuery, QueryResult
+
+__all__ = ["FrameError", "count_points", "display_name", "query_frames"]
+
+AUTO_LEGEND = "__auto"
+_LEGEND_LABEL = re.compile(r"\{\{\s*(.+?)\s*\}\}")
+_TIME_FIELD_TYPE = {"frame": "time.Time"}
+_VALUE_FIELD_TYPE = {"frame": "float64"}
+_FRAME_TYPES = {
+    "matrix": ("timeseries-multi", [0, 0]),
+    "vector": ("numeric-multi", [0, 1]),
+    "scalar": ("numeric-multi", [0, 1]),
+}
+
+
+class FrameError(ValueError):
+    """A Prometheus ``data`` that is not a matrix, vector or scalar as the API documents them."""
+
+
+def query_frames(result: QueryResult) -> list[dict[str, Any]]:
+    """The frames of one query's answer, in Prometheus's series order."""
+    query = result.query
+    result_type = result.data.get("resultType")
+    raw = result.data.get("result")
+    if result_type not in _FRAME_TYPES:
+        raise FrameError(
+            f"Prometheus answered a {result_type!r} result; capture reads only "
+            "matrix, vector and scalar results"
+        )
+    series = _series(result_type, raw)
+    frames = [_series_frame(query, result_type, labels, points) for labels, points in series]
+    if not frames:
+        frames = [
+            {"schema": {"refId": query.ref_id, "meta": {}, "fields": []}, "data": {"values": []}}
+        ]
+    first_meta = frames[0]["schema"]["meta"]
+    first_meta["executedQueryString"] = executed_query_string(query)
+    first_meta.setdefault("custom", {})["calculatedMinStep"] = query.step_ms
+    for frame in frames:
+        frame["schema"]["meta"]["preferredVisualisationType"] = "graph"
+    return frames
+
+
+def executed_query_string(query: PlannedQuery) -> str:
+    """What Grafana's query inspector shows for a query: its expression and Go-formatted step."""
+    return f"Expr: {query.expr}\nStep: {format_go_duration(query.step_ms)}"
+
+
+def count_points(frames: list[dict[str, Any]]) -> int:
+    """Rows over all ``frames`` (a frame's row count is its time field's length)."""
+    return sum(len(frame["data"]["values"][0]) for frame in frames if frame["data"]["values"])
+
+
+def display_name(query: PlannedQuery, labels: Mapping[str, str]) -> str:
+    """Grafana's ``displayNameFromDS`` for a series (``""``: none).
+
+    ``{{label}}`` in the legend format takes the label's value (``""`` when absent); the
+    ``__auto`` legend names only a series without labels; no legend format names the series
+    ``metric{a="1", b="2"}``; a series that would be named ``{}`` is named by the expression.
+    """
+    legend = _metric_name(labels)
+    if query.legend_format == AUTO_LEGEND:
+        if labels:
+            legend = ""
+    elif query.legend_format:
+        legend = _LEGEND_LABEL.sub(
+            lambda m: labels.get(m.group(1).strip(), ""), query.legend_format
+        )
+    return query.expr if legend == "{}" else legend
+
+
+def _metric_name(labels: Mapping[str, str]) -> str:
+    pairs = sorted(
+        f"{name}={json.dumps(value, ensure_ascii=False)}"
+        for name, value in labels.items()
+        if name != "__name__"
+    )
+    name = labels.get("__name__")
+    if not pairs:
+        return name if name is not None else "{}"
+    return f"{name or ''}{{{', '.join(pairs)}}}"
+
+
+_Series = list[tuple[dict[str, str], list[tuple[int, float | None]]]]
+
+
+def _series(result_type: str, raw: object) -> _Series:
+    if result_type == "scalar":
+        return [({}, [_sample(raw)])]
+    if not isinstance(raw, list):
+        raise FrameError(f"a {result_type} result is a list of series")
+    found: _Series = []
+    for entry in raw:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("metric", {}), Mapping):
+            raise FrameError("a series is an object with a 'metric' object")
+        labels = {str(k): str(v) for k, v in entry.get("metric", {}).items()}
+        if result_type == "matrix":
+            samples = entry.get("values")
+            if samples is None and "histograms" in entry:
+                continue  # native histograms are not captured
+            if not isinstance(samples, list):
+                raise FrameError("a matrix series has a 'values' list")
+            found.append((labels, [_sample(sample) for sample in samples]))
+        else:
+            if "value" not in entry and "histogram" in entry:
+                continue
+            found.append((labels, [_sample(entry.get("value"))]))
+    return found
+
+
+def _sample(raw: object) -> tuple[int, float | None]:
+    if not isinstance(raw, list | tuple) or len(raw) != 2:
+        raise FrameError("a sample is a [timestamp, value] pair")
+    stamp, text = raw
+    try:
+        milliseconds = round(float(stamp) * 1000)
+        value = float(text)
+    except (TypeError, ValueError):
+        raise FrameError(f'sample {raw!r} is not a [seconds, "number"] pair') from None
+    # JSON has no NaN or infinity: the browser's JSON.stringify writes them as null.
+    return milliseconds, value if math.isfinite(value) else None
+
+
+def _series_frame(
+    query: PlannedQuery,
+    result_type: str,
+    labels: dict[str, str],
+    points: list[tuple[int, float | None]],
+) -> dict[str, Any]:
+    frame_type, type_version = _FRAME_TYPES[result_type]
+    name = display_name(query, labels)
+    value_config: dict[str, Any] = {"displayNameFromDS": name} if name else {}
+    return {
+        "schema": {
+            "refId": query.ref_id,
+            "meta": {
+                "type": frame_type,
+                "typeVersion": list(type_version),
+                "custom": {"resultType": result_type},
+            },
+            "fields": [
+                {
+                    "name": "Time",
+                    "type": "time",
+                    "typeInfo": dict(_TIME_FIELD_TYPE),
+                    "config": {"interval": query.step_ms},
+                },
+                {
+                    "name": labels.get("__name__", "Value"),
+                    "type": "number",
+                    "typeInfo": dict(_VALUE_FIELD_TYPE),
+                    "labels": labels,
+                    "config": value_config,
+                },
+            ],
+        },
+        "data": {"values": [[stamp for stamp, _ in points], [value for _, value in points]]},
+    }

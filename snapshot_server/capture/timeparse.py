@@ -1,0 +1,150 @@
+"""Grafana's time syntax (a dashboard's ``time.from`` / ``time.to``) to epoch milliseconds.
+
+Accepted, as Grafana's date math accepts them: ``now``; ``now`` followed by any number of
+``+N<unit>`` / ``-N<unit>`` steps and ``/<unit>`` roundings (``now-6h``, ``now/d``,
+``now-1d/d``, ``now-1M+2d/w``; ``N`` defaults to 1); an ISO 8601 date or date-time (a missing
+zone means UTC); and epoch milliseconds (digits only). Units: ``s m h d w M y``.
+
+A rounding truncates to the start of the unit for a range's start and, as Grafana does for a
+range's end (``round_up``), to the last millisecond of the unit: ``now/d`` as ``to`` is
+23:59:59.999 of today. Calendar units (``M``, ``y``) step by calendar months and years, and a
+day that does not exist in the target month is clamped to its last day, as moment.js does.
+Everything is computed in UTC; a week starts on the ``week_start`` day (Sunday by default, as
+in Grafana's default locale).
+
+Errors are :class:`TimeParseError` (a ``ValueError``) with a message naming the expression.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["TimeParseError", "parse_time", "parse_time_range"]
+
+_UNITS = "smhdwMy"
+_FIXED_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_STEP = re.compile(r"([+-])(\d*)([smhdwMy])|/([smhdwMy])")
+_WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4}
+_WEEKDAYS |= {"saturday": 5, "sunday": 6}
+
+
+class TimeParseError(ValueError):
+    """A time expression Grafana would not accept; the message names it."""
+
+
+def parse_time_range(
+    time_from: str, time_to: str, now_ms: int, *, week_start: str = "sunday"
+) -> tuple[int, int]:
+    """``(from_ms, to_ms)`` of a range, ``to`` rounded up; raises if it is empty or reversed."""
+    start = parse_time(time_from, now_ms, round_up=False, week_start=week_start)
+    end = parse_time(time_to, now_ms, round_up=True, week_start=week_start)
+    if start >= end:
+        raise TimeParseError(
+            f"time range from {time_from!r} to {time_to!r} is empty: 'from' must be before 'to'"
+        )
+    return start, end
+
+
+def parse_time(
+    expression: str | int, now_ms: int, *, round_up: bool = False, week_start: str = "sunday"
+) -> int:
+    """Epoch milliseconds of ``expression`` evaluated at ``now_ms``."""
+    if isinstance(expression, bool) or not isinstance(expression, str | int):
+        raise TimeParseError(f"time {expression!r} is not a string or a number")
+    if isinstance(expression, int):
+        return expression
+    text = expression.strip()
+    if not text:
+        raise TimeParseError("time is empty")
+    if text.isdigit():
+        return int(text)
+    if text.startswith("now"):
+        return _date_math(text, now_ms, round_up=round_up, week_start=week_start)
+    return _absolute(text)
+
+
+def _absolute(text: str) -> int:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise TimeParseError(
+            f"time {text!r} is neither 'now' with date math (now-6h, now/d), an ISO 8601 date "
+            "nor epoch milliseconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return _to_ms(moment)
+
+
+def _date_math(text: str, now_ms: int, *, round_up: bool, week_start: str) -> int:
+    first_day = _WEEKDAYS.get(week_start.lower())
+    if first_day is None:
+        raise TimeParseError(f"week start {week_start!r} is not a day of the week")
+    moment = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    moment = moment.replace(microsecond=(now_ms % 1000) * 1000)
+    rest = text[len("now") :]
+    position = 0
+    while position < len(rest):
+        step = _STEP.match(rest, position)
+        if step is None:
+            raise TimeParseError(
+                f"time {text!r}: cannot read {rest[position:]!r} (expected +N or -N or /unit "
+                f"with a unit among {', '.join(_UNITS)})"
+            )
+        sign, digits, unit, round_unit = step.groups()
+        if round_unit is not None:
+            moment = _round(moment, round_unit, up=round_up, first_day=first_day)
+        else:
+            amount = int(digits) if digits else 1
+            moment = _shift(moment, -amount if sign == "-" else amount, unit)
+        position = step.end()
+    return _to_ms(moment)
+
+
+def _shift(moment: datetime, amount: int, unit: str) -> datetime:
+    if unit in _FIXED_MS:
+        return moment + timedelta(milliseconds=amount * _FIXED_MS[unit])
+    months = amount * (12 if unit == "y" else 1)
+    return _add_months(moment, months)
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + (moment.month - 1) + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise TimeParseError("time is out of range")
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+def _round(moment: datetime, unit: str, *, up: bool, first_day: int) -> datetime:
+    start = _start_of(moment, unit, first_day)
+    if not up:
+        return start
+    # The end of a unit is the start of the next one less a millisecond, as moment's endOf.
+    following = _shift(start, 1, unit) if unit != "w" else start + timedelta(weeks=1)
+    return following - timedelta(milliseconds=1)
+
+
+def _start_of(moment: datetime, unit: str, first_day: int) -> datetime:
+    if unit == "s":
+        return moment.replace(microsecond=0)
+    if unit == "m":
+        return moment.replace(second=0, microsecond=0)
+    if unit == "h":
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "d":
+        return day
+    if unit == "w":
+        return day - timedelta(days=(day.weekday() - first_day) % 7)
+    if unit == "M":
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def _to_ms(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
