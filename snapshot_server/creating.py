@@ -18,6 +18,7 @@ import orjson
 
 from .abuse.caps import OrgCaps
 from .auth import Identity
+from .capture.member import ABSENT, CaptureMember
 from .clock import Clock
 from .config import Config
 from .errors import Forbidden, InvalidSnapshot, SnapshotExists
@@ -49,6 +50,8 @@ class CreateRequest:
     external: bool
     key: str | None
     delete_key: str | None
+    capture: CaptureMember = ABSENT
+    """The ``capture`` member (``capture.member``): the service runs it before ``prepare``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,10 @@ _QUERY_ERRORS = (400, 422)
 _MESSAGE_CHARS = 500  # of Prometheus's message in ours: it may quote the whole query
 
 
+class QueryRejected(InvalidSnapshot):
+    """Prometheus refused a query (a PromQL error): the message names the panel and target."""
+
+
 class ByteBudget:
     """The answer bytes a capture may still read (``None``: no cap). Shared by its queries."""
 
@@ -174,7 +178,7 @@ def _data(where: str, planned: PlannedQuery, status: int, raw: bytes) -> dict[st
         if body.get("errorType") == "timeout":
             raise GatewayTimeout(f"{where} timed out running the query: {message}")
         if status in _QUERY_ERRORS:
-            raise InvalidSnapshot(
+            raise QueryRejected(
                 f"Panel {planned.panel_id} ({planned.panel_title!r}), query {planned.ref_id}:"
                 f" Prometheus rejected it: {message}"
             )

@@ -18,6 +18,7 @@ from ..abuse.caps import OrgCaps
 from ..abuse.rates import RateLimits
 from ..abuse.storage import LimiterStorage, close_storage, memory_storage
 from ..auth import TokenAuthenticator
+from ..capture.capturing import Capturer
 from ..cleanup import run_cleanup_job
 from ..clock import Clock, Sleep, system_clock
 from ..config import Config, StorageConfig
@@ -114,12 +115,25 @@ def create_app(
         yield
         await external.aclose()
 
+    # The client for captures' Prometheus datasources: its session opens on first use too.
+    capturer = Capturer(config.capture, metrics, clock=clock)
+
+    async def capture_ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await capturer.aclose()
+
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(config.storage)
         app[STORE] = store
         purge = dispatcher.submit if dispatcher is not None else None
         app[SERVICE] = service = SnapshotService(
-            config, store, clock=clock, purge=purge, caps=caps, external=external
+            config,
+            store,
+            clock=clock,
+            purge=purge,
+            caps=caps,
+            external=external,
+            capturer=capturer,
         )
         cache = ResponseCache[SnapshotAnswer](config.server.response_cache_bytes, store.deletions)
         app[ANSWERS] = SnapshotAnswers(service, cache, metrics.count_cache_lookup)
@@ -147,6 +161,7 @@ def create_app(
     app.cleanup_ctx.append(limits_ctx)  # first in, last out: closed whatever fails after it
     app.cleanup_ctx.append(purge_ctx)
     app.cleanup_ctx.append(external_ctx)
+    app.cleanup_ctx.append(capture_ctx)
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(cleanup_job_ctx)
     return app

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..capture.member import parse_capture_member
 from ..creating import CreateRequest
 from ..errors import InvalidSnapshot
 from ..models import ListQuery
@@ -45,7 +46,8 @@ async def read_json_object(
 
 
 def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
-    """Validate a ``POST /api/snapshots`` body; unknown fields are ignored, as Grafana does."""
+    """Validate a ``POST /api/snapshots`` body; unknown fields are ignored, as Grafana does
+    (but not inside our own ``capture`` member: ``capture.member``)."""
     dashboard = body.get("dashboard")
     if not isinstance(dashboard, dict):
         raise InvalidSnapshot("dashboard is required and must be a JSON object")
@@ -77,6 +79,7 @@ def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
         external=external,
         key=_optional_key(body, "key"),
         delete_key=_optional_key(body, "deleteKey"),
+        capture=parse_capture_member(body),
     )
 
 
