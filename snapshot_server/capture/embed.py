@@ -18,7 +18,7 @@ from typing import Any
 
 from .frames import count_points, query_frames
 from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
-from .plan import iter_panels
+from .panels import iter_panels
 
 __all__ = ["GRAFANA_DATASOURCE", "capture_stats", "embed_capture", "iso_ms"]
 

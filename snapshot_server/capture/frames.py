@@ -11,8 +11,8 @@ time-series frame ``preferredVisualisationType: "graph"``, gives it the target's
 a snapshot stores it as ``dataFrameToJSON`` writes it: ``{"schema", "data": {"values"}}`` with
 NaN and ±Inf as ``null`` and every field's ``config`` present (``{}`` when empty).
 
-Range queries answer a matrix (``meta.type`` ``timeseries-multi``, ``typeVersion`` [0, 0]);
-instant queries a vector or a scalar (``numeric-multi``, [0, 1]).
+Range queries answer a matrix (``meta.type`` ``timeseries-multi``),
+instant queries a vector or a scalar (``numeric-multi``); both at ``typeVersion`` [0, 1].
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _LEGEND_LABEL = re.compile(r"\{\{\s*(.+?)\s*\}\}")
 _TIME_FIELD_TYPE = {"frame": "time.Time"}
 _VALUE_FIELD_TYPE = {"frame": "float64"}
 _FRAME_TYPES = {
-    "matrix": ("timeseries-multi", [0, 0]),
+    "matrix": ("timeseries-multi", [0, 1]),
     "vector": ("numeric-multi", [0, 1]),
     "scalar": ("numeric-multi", [0, 1]),
 }

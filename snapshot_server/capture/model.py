@@ -37,11 +37,12 @@ class DatasourceTarget:
 class PlannedQuery:
     """One Prometheus query to run: target ``ref_id`` of panel ``panel_id``.
 
-    ``expr`` has every variable interpolated. ``start_ms`` / ``end_ms`` are already aligned to
-    ``step_ms`` as Grafana aligns them; an ``instant`` query is evaluated at ``end_ms``.
+    ``expr`` has every variable interpolated. A range query's ``start_ms`` / ``end_ms`` are
+    already aligned to ``step_ms`` as Grafana aligns them; an ``instant`` query is evaluated at
+    ``end_ms``, the range's end unaligned (as Grafana evaluates it).
     ``interval_ms`` is the panel's ``$__interval`` (a frame's ``config.interval`` is the step).
     ``panel_index`` is the panel's position in planning's walk of the dashboard
-    (``plan.iter_panels``: panel ids are not unique in every dashboard), which embedding follows.
+    (``panels.iter_panels``: panel ids are not unique in every dashboard), which embedding follows.
     """
 
     panel_id: int

@@ -1,6 +1,6 @@
 """Which Prometheus queries a dashboard asks for, over which range and with which step.
 
-:func:`plan_capture` walks every panel (:func:`iter_panels`: top-level panels, panels inside
+:func:`plan_capture` walks every panel (``panels.iter_panels``: top-level panels, panels inside
 collapsed rows and legacy ``rows[].panels``), keeps the targets that have an ``expr``, are not
 ``hide: true`` and whose datasource maps to a configured one, and computes for each the
 interpolated expression, the step and the step-aligned range exactly as Grafana would for the
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .interval import (
     IntervalError,
@@ -21,6 +24,7 @@ from .interval import (
     prometheus_step_ms,
 )
 from .model import CapturePlan, CaptureRequest, DatasourceTarget, PlannedQuery
+from .panels import interpolate_ref, is_prometheus_ref, iter_panels, target_datasource
 from .timeparse import parse_time_range
 from .variables import Variable, dashboard_variables, interpolate, interpolate_builtins
 
@@ -29,7 +33,7 @@ __all__ = [
     "GRID_COLUMN_PX",
     "PlanError",
     "Resolver",
-    "iter_panels",
+    "dashboard_zone",
     "plan_capture",
 ]
 
@@ -42,39 +46,23 @@ configured datasource, or ``None`` when it is not one of ours."""
 # position gets Scenes' fallback of 500.
 GRID_COLUMN_PX = 80
 DEFAULT_MAX_DATA_POINTS = 500
-_MIXED = "-- Mixed --"
 
 
 class PlanError(ValueError):
     """A capture request that cannot be planned (an unknown datasource); the message says why."""
 
 
-def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(index, panel)`` of every non-row panel, nested ones included, in dashboard order.
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What every target of one capture is planned against."""
 
-    The panels yielded are the dashboard's own objects (embedding rewrites them in place on a
-    copy); ``index`` counts them from 0 and is what ``PlannedQuery.panel_index`` refers to.
-    """
-    yield from enumerate(_walk(dashboard))
-
-
-def _walk(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    containers = [dashboard.get("panels")]
-    rows = dashboard.get("rows")
-    if isinstance(rows, list):
-        containers.extend(row.get("panels") for row in rows if isinstance(row, dict))
-    for container in containers:
-        if not isinstance(container, list):
-            continue
-        for panel in container:
-            if not isinstance(panel, dict):
-                continue
-            if panel.get("type") == "row":
-                nested = panel.get("panels")
-                if isinstance(nested, list):
-                    yield from (child for child in nested if isinstance(child, dict))
-                continue
-            yield panel
+    request: CaptureRequest
+    variables: Mapping[str, Variable]
+    resolve: Resolver
+    fallback: DatasourceTarget | None
+    from_ms: int
+    to_ms: int
+    utc_offset_s: int
 
 
 def plan_capture(
@@ -83,23 +71,31 @@ def plan_capture(
     """The queries to run for ``dashboard`` at ``now_ms``.
 
     The range is the request's ``from``/``to``, else the dashboard's ``time`` (else the last
-    6 hours). A target whose datasource maps to none is still captured through
-    ``request.datasource`` when that is set and the target is a Prometheus one (type
-    ``prometheus``, or a reference without a type). Raises ``ValueError`` subclasses with a
-    message fit for a 400: an unreadable time or interval, a bad variable override or format,
-    an unknown ``request.datasource``.
+    6 hours), read in the dashboard's ``timezone`` (:func:`dashboard_zone`). A target whose
+    datasource maps to none is still captured through ``request.datasource`` when that is set
+    and the target is a Prometheus one (type ``prometheus``, or a reference without a type).
+    Raises ``ValueError`` subclasses with a message fit for a 400: an unreadable time or
+    interval, a bad variable override or format, an unknown ``request.datasource``.
     """
     raw_from, raw_to = _raw_range(dashboard, request)
-    week_start = dashboard.get("weekStart") or "sunday"
-    from_ms, to_ms = parse_time_range(raw_from, raw_to, now_ms, week_start=str(week_start))
-    variables = dashboard_variables(dashboard, request.variables)
-    fallback = _fallback_datasource(request, resolve)
+    week_start = str(dashboard.get("weekStart") or "sunday")
+    zone = dashboard_zone(dashboard)
+    from_ms, to_ms = parse_time_range(raw_from, raw_to, now_ms, week_start=week_start, tz=zone)
+    # Grafana aligns steps in the dashboard's zone, at its offset at the range's end.
+    offset = zone.utcoffset(datetime.fromtimestamp(to_ms // 1000, tz=UTC))
+    scope = _Scope(
+        request=request,
+        variables=dashboard_variables(dashboard, request.variables),
+        resolve=resolve,
+        fallback=_fallback_datasource(request, resolve),
+        from_ms=from_ms,
+        to_ms=to_ms,
+        utc_offset_s=int(offset.total_seconds()) if offset is not None else 0,
+    )
     queries: list[PlannedQuery] = []
     panels = 0
     for index, panel in iter_panels(dashboard):
-        planned = list(
-            _panel_queries(index, panel, variables, resolve, fallback, request, from_ms, to_ms)
-        )
+        planned = list(_panel_queries(scope, index, panel))
         if planned:
             panels += 1
             queries.extend(planned)
@@ -112,6 +108,18 @@ def plan_capture(
         raw_to=raw_to,
         captured_at_ms=now_ms,
     )
+
+
+def dashboard_zone(dashboard: Mapping[str, Any]) -> tzinfo:
+    """The dashboard's time zone: an IANA name, or UTC for ``"utc"`` and, having no browser to
+    ask, for ``"browser"``, an empty or an unknown zone."""
+    name = dashboard.get("timezone")
+    if not isinstance(name, str) or name.lower() in ("", "utc", "browser"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # not found, not a key, unreadable
+        return UTC
 
 
 def _raw_range(dashboard: Mapping[str, Any], request: CaptureRequest) -> tuple[str, str]:
@@ -139,56 +147,37 @@ def _fallback_datasource(request: CaptureRequest, resolve: Resolver) -> Datasour
     return target
 
 
-def _panel_queries(
-    index: int,
-    panel: Mapping[str, Any],
-    variables: Mapping[str, Variable],
-    resolve: Resolver,
-    fallback: DatasourceTarget | None,
-    request: CaptureRequest,
-    from_ms: int,
-    to_ms: int,
-) -> Iterator[PlannedQuery]:
+def _panel_queries(scope: _Scope, index: int, panel: Mapping[str, Any]) -> Iterator[PlannedQuery]:
     targets = panel.get("targets")
     if not isinstance(targets, list):
         return
-    panel_ref = _interpolate_ref(panel.get("datasource"), variables)
+    panel_ref = interpolate_ref(panel.get("datasource"), scope.variables)
     for target in targets:
         if not isinstance(target, Mapping) or target.get("hide") is True:
             continue
         expr = target.get("expr")
         if not isinstance(expr, str) or not expr.strip():
             continue
-        # A target's own datasource wins; a mixed panel's target without one takes the default.
-        ref = target.get("datasource")
-        if ref is not None:
-            ref = _interpolate_ref(ref, variables)
-        elif not _is_mixed(panel_ref):
-            ref = panel_ref
-        datasource = resolve(ref)
-        if datasource is None and fallback is not None and _is_prometheus_ref(ref):
-            datasource = fallback
-        if datasource is None:
-            continue
-        yield from _target_queries(
-            index, panel, target, expr, datasource, variables, request, from_ms, to_ms
-        )
+        ref = target_datasource(panel_ref, target, scope.variables)
+        datasource = scope.resolve(ref)
+        if datasource is None and scope.fallback is not None and is_prometheus_ref(ref):
+            datasource = scope.fallback
+        if datasource is not None:
+            yield from _target_queries(scope, index, panel, target, expr, datasource)
 
 
 def _target_queries(
+    scope: _Scope,
     index: int,
     panel: Mapping[str, Any],
     target: Mapping[str, Any],
     expr: str,
     datasource: DatasourceTarget,
-    variables: Mapping[str, Variable],
-    request: CaptureRequest,
-    from_ms: int,
-    to_ms: int,
 ) -> Iterator[PlannedQuery]:
-    range_ms = to_ms - from_ms
+    variables = scope.variables
+    range_ms = scope.to_ms - scope.from_ms
     scrape_ms = datasource.scrape_interval_ms
-    max_points = _max_data_points(panel, request)
+    max_points = _max_data_points(panel, scope.request)
     panel_interval = panel.get("interval")
     low_limit = scrape_ms
     if isinstance(panel_interval, str) and panel_interval.strip():
@@ -197,6 +186,8 @@ def _target_queries(
     min_step = target.get("interval")
     min_step = interpolate(min_step, variables) if isinstance(min_step, str) else ""
     factor = target.get("intervalFactor")
+    # Grafana multiplies by a negative factor too and Prometheus then refuses the query; a
+    # factor below 1 is taken as 1 here instead.
     factor = factor if isinstance(factor, int) and not isinstance(factor, bool) else 1
     try:
         step = prometheus_step_ms(
@@ -205,7 +196,7 @@ def _target_queries(
             query_interval_ms=query_interval,
             min_step=min_step,
             scrape_interval_ms=scrape_ms,
-            interval_factor=factor,
+            interval_factor=max(factor, 1),
         )
     except IntervalError as error:
         raise IntervalError(f"{_where(panel, target)}: min step: {error}") from None
@@ -218,7 +209,6 @@ def _target_queries(
         range_ms=range_ms,
     )
     legend = target.get("legendFormat")
-    legend = interpolate(legend, variables) if isinstance(legend, str) else ""
     ref_id = target.get("refId")
     ref_id = ref_id if isinstance(ref_id, str) and ref_id else "A"
     instant = target.get("instant") is True
@@ -229,10 +219,10 @@ def _target_queries(
         ref_id=ref_id,
         datasource=datasource,
         expr=final_expr,
-        legend_format=legend,
+        legend_format=interpolate(legend, variables) if isinstance(legend, str) else "",
         instant=False,
-        start_ms=align(from_ms, step),
-        end_ms=align(to_ms, step),
+        start_ms=align(scope.from_ms, step, scope.utc_offset_s),
+        end_ms=align(scope.to_ms, step, scope.utc_offset_s),
         step_ms=step,
         interval_ms=query_interval,
         panel_index=index,
@@ -241,9 +231,15 @@ def _target_queries(
         yield base
     if instant:
         # Grafana runs a target that is both range and instant as two queries, the instant
-        # one under "<refId>-Instant".
-        instant_ref = f"{ref_id}-Instant" if ranged else ref_id
-        yield dataclasses.replace(base, ref_id=instant_ref, instant=True)
+        # one under "<refId>-Instant", and evaluates an instant query at the range's very end,
+        # not aligned to the step.
+        yield dataclasses.replace(
+            base,
+            ref_id=f"{ref_id}-Instant" if ranged else ref_id,
+            instant=True,
+            start_ms=scope.from_ms,
+            end_ms=scope.to_ms,
+        )
 
 
 def _max_data_points(panel: Mapping[str, Any], request: CaptureRequest) -> int:
@@ -278,35 +274,3 @@ def _where(panel: Mapping[str, Any], target: Mapping[str, Any]) -> str:
 def _panel_id(panel: Mapping[str, Any]) -> int:
     value = panel.get("id")
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _interpolate_ref(ref: object, variables: Mapping[str, Variable]) -> object:
-    """A datasource reference with ``$ds`` / ``${DS_PROM}`` resolved to the variable's value."""
-    if isinstance(ref, str):
-        return _raw(ref, variables) if "$" in ref or "[[" in ref else ref
-    if isinstance(ref, Mapping):
-        uid = ref.get("uid")
-        if isinstance(uid, str) and ("$" in uid or "[[" in uid):
-            return {**ref, "uid": _raw(uid, variables)}
-    return ref
-
-
-def _raw(text: str, variables: Mapping[str, Variable]) -> str:
-    # A datasource variable names one datasource: its value verbatim, not regex-escaped.
-    raw = {
-        name: Variable(v.name, v.values[:1], v.texts[:1], False, False, False, None, ())
-        for name, v in variables.items()
-    }
-    return interpolate(text, raw)
-
-
-def _is_mixed(ref: object) -> bool:
-    if isinstance(ref, Mapping):
-        return ref.get("uid") == _MIXED or ref.get("type") == "mixed"
-    return ref == _MIXED
-
-
-def _is_prometheus_ref(ref: object) -> bool:
-    if isinstance(ref, Mapping):
-        return ref.get("type") in (None, "prometheus")
-    return ref is None or isinstance(ref, str)

@@ -7,10 +7,11 @@ zone means UTC); and epoch milliseconds (digits only). Units: ``s m h d w M y``.
 
 A rounding truncates to the start of the unit for a range's start and, as Grafana does for a
 range's end (``round_up``), to the last millisecond of the unit: ``now/d`` as ``to`` is
-23:59:59.999 of today. Calendar units (``M``, ``y``) step by calendar months and years, and a
-day that does not exist in the target month is clamped to its last day, as moment.js does.
-Everything is computed in UTC; a week starts on the ``week_start`` day (Sunday by default, as
-in Grafana's default locale).
+23:59:59.999 of today. As moment.js does: seconds, minutes and hours step in absolute time,
+days and weeks in calendar days, months and years in calendar months (a day the target month
+lacks is clamped to its last day). Rounding and dates without a zone are in the dashboard's
+time zone ``tz`` (UTC by default); a week starts on the ``week_start`` day (Sunday by default,
+as in Grafana's default locale).
 
 Errors are :class:`TimeParseError` (a ``ValueError``) with a message naming the expression.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 __all__ = ["TimeParseError", "parse_time", "parse_time_range"]
 
@@ -35,11 +36,11 @@ class TimeParseError(ValueError):
 
 
 def parse_time_range(
-    time_from: str, time_to: str, now_ms: int, *, week_start: str = "sunday"
+    time_from: str, time_to: str, now_ms: int, *, week_start: str = "sunday", tz: tzinfo = UTC
 ) -> tuple[int, int]:
     """``(from_ms, to_ms)`` of a range, ``to`` rounded up; raises if it is empty or reversed."""
-    start = parse_time(time_from, now_ms, round_up=False, week_start=week_start)
-    end = parse_time(time_to, now_ms, round_up=True, week_start=week_start)
+    start = parse_time(time_from, now_ms, round_up=False, week_start=week_start, tz=tz)
+    end = parse_time(time_to, now_ms, round_up=True, week_start=week_start, tz=tz)
     if start >= end:
         raise TimeParseError(
             f"time range from {time_from!r} to {time_to!r} is empty: 'from' must be before 'to'"
@@ -48,7 +49,12 @@ def parse_time_range(
 
 
 def parse_time(
-    expression: str | int, now_ms: int, *, round_up: bool = False, week_start: str = "sunday"
+    expression: str | int,
+    now_ms: int,
+    *,
+    round_up: bool = False,
+    week_start: str = "sunday",
+    tz: tzinfo = UTC,
 ) -> int:
     """Epoch milliseconds of ``expression`` evaluated at ``now_ms``."""
     if isinstance(expression, bool) or not isinstance(expression, str | int):
@@ -61,11 +67,11 @@ def parse_time(
     if text.isdigit():
         return int(text)
     if text.startswith("now"):
-        return _date_math(text, now_ms, round_up=round_up, week_start=week_start)
-    return _absolute(text)
+        return _date_math(text, now_ms, round_up=round_up, week_start=week_start, tz=tz)
+    return _absolute(text, tz)
 
 
-def _absolute(text: str) -> int:
+def _absolute(text: str, tz: tzinfo) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -74,15 +80,15 @@ def _absolute(text: str) -> int:
             "nor epoch milliseconds"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=tz)
     return _to_ms(moment)
 
 
-def _date_math(text: str, now_ms: int, *, round_up: bool, week_start: str) -> int:
+def _date_math(text: str, now_ms: int, *, round_up: bool, week_start: str, tz: tzinfo) -> int:
     first_day = _WEEKDAYS.get(week_start.lower())
     if first_day is None:
         raise TimeParseError(f"week start {week_start!r} is not a day of the week")
-    moment = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+    moment = datetime.fromtimestamp(now_ms // 1000, tz=UTC).astimezone(tz)
     moment = moment.replace(microsecond=(now_ms % 1000) * 1000)
     rest = text[len("now") :]
     position = 0
@@ -104,10 +110,21 @@ def _date_math(text: str, now_ms: int, *, round_up: bool, week_start: str) -> in
 
 
 def _shift(moment: datetime, amount: int, unit: str) -> datetime:
-    if unit in _FIXED_MS:
-        return moment + timedelta(milliseconds=amount * _FIXED_MS[unit])
+    zone = moment.tzinfo
+    if unit in "smh":
+        # Absolute time: an hour is an hour even across a daylight saving change.
+        shifted = moment.astimezone(UTC) + timedelta(milliseconds=amount * _FIXED_MS[unit])
+        return shifted.astimezone(zone)
+    if unit in "dw":
+        # Calendar days: the wall clock time is kept (aware arithmetic is wall-clock).
+        return _normalise(moment + timedelta(days=amount * (7 if unit == "w" else 1)))
     months = amount * (12 if unit == "y" else 1)
-    return _add_months(moment, months)
+    return _normalise(_add_months(moment, months))
+
+
+def _normalise(moment: datetime) -> datetime:
+    # A wall-clock result may fall in a gap or fold; a round trip through UTC settles it.
+    return moment.astimezone(UTC).astimezone(moment.tzinfo)
 
 
 def _add_months(moment: datetime, months: int) -> datetime:
@@ -124,11 +141,15 @@ def _round(moment: datetime, unit: str, *, up: bool, first_day: int) -> datetime
     if not up:
         return start
     # The end of a unit is the start of the next one less a millisecond, as moment's endOf.
-    following = _shift(start, 1, unit) if unit != "w" else start + timedelta(weeks=1)
-    return following - timedelta(milliseconds=1)
+    following = _shift(start, 1, unit)
+    return (following.astimezone(UTC) - timedelta(milliseconds=1)).astimezone(start.tzinfo)
 
 
 def _start_of(moment: datetime, unit: str, first_day: int) -> datetime:
+    return _normalise(_truncate(moment, unit, first_day))
+
+
+def _truncate(moment: datetime, unit: str, first_day: int) -> datetime:
     if unit == "s":
         return moment.replace(microsecond=0)
     if unit == "m":

@@ -1,0 +1,263 @@
+"""Planning: which targets, which datasource, which range and step (worked out by hand below
+from Grafana's rules, see test_interval.py for the rules themselves)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+import pytest
+
+from snapshot_server.capture.interval import IntervalError
+from snapshot_server.capture.model import CaptureRequest, DatasourceTarget
+from snapshot_server.capture.panels import iter_panels
+from snapshot_server.capture.plan import PlanError, dashboard_zone, plan_capture
+from snapshot_server.capture.timeparse import TimeParseError
+from snapshot_server.capture.variables import VariableError
+
+from .sample import MAIN, NOW_MS, SLOW, resolve, sample_dashboard
+
+SIX_HOURS = 6 * 3_600_000
+
+
+def summary(
+    dashboard: dict[str, Any], request: CaptureRequest | None = None
+) -> list[tuple[Any, ...]]:
+    plan = plan_capture(dashboard, request or CaptureRequest(), resolve, NOW_MS)
+    return [
+        (q.panel_index, q.panel_id, q.ref_id, q.datasource.name, q.instant, q.step_ms, q.expr)
+        for q in plan.queries
+    ]
+
+
+def test_the_sample_dashboard_plan() -> None:
+    plan = plan_capture(sample_dashboard(), CaptureRequest(), resolve, NOW_MS)
+    assert (plan.from_ms, plan.to_ms) == (NOW_MS - SIX_HOURS, NOW_MS)
+    assert (plan.raw_from, plan.raw_to, plan.captured_at_ms) == ("now-6h", "now", NOW_MS)
+    # Panels 1, 5 (inside a collapsed row), 6 (mixed) and 8 (null datasource); not the text
+    # panel, the Loki panel, the row itself or the panel whose only target is hidden.
+    assert plan.panels == 4
+    rows = [
+        (
+            q.panel_index,
+            q.panel_id,
+            q.ref_id,
+            q.datasource.name,
+            q.instant,
+            q.step_ms,
+            q.interval_ms,
+        )
+        for q in plan.queries
+    ]
+    assert rows == [
+        # Full width (1920 points): 6h / 1920 = 11.25 s, rounded to 10 s, raised to the 15 s
+        # scrape interval; the step is then 15 s.
+        (0, 1, "A", "main", False, 15_000, 15_000),
+        # A target that is both range and instant runs twice, as Grafana runs it.
+        (0, 1, "D", "main", False, 15_000, 15_000),
+        (0, 1, "D-Instant", "main", True, 15_000, 15_000),
+        # maxDataPoints 100: 216 s rounds to 5m (min interval 1m is lower); min step 2m is
+        # lower than 216 s, which rounds to 5m; intervalFactor 2 makes it 10m.
+        (3, 5, "A", "main", False, 600_000, 300_000),
+        # Half width (960 points): 22.5 s rounds to 20 s, raised to the slow datasource's 60 s.
+        (4, 6, "A", "slow", False, 60_000, 60_000),
+        # The mixed panel's target without a datasource goes to the default (15 s scrape).
+        (4, 6, "C", "main", False, 20_000, 20_000),
+        # No grid position: 500 points; 43.2 s rounds to 30 s.
+        (6, 8, "A", "main", False, 30_000, 30_000),
+    ]
+
+
+def test_expressions_are_interpolated_and_ranges_aligned() -> None:
+    plan = plan_capture(sample_dashboard(), CaptureRequest(), resolve, NOW_MS)
+    first = plan.queries[0]
+    # $job is multi-value: (api|web); $__rate_interval = max(15 s + 15 s, 4 * 15 s) = 1m0s.
+    assert first.expr == 'sum by (job) (rate(http_requests_total{job=~"(api|web)"}[1m0s]))'
+    assert first.legend_format == "{{job}}"
+    assert (first.panel_title, first.datasource) == ("Requests", MAIN)
+    # Start and end floored to the 15 s step: now ends in :27.
+    assert first.start_ms == NOW_MS - SIX_HOURS - 12_000
+    assert first.end_ms == NOW_MS - 12_000
+    nested = plan.queries[3]
+    assert nested.start_ms % 600_000 == 0
+    assert nested.end_ms == (NOW_MS // 600_000) * 600_000
+    assert plan.queries[4].datasource == SLOW
+
+
+def test_request_range_variables_and_points_override_the_dashboards() -> None:
+    request = CaptureRequest(
+        time_from="now-1h", time_to="now-30m", variables={"job": "db"}, max_data_points=100
+    )
+    plan = plan_capture(sample_dashboard(), request, resolve, NOW_MS)
+    assert (plan.from_ms, plan.to_ms) == (NOW_MS - 3_600_000, NOW_MS - 1_800_000)
+    assert (plan.raw_from, plan.raw_to) == ("now-1h", "now-30m")
+    first = plan.queries[0]
+    # 30 min over 100 points: 18 s rounds to 20 s; the step follows: 20 s.
+    assert (first.interval_ms, first.step_ms) == (20_000, 20_000)
+    assert '{job=~"db"}' in first.expr
+    # The rate interval: max(20 s + 15 s, 60 s) = 1m0s.
+    assert first.expr.endswith("[1m0s]))")
+
+
+def test_dashboard_without_time_covers_the_last_six_hours() -> None:
+    dashboard = sample_dashboard()
+    del dashboard["time"]
+    plan = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS)
+    assert (plan.from_ms, plan.to_ms) == (NOW_MS - SIX_HOURS, NOW_MS)
+
+
+def test_absolute_dashboard_time() -> None:
+    dashboard = sample_dashboard()
+    dashboard["time"] = {"from": "2023-11-14T00:00:00.000Z", "to": 1_699_923_600_000}
+    plan = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS)
+    assert (plan.from_ms, plan.to_ms) == (1_699_920_000_000, 1_699_923_600_000)
+    assert (plan.raw_from, plan.raw_to) == ("2023-11-14T00:00:00.000Z", "1699923600000")
+
+
+def test_request_datasource_takes_prometheus_targets_no_datasource_claims() -> None:
+    dashboard = {
+        "panels": [
+            {
+                "id": 1,
+                "datasource": {"type": "prometheus", "uid": "elsewhere"},
+                "targets": [{"refId": "A", "expr": "up"}],
+            },
+            {
+                "id": 2,
+                "datasource": {"type": "loki", "uid": "elsewhere"},
+                "targets": [{"refId": "A", "expr": '{job="x"}'}],
+            },
+            {"id": 3, "datasource": "Unknown name", "targets": [{"refId": "A", "expr": "up"}]},
+        ]
+    }
+    assert summary(dashboard) == []
+    plan = plan_capture(dashboard, CaptureRequest(datasource="Prometheus"), resolve, NOW_MS)
+    assert [(q.panel_id, q.datasource) for q in plan.queries] == [(1, MAIN), (3, MAIN)]
+
+
+def test_an_unknown_request_datasource_is_an_error_naming_it() -> None:
+    with pytest.raises(PlanError, match="'nowhere'"):
+        plan_capture(sample_dashboard(), CaptureRequest(datasource="nowhere"), resolve, NOW_MS)
+
+
+def test_datasource_variables_resolve_to_their_value() -> None:
+    dashboard = {
+        "templating": {
+            "list": [{"name": "ds", "type": "datasource", "current": {"value": "slow-uid"}}]
+        },
+        "panels": [
+            {
+                "id": 1,
+                "datasource": {"type": "prometheus", "uid": "${ds}"},
+                "targets": [{"refId": "A", "expr": "up"}],
+            },
+        ],
+    }
+    assert summary(dashboard)[0][3] == "slow"
+    overridden = CaptureRequest(variables={"ds": "prom-uid"})
+    assert summary(dashboard, overridden)[0][3] == "main"
+
+
+def test_legacy_rows_are_walked_too() -> None:
+    dashboard = {
+        "rows": [{"panels": [{"id": 9, "targets": [{"refId": "A", "expr": "up"}]}]}],
+    }
+    assert [row[:3] for row in summary(dashboard)] == [(0, 9, "A")]
+
+
+def test_iter_panels_yields_nested_panels_in_order_and_skips_rows() -> None:
+    found = [(index, panel.get("id")) for index, panel in iter_panels(sample_dashboard())]
+    assert found == [(0, 1), (1, 2), (2, 3), (3, 5), (4, 6), (5, 7), (6, 8)]
+
+
+def test_nothing_to_capture_is_an_empty_plan() -> None:
+    plan = plan_capture({"panels": [{"type": "text"}]}, CaptureRequest(), resolve, NOW_MS)
+    assert (plan.queries, plan.panels) == ((), 0)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        (lambda d: d.update(time={"from": "now", "to": "now-1h"}), TimeParseError, "before"),
+        (lambda d: d.update(time={"from": "yesterday", "to": "now"}), TimeParseError, "yesterday"),
+        (
+            lambda d: d["panels"][0]["targets"][0].update(interval="5x"),
+            IntervalError,
+            "panel 1 \\(Requests\\) target A",
+        ),
+        (
+            lambda d: d["panels"][3]["panels"][0].update(interval="soon"),
+            IntervalError,
+            "panel 5 \\(Nested stat\\)",
+        ),
+        (
+            lambda d: d["panels"][0]["targets"][0].update(expr="${job:bogus}"),
+            VariableError,
+            "'bogus'",
+        ),
+    ],
+)
+def test_bad_dashboards_are_value_errors_naming_the_place(
+    change: Any, error: type[ValueError], message: str
+) -> None:
+    dashboard = sample_dashboard()
+    change(dashboard)
+    with pytest.raises(error, match=message):
+        plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS)
+
+
+def test_a_non_positive_interval_factor_counts_as_one() -> None:
+    dashboard = {
+        "panels": [
+            {
+                "id": 1,
+                "targets": [
+                    {"refId": "A", "expr": "up", "intervalFactor": -5},
+                    {"refId": "B", "expr": "up", "intervalFactor": 1},
+                ],
+            }
+        ]
+    }
+    steps = {row[2]: row[5] for row in summary(dashboard)}
+    assert steps["A"] == steps["B"] > 0
+
+
+def test_unknown_datasource_target_is_left_alone() -> None:
+    resolved: list[Any] = []
+
+    def recording(ref: Any) -> DatasourceTarget | None:
+        resolved.append(ref)
+        return None
+
+    plan = plan_capture(sample_dashboard(), CaptureRequest(), recording, NOW_MS)
+    assert plan.queries == ()
+    assert {"type": "prometheus", "uid": "prom-uid"} in resolved
+    assert "prom-uid" in resolved  # "${ds}" interpolated before resolving
+
+
+def test_instant_queries_run_at_the_ranges_unaligned_end() -> None:
+    plan = plan_capture(sample_dashboard(), CaptureRequest(), resolve, NOW_MS)
+    instant = plan.queries[2]
+    assert (instant.ref_id, instant.instant) == ("D-Instant", True)
+    assert (instant.start_ms, instant.end_ms) == (NOW_MS - SIX_HOURS, NOW_MS)
+    assert plan.queries[1].end_ms == NOW_MS - 12_000  # its range twin is aligned
+
+
+def test_steps_align_in_the_dashboards_time_zone() -> None:
+    dashboard = {
+        "timezone": "Asia/Kolkata",  # UTC+05:30
+        "panels": [{"id": 1, "targets": [{"refId": "A", "expr": "up", "interval": "1h"}]}],
+    }
+    [query] = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS).queries
+    assert query.step_ms == 3_600_000
+    # Whole hours in Kolkata are half past the hour in UTC.
+    assert query.end_ms % 3_600_000 == 1_800_000
+    assert query.end_ms <= NOW_MS < query.end_ms + 3_600_000
+    utc = plan_capture({**dashboard, "timezone": "utc"}, CaptureRequest(), resolve, NOW_MS)
+    assert utc.queries[0].end_ms % 3_600_000 == 0
+
+
+@pytest.mark.parametrize("zone", ["browser", "", "Not/AZone", "../etc"])
+def test_a_zone_without_a_browser_or_unknown_is_utc(zone: str) -> None:
+    assert dashboard_zone({"timezone": zone}) == UTC
+    assert dashboard_zone({}) == UTC

@@ -1,0 +1,198 @@
+"""Template variables: current values, overrides, Grafana's formats for Prometheus, and the
+built-in interval and range variables (cases after Grafana's ``TestParse``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from snapshot_server.capture.variables import (
+    VariableError,
+    dashboard_variables,
+    interpolate,
+    interpolate_builtins,
+)
+
+S = 1_000
+M = 60 * S
+H = 60 * M
+
+
+def var(name: str, kind: str = "custom", **fields: Any) -> dict[str, Any]:
+    return {"name": name, "type": kind, **fields}
+
+
+def current(value: str | list[str]) -> dict[str, Any]:
+    return {"current": {"value": value, "text": value}}
+
+
+DASHBOARD: dict[str, Any] = {
+    "templating": {
+        "list": [
+            var("single", **current("a'b\\c")),
+            var("multi", multi=True, **current(["a.b", "c|d"])),
+            var("one_of_multi", multi=True, **current(["a.b"])),
+            var("with_all", includeAll=True, **current("x.y")),
+            var(
+                "all_options",
+                multi=True,
+                includeAll=True,
+                options=[
+                    {"text": "All", "value": "$__all"},
+                    {"text": "a", "value": "a"},
+                    {"text": "b.c", "value": "b.c"},
+                ],
+                **current(["$__all"]),
+            ),
+            var("all_custom", "query", includeAll=True, allValue=".*", **current("$__all")),
+            var("all_nested", includeAll=True, allValue="$single|z", **current("$__all")),
+            var("all_unknown", "query", includeAll=True, options=[], **current("$__all")),
+            var("const", "constant", query="prod"),
+            var("box", "textbox", **current("typed")),
+            var("adhoc", "adhoc"),
+        ]
+    }
+}
+VARIABLES = dashboard_variables(DASHBOARD, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A single value: backslashes and single quotes escaped, nothing else.
+        ("$single", "a\\\\'b\\\\c"),
+        # Multi-value: regex-escaped (with a doubled backslash, for PromQL strings), in a group.
+        ('up{x=~"$multi"}', 'up{x=~"(a\\\\.b|c\\\\|d)"}'),
+        ("$one_of_multi", "a\\\\.b"),
+        ("$with_all", "x\\\\.y"),
+        # All: every option (never the All option itself), or the custom all value verbatim.
+        ("$all_options", "(a|b\\\\.c)"),
+        ("$all_custom", ".*"),
+        ("$all_nested", "a\\\\'b\\\\c|z"),
+        ("$all_unknown", ".*"),
+        ("$const-$box", "prod-typed"),
+        # The four syntaxes.
+        ("${multi}", "(a\\\\.b|c\\\\|d)"),
+        ("[[multi]]", "(a\\\\.b|c\\\\|d)"),
+        ("${multi:raw}", "a.b,c|d"),
+        ("[[multi:raw]]", "a.b,c|d"),
+        # Formats.
+        ("${multi:regex}", "(a\\.b|c\\|d)"),
+        ("${one_of_multi:regex}", "a\\.b"),
+        ("${multi:pipe}", "a.b|c|d"),
+        ("${multi:csv}", "a.b,c|d"),
+        ("${multi:json}", '["a.b", "c|d"]'),
+        ("${multi:glob}", "{a.b,c|d}"),
+        ("${multi:doublequote}", '"a.b","c|d"'),
+        ("${single:raw}", "a'b\\c"),
+        ("${all_options:text}", "All"),
+        # Unknown names, ad hoc filters and built-ins are left for later (or for good).
+        ("$nope ${nope} [[nope]]", "$nope ${nope} [[nope]]"),
+        ("$adhoc", "$adhoc"),
+        ("rate(x[$__rate_interval]) / $__interval", "rate(x[$__rate_interval]) / $__interval"),
+    ],
+)
+def test_interpolation(text: str, expected: str) -> None:
+    assert interpolate(text, VARIABLES) == expected
+
+
+def test_an_unknown_format_is_an_error_naming_it() -> None:
+    with pytest.raises(VariableError, match="'nonsense'"):
+        interpolate("${multi:nonsense}", VARIABLES)
+
+
+def test_overrides_replace_current_values() -> None:
+    variables = dashboard_variables(
+        DASHBOARD, {"single": "override", "multi": ["p", "q.r"], "all_options": "$__all"}
+    )
+    assert interpolate("$single", variables) == "override"
+    assert interpolate("$multi", variables) == "(p|q\\\\.r)"
+    assert interpolate("$all_options", variables) == "(a|b\\\\.c)"
+
+
+def test_an_override_of_an_undefined_name_defines_it() -> None:
+    variables = dashboard_variables({}, {"DS_PROM": "prom", "hosts": ["h1", "h2"]})
+    assert interpolate("${DS_PROM}", variables) == "prom"
+    assert interpolate("$hosts", variables) == "(h1|h2)"
+
+
+@pytest.mark.parametrize("bad", [[], [1, 2], 3, None])
+def test_a_malformed_override_is_an_error_naming_the_variable(bad: Any) -> None:
+    with pytest.raises(VariableError, match="'single'"):
+        dashboard_variables(DASHBOARD, {"single": bad})
+
+
+def test_no_templating_means_no_variables() -> None:
+    assert dashboard_variables({"templating": {"list": "nonsense"}}, {}) == {}
+    assert dashboard_variables({}, {}) == {}
+
+
+def builtins(
+    expr: str,
+    *,
+    step: int = 2 * M,
+    interval: int = 1 * M,
+    min_step: str = "",
+    scrape: int = 15 * S,
+    range_ms: int = 48 * H,
+) -> str:
+    return interpolate_builtins(
+        expr,
+        step_ms=step,
+        query_interval_ms=interval,
+        min_step=min_step,
+        scrape_interval_ms=scrape,
+        range_ms=range_ms,
+    )
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ('rate(ALERTS{job="test"}[$__interval])', 'rate(ALERTS{job="test"}[2m])'),
+        ("[${__interval}]", "[2m]"),
+        ("[$__interval_s]", "[120]"),
+        ("[$__interval_s] + [$__interval]", "[120] + [2m]"),
+        ("[${__interval_s}] + [${__interval}]", "[120] + [2m]"),
+        ("[$__interval_ms]", "[120000]"),
+        ("[${__interval_ms}] + [${__interval}]", "[120000] + [2m]"),
+        ("[$__range]", "[172800s]"),
+        ("[$__range_s]", "[172800]"),
+        ("[${__range_s}s]", "[172800s]"),
+        ("[$__range_ms]", "[172800000]"),
+    ],
+)
+def test_builtins_like_grafanas_backend(expr: str, expected: str) -> None:
+    assert builtins(expr) == expected
+
+
+def test_range_seconds_round_half_away_from_zero() -> None:
+    assert builtins("$__range_s", range_ms=40) == "0"
+    assert builtins("$__range_s", range_ms=800) == "1"
+    assert builtins("$__range_s", range_ms=1_500) == "2"
+    assert builtins("$__range_ms", range_ms=20) == "20"
+
+
+@pytest.mark.parametrize(
+    ("min_step", "interval", "step", "expr", "expected"),
+    [
+        # Rate over a "Min step" of 5m at a 1m interval: max(1m + 5m, 4 * 5m).
+        ("5m", 1 * M, 5 * M, "[$__rate_interval]", "[20m0s]"),
+        # "Min step" $__rate_interval: the step already is the rate interval.
+        ("$__rate_interval", 1 * M, 1 * M, "[$__rate_interval]", "[1m0s]"),
+        # No min step: the scrape interval (15s) at a 2m interval: max(2m15s, 1m).
+        ("", 2 * M, 2 * M, "[$__rate_interval_s]", "[135]"),
+        ("", 2 * M, 2 * M, "[$__rate_interval_s] + [$__rate_interval]", "[135] + [2m15s]"),
+        ("", 2 * M, 2 * M, "[${__rate_interval_s}] + [${__rate_interval}]", "[135] + [2m15s]"),
+        ("", 2 * M, 2 * M, "[$__rate_interval_ms]", "[135000]"),
+        # "Min step" $__interval stands for the step: max(2m + 2m, 4 * 2m).
+        ("$__interval", 2 * M, 2 * M, "[$__rate_interval]", "[8m0s]"),
+        # Grafana answers 0 for a min step it cannot read.
+        ("invalid-interval", 100 * S, 2 * M, "[$__rate_interval]", "[0s]"),
+    ],
+)
+def test_rate_interval_like_grafanas_backend(
+    min_step: str, interval: int, step: int, expr: str, expected: str
+) -> None:
+    assert builtins(expr, min_step=min_step, interval=interval, step=step) == expected
