@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .model import CapturePlan, DatasourceTarget, PlannedQuery
-from .plan import iter_panels
+from .panels import iter_panels
 from .settings import CaptureSettings, DatasourceSettings
 
 

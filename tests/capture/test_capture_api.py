@@ -46,7 +46,7 @@ def series_frame(
     executed query of a query's first frame (``None`` on the others)."""
     meta: dict[str, Any] = {
         "type": "timeseries-multi",
-        "typeVersion": [0, 0],
+        "typeVersion": [0, 1],  # as in Grafana's converter golden file
         "custom": {"resultType": "matrix"},
     }
     if first is not None:
