@@ -81,3 +81,12 @@ async def big_matrix(stub: Stub, request: web.Request) -> web.StreamResponse:
         await response.write(raw[i : i + 4096])
     await response.write_eof()
     return response
+
+
+def answering(status: int, body: object) -> Answer:
+    """A stub answer: ``body`` as JSON with ``status``."""
+
+    async def answer(stub: Stub, request: web.Request) -> web.StreamResponse:
+        return web.json_response(body, status=status)
+
+    return answer

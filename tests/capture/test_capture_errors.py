@@ -176,3 +176,14 @@ async def test_failures_are_counted(capture_client: Client, window: tuple[int, i
     assert 'snapshot_capture_failures_total{reason="query_error"} 1.0' in text
     assert 'snapshot_capture_failures_total{reason="timeout"} 0.0' in text
     assert "snapshot_capture_duration_seconds_count 1.0" in text
+
+
+async def test_a_result_capture_cannot_use_is_502(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory
+) -> None:
+    """A string result (``resultType: string``) has no frames Grafana would draw."""
+    answer = {"status": "success", "data": {"resultType": "string", "result": [1, "x"]}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url)
+    message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
+    assert message.startswith("A Prometheus datasource answered what capture cannot use: ")

@@ -199,3 +199,44 @@ def test_an_unreadable_secret_file_names_the_setting(tmp_path: Path) -> None:
     assert error.value.message.startswith(
         "Datasource 'prom': cannot read its bearer_token_file (No such file or directory)"
     )
+
+
+def _error(kind: str, message: str) -> dict[str, str]:
+    return {"status": "error", "errorType": kind, "error": message}
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "message"),
+    [
+        # what Prometheus answers for a query that fails while running
+        (
+            422,
+            _error("execution", "many-to-many matching"),
+            InvalidSnapshot,
+            "Panel 7 ('Requests'), query B: Prometheus rejected it: many-to-many matching",
+        ),
+        # its own query timeout (--query.timeout)
+        (
+            503,
+            _error("timeout", "query timed out"),
+            GatewayTimeout,
+            "timed out running the query: query timed out",
+        ),
+        (500, _error("internal", "boom"), BadGateway, "failed to run a query (HTTP 500): boom"),
+        (200, {"status": "success"}, BadGateway, "did not answer like a Prometheus API (HTTP 200)"),
+        (200, [1, 2], BadGateway, "did not answer like a Prometheus API (HTTP 200)"),
+        (404, {"status": "success", "data": {"result": []}}, BadGateway, "did not answer like"),
+    ],
+)
+async def test_prometheus_error_answers(
+    client: PrometheusClient,
+    aiohttp_server: stubs.ServerFactory,
+    status: int,
+    body: object,
+    error: type[Exception],
+    message: str,
+) -> None:
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(status, body))
+    with pytest.raises(error) as raised:
+        await client.query(datasource(stub.url), {}, planned("up", 0, 60), ByteBudget(0))
+    assert message in str(raised.value)
