@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from .browser import panel_frames
 from .frames import count_points, query_frames
 from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
 from .panels import iter_panels
@@ -31,7 +32,8 @@ def embed_capture(
     """A copy of ``dashboard`` with ``results`` embedded (``dashboard`` is not changed).
 
     ``results`` are the answers to ``plan.queries`` (any order); a panel is rewritten only if
-    at least one of its queries is planned, and then holds exactly the frames of its results.
+    at least one of its queries is planned, and then holds exactly the frames of its results
+    as Grafana's browser would have made them (``browser.panel_frames``).
     """
     embedded: dict[str, Any] = copy.deepcopy(dict(dashboard))
     by_panel: dict[int, list[QueryResult]] = {}
@@ -44,7 +46,7 @@ def embed_capture(
     for index, panel in iter_panels(embedded):
         if index not in planned:
             continue
-        frames = [frame for result in by_panel.get(index, ()) for frame in query_frames(result)]
+        frames = panel_frames(by_panel.get(index, []))
         panel["datasource"] = dict(GRAFANA_DATASOURCE)
         panel["targets"] = [
             {

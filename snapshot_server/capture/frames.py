@@ -1,18 +1,19 @@
-"""A Prometheus answer to the data frames a Grafana snapshot embeds, field by field as Grafana
-builds them.
+"""A Prometheus answer to data frames, field by field as Grafana's Prometheus backend builds
+them, in the JSON form a snapshot stores.
 
-Grafana's Prometheus backend converts each series to one frame (``Time`` then the value
-field, whose labels are the series' labels), names the value field after the ``__name__``
-label (``Value`` without one), sets ``config.interval`` (the step in ms) on the time field and
+Grafana's backend converts each series to one frame (``Time`` then the value field, whose
+labels are the series' labels), names the value field after the ``__name__`` label (``Value``
+without one), sets ``config.interval`` (the step in ms) on the time field and
 ``config.displayNameFromDS`` from the target's legend format, and puts the executed query and
 the step (``executedQueryString``, ``custom.calculatedMinStep``) on a query's first frame; a
-query without series still yields one empty frame carrying them. The browser then tags every
-time-series frame ``preferredVisualisationType: "graph"``, gives it the target's ``refId``, and
-a snapshot stores it as ``dataFrameToJSON`` writes it: ``{"schema", "data": {"values"}}`` with
-NaN and ±Inf as ``null`` and every field's ``config`` present (``{}`` when empty).
+query without series still yields one empty frame carrying them. The browser gives each frame
+its target's ``refId`` and a snapshot stores it as ``dataFrameToJSON`` writes it:
+``{"schema", "data": {"values"}}``, NaN and ±Inf as ``null``, every field's ``config`` present
+(``{}`` when empty). What the browser's Prometheus support then does across a panel's frames
+(legend ``__auto``, table format, ``preferredVisualisationType``) is ``browser.panel_frames``.
 
-Range queries answer a matrix (``meta.type`` ``timeseries-multi``),
-instant queries a vector or a scalar (``numeric-multi``); both at ``typeVersion`` [0, 1].
+Range queries answer a matrix (``meta.type`` ``timeseries-multi``), instant queries a vector
+or a scalar (``numeric-multi``); both at ``typeVersion`` [0, 1].
 """
 
 from __future__ import annotations
@@ -62,8 +63,6 @@ def query_frames(result: QueryResult) -> list[dict[str, Any]]:
     first_meta = frames[0]["schema"]["meta"]
     first_meta["executedQueryString"] = executed_query_string(query)
     first_meta.setdefault("custom", {})["calculatedMinStep"] = query.step_ms
-    for frame in frames:
-        frame["schema"]["meta"]["preferredVisualisationType"] = "graph"
     return frames
 
 

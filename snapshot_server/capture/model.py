@@ -43,6 +43,7 @@ class PlannedQuery:
     ``interval_ms`` is the panel's ``$__interval`` (a frame's ``config.interval`` is the step).
     ``panel_index`` is the panel's position in planning's walk of the dashboard
     (``panels.iter_panels``: panel ids are not unique in every dashboard), which embedding follows.
+    ``format`` is the target's ``format`` (``time_series``, ``table`` or ``heatmap``).
     """
 
     panel_id: int
@@ -57,6 +58,7 @@ class PlannedQuery:
     step_ms: int
     interval_ms: int
     panel_index: int = 0
+    format: str = "time_series"
 
 
 @dataclass(frozen=True, slots=True)

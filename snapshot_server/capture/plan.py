@@ -209,6 +209,7 @@ def _target_queries(
         range_ms=range_ms,
     )
     legend = target.get("legendFormat")
+    target_format = target.get("format")
     ref_id = target.get("refId")
     ref_id = ref_id if isinstance(ref_id, str) and ref_id else "A"
     instant = target.get("instant") is True
@@ -226,6 +227,7 @@ def _target_queries(
         step_ms=step,
         interval_ms=query_interval,
         panel_index=index,
+        format=target_format if isinstance(target_format, str) and target_format else "time_series",
     )
     if ranged:
         yield base

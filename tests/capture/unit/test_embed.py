@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
+from snapshot_server.capture.browser import panel_frames
 from snapshot_server.capture.embed import capture_stats, embed_capture, iso_ms
-from snapshot_server.capture.frames import query_frames
 from snapshot_server.capture.model import CapturePlan, CaptureRequest, QueryResult
 from snapshot_server.capture.plan import plan_capture
 
@@ -68,7 +68,7 @@ def test_captured_panels_hold_one_snapshot_target_with_all_their_frames() -> Non
     panel = result["panels"][0]
     frames = snapshot_target(panel)["snapshot"]
     # Targets A, D (range) and D-Instant, in target order, each query's frames as built.
-    expected = [frame for r in results[:3] for frame in query_frames(r)]
+    expected = panel_frames(results[:3])
     assert frames == expected
     assert [frame["schema"]["refId"] for frame in frames] == ["A", "D", "D-Instant"]
     # The rest of the panel is kept.

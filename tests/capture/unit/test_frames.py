@@ -4,10 +4,10 @@ The golden files (tests/fixtures/grafana/promlib/, see the README there) are wha
 Prometheus converter makes of a Prometheus answer. Grafana then adds, in its backend, the step
 as the time field's ``config.interval``, ``displayNameFromDS`` from the legend, the metric's
 name as the value field's name, and ``executedQueryString`` / ``custom.calculatedMinStep`` on a
-query's first frame; the browser adds ``refId`` and ``preferredVisualisationType: "graph"`` and
-stores each frame with ``config`` always present and without the ``entities`` side table (NaN
-and infinities are ``null``). :func:`grafana_snapshot_frames` applies exactly those steps to a
-golden file, and our frames must equal the result.
+query's first frame; the browser adds ``refId`` and stores each frame with ``config`` always
+present and without the ``entities`` side table (NaN and infinities are ``null``).
+:func:`grafana_snapshot_frames` applies exactly those steps to a golden file, and our frames
+must equal the result (what the browser does across a panel's frames: test_browser.py).
 """
 
 from __future__ import annotations
@@ -68,7 +68,6 @@ def grafana_snapshot_frames(
             step_text = f"{query.step_ms // 1000}s"
             schema["meta"]["executedQueryString"] = f"Expr: {query.expr}\nStep: {step_text}"
             schema["meta"]["custom"]["calculatedMinStep"] = query.step_ms
-        schema["meta"]["preferredVisualisationType"] = "graph"
         frame["data"].pop("entities", None)
     return frames
 
@@ -171,7 +170,6 @@ def test_a_query_without_series_still_carries_its_metadata() -> None:
                 "meta": {
                     "executedQueryString": "Expr: absent_metric\nStep: 30s",
                     "custom": {"calculatedMinStep": 30_000},
-                    "preferredVisualisationType": "graph",
                 },
                 "fields": [],
             },
