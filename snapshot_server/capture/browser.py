@@ -11,10 +11,12 @@ request (one per datasource of a panel):
   string column per label (sorted, ``filterable``), then ``Value`` (``Value #<refId>`` when
   several targets are tables), rows sorted by time, ``preferredVisualisationType``
   ``"rawPrometheus"``;
-- every other frame is marked ``preferredVisualisationType: "graph"`` and comes first.
+- frames of ``format: "heatmap"`` targets are named after their ``le`` label, grouped by their
+  other labels, sorted by ``le``, de-accumulated (each bucket less the one below it, below
+  1e-9 counted as 0) and merged into one ``heatmap-rows`` frame per group;
+- every other frame is marked ``preferredVisualisationType: "graph"``.
 
-Heatmap-format targets (de-accumulated ``le`` buckets) are not transformed: they are stored as
-time series, which Grafana's heatmap panel also reads.
+The answer is the graphs, then the tables, then the heatmaps, as Grafana orders them.
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ def _one_request(results: list[QueryResult]) -> list[_Frame]:
         _auto_display_name(frame, frames) if _ref(frame) in auto else frame for frame in frames
     ]
     tables = [frame for frame in named if formats.get(_ref(frame)) == "table"]
-    others = [frame for frame in named if formats.get(_ref(frame)) != "table"]
+    heatmaps = [frame for frame in named if formats.get(_ref(frame)) == "heatmap"]
+    others = [frame for frame in named if formats.get(_ref(frame)) not in ("table", "heatmap")]
     for frame in others:
         frame["schema"]["meta"]["preferredVisualisationType"] = "graph"
-    return others + _to_tables(tables)
+    return others + _to_tables(tables) + _to_heatmaps(heatmaps)
 
 
 def _ref(frame: _Frame) -> str:
@@ -144,3 +147,77 @@ def _table(ref: str, frames: list[_Frame], value_name: str) -> _Frame:
     columns.extend([row[1][index] for row in rows] for index in range(len(label_names)))
     columns.append([row[2] for row in rows])
     return {"schema": {"refId": ref, "meta": meta, "fields": fields}, "data": {"values": columns}}
+
+
+def _to_heatmaps(frames: list[_Frame]) -> list[_Frame]:
+    for frame in frames:
+        fields = frame["schema"]["fields"]
+        le = (fields[1].get("labels") or {}).get("le") if len(fields) > 1 else None
+        if le:
+            frame["schema"]["name"] = le
+            fields[1]["config"]["displayNameFromDS"] = le
+    by_ref: dict[str, list[_Frame]] = {}
+    for frame in frames:
+        by_ref.setdefault(_ref(frame), []).append(frame)
+    merged: list[_Frame] = []
+    for group in by_ref.values():
+        by_series: dict[str, list[_Frame]] = {}
+        for frame in group:
+            by_series.setdefault(_series_key(frame), []).append(frame)
+        for buckets in by_series.values():
+            buckets.sort(key=_bucket_bound)
+            _deaccumulate(buckets)
+            merged.extend(_merge_buckets(buckets))
+    return merged
+
+
+def _series_key(frame: _Frame) -> str:
+    # Grafana joins the values of the labels other than le, in the labels' (sorted) order.
+    fields = frame["schema"]["fields"]
+    labels = (fields[1].get("labels") or {}) if len(fields) > 1 else {}
+    return ",".join(labels[name] for name in sorted(labels) if name != "le")
+
+
+def _bucket_bound(frame: _Frame) -> float:
+    name = frame["schema"].get("name")
+    fields = frame["schema"]["fields"]
+    text = name if name is not None else (fields[1]["name"] if len(fields) > 1 else "")
+    if text.lstrip("+-").lower() in ("inf", "infinity"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    try:
+        return float(text)
+    except ValueError:
+        # Grafana's comparison with NaN keeps the order: a constant key does too.
+        return 0.0
+
+
+def _deaccumulate(buckets: list[_Frame]) -> None:
+    """Each bucket less the one below it, from the top down (Grafana's histogram over time);
+    a missing value (NaN) below counts as 0, and a difference below 1e-9 is 0."""
+    for upper, lower in zip(reversed(buckets[1:]), reversed(buckets[:-1]), strict=True):
+        top = upper["data"]["values"][1]
+        bottom = lower["data"]["values"][1]
+        for index, value in enumerate(top):
+            if value is None:
+                continue
+            below = bottom[index] if index < len(bottom) else None
+            difference = value - (below or 0)
+            top[index] = 0 if difference < 1e-9 else difference
+
+
+def _merge_buckets(buckets: list[_Frame]) -> list[_Frame]:
+    if not buckets or (len(buckets) == 1 and not _rows(buckets[0])):
+        return []
+    first = buckets[0]
+    schema = copy.deepcopy(first["schema"])
+    schema["meta"]["type"] = "heatmap-rows"
+    counts = []
+    for bucket in buckets:
+        field = copy.deepcopy(bucket["schema"]["fields"][1])
+        field["name"] = field["config"].get("displayNameFromDS")
+        if field["name"] is None:
+            del field["name"]  # undefined in Grafana, so absent from the JSON
+        counts.append(field)
+    schema["fields"] = [schema["fields"][0], *counts]
+    values = [first["data"]["values"][0]] + [bucket["data"]["values"][1] for bucket in buckets]
+    return [{"schema": schema, "data": {"values": values}}]

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from .browser import panel_frames
-from .frames import count_points, query_frames
+from .frames import series_and_points
 from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
 from .panels import iter_panels
+from .timeparse import iso_ms
 
 __all__ = ["GRAFANA_DATASOURCE", "capture_stats", "embed_capture", "iso_ms"]
 
@@ -76,15 +76,9 @@ def capture_stats(plan: CapturePlan, results: list[QueryResult], elapsed_ms: int
     series = 0
     points = 0
     for result in results:
-        frames = [frame for frame in query_frames(result) if frame["schema"]["fields"]]
-        series += len(frames)
-        points += count_points(frames)
+        counted = series_and_points(result.data)
+        series += counted[0]
+        points += counted[1]
     return CaptureStats(
         panels=plan.panels, queries=len(results), series=series, points=points, ms=elapsed_ms
     )
-
-
-def iso_ms(epoch_ms: int) -> str:
-    """``2024-01-02T03:04:05.678Z``: JavaScript's ``toISOString`` of epoch milliseconds."""
-    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{epoch_ms % 1000:03d}Z"

@@ -19,7 +19,6 @@ or a scalar (``numeric-multi``); both at ``typeVersion`` [0, 1].
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from .interval import format_go_duration
 from .model import PlannedQuery, QueryResult
 
-__all__ = ["FrameError", "count_points", "display_name", "query_frames"]
+__all__ = ["FrameError", "count_points", "display_name", "query_frames", "series_and_points"]
 
 AUTO_LEGEND = "__auto"
 _LEGEND_LABEL = re.compile(r"\{\{\s*(.+?)\s*\}\}")
@@ -49,13 +48,16 @@ def query_frames(result: QueryResult) -> list[dict[str, Any]]:
     query = result.query
     result_type = result.data.get("resultType")
     raw = result.data.get("result")
-    if result_type not in _FRAME_TYPES:
+    if not isinstance(result_type, str) or result_type not in _FRAME_TYPES:
         raise FrameError(
             f"Prometheus answered a {result_type!r} result; capture reads only "
             "matrix, vector and scalar results"
         )
     series = _series(result_type, raw)
-    frames = [_series_frame(query, result_type, labels, points) for labels, points in series]
+    frames = [
+        _series_frame(query, result_type, labels, stamps, values)
+        for labels, stamps, values in series
+    ]
     if not frames:
         frames = [
             {"schema": {"refId": query.ref_id, "meta": {}, "fields": []}, "data": {"values": []}}
@@ -74,6 +76,26 @@ def executed_query_string(query: PlannedQuery) -> str:
 def count_points(frames: list[dict[str, Any]]) -> int:
     """Rows over all ``frames`` (a frame's row count is its time field's length)."""
     return sum(len(frame["data"]["values"][0]) for frame in frames if frame["data"]["values"])
+
+
+def series_and_points(data: Mapping[str, Any]) -> tuple[int, int]:
+    """Series and points of a Prometheus ``data`` that :func:`query_frames` accepts, counted
+    without converting it (native histograms, which are not captured, are not counted)."""
+    result_type = data.get("resultType")
+    raw = data.get("result")
+    if result_type == "scalar":
+        return 1, 1
+    series = points = 0
+    for entry in raw if isinstance(raw, list) else ():
+        if not isinstance(entry, Mapping):
+            continue
+        if result_type == "matrix" and isinstance(entry.get("values"), list):
+            series += 1
+            points += len(entry["values"])
+        elif result_type == "vector" and "value" in entry:
+            series += 1
+            points += 1
+    return series, points
 
 
 def display_name(query: PlannedQuery, labels: Mapping[str, str]) -> str:
@@ -106,12 +128,12 @@ def _metric_name(labels: Mapping[str, str]) -> str:
     return f"{name or ''}{{{', '.join(pairs)}}}"
 
 
-_Series = list[tuple[dict[str, str], list[tuple[int, float | None]]]]
+_Series = list[tuple[dict[str, str], list[int], list[float | None]]]
 
 
 def _series(result_type: str, raw: object) -> _Series:
     if result_type == "scalar":
-        return [({}, [_sample(raw)])]
+        return [({}, *_samples([raw]))]
     if not isinstance(raw, list):
         raise FrameError(f"a {result_type} result is a list of series")
     found: _Series = []
@@ -125,32 +147,33 @@ def _series(result_type: str, raw: object) -> _Series:
                 continue  # native histograms are not captured
             if not isinstance(samples, list):
                 raise FrameError("a matrix series has a 'values' list")
-            found.append((labels, [_sample(sample) for sample in samples]))
+            found.append((labels, *_samples(samples)))
         else:
             if "value" not in entry and "histogram" in entry:
                 continue
-            found.append((labels, [_sample(entry.get("value"))]))
+            found.append((labels, *_samples([entry.get("value")])))
     return found
 
 
-def _sample(raw: object) -> tuple[int, float | None]:
-    if not isinstance(raw, list | tuple) or len(raw) != 2:
-        raise FrameError("a sample is a [timestamp, value] pair")
-    stamp, text = raw
+def _samples(raw: list[Any]) -> tuple[list[int], list[float | None]]:
+    """Epoch milliseconds and values of ``[seconds, "value"]`` pairs (a hot loop: a capture
+    converts every point it embeds)."""
     try:
-        milliseconds = round(float(stamp) * 1000)
-        value = float(text)
+        stamps = [round(float(stamp) * 1000) for stamp, _ in raw]
+        values = [float(text) for _, text in raw]
     except (TypeError, ValueError):
-        raise FrameError(f'sample {raw!r} is not a [seconds, "number"] pair') from None
+        raise FrameError('a sample is a [seconds, "number"] pair') from None
     # JSON has no NaN or infinity: the browser's JSON.stringify writes them as null.
-    return milliseconds, value if math.isfinite(value) else None
+    # (v - v is 0 exactly when v is finite.)
+    return stamps, [value if value - value == 0 else None for value in values]
 
 
 def _series_frame(
     query: PlannedQuery,
     result_type: str,
     labels: dict[str, str],
-    points: list[tuple[int, float | None]],
+    stamps: list[int],
+    values: list[float | None],
 ) -> dict[str, Any]:
     frame_type, type_version = _FRAME_TYPES[result_type]
     name = display_name(query, labels)
@@ -179,5 +202,5 @@ def _series_frame(
                 },
             ],
         },
-        "data": {"values": [[stamp for stamp, _ in points], [value for _, value in points]]},
+        "data": {"values": [stamps, values]},
     }

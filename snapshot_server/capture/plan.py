@@ -10,12 +10,14 @@ same dashboard in a browser. Nothing here does I/O.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
-from typing import Any
+from datetime import UTC, tzinfo
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
+from .builtins import interpolate_builtins
 from .interval import (
     IntervalError,
     align,
@@ -24,9 +26,10 @@ from .interval import (
     prometheus_step_ms,
 )
 from .model import CapturePlan, CaptureRequest, DatasourceTarget, PlannedQuery
+from .panel_time import DashboardRange, panel_range, utc_offset_s
 from .panels import interpolate_ref, is_prometheus_ref, iter_panels, target_datasource
 from .timeparse import parse_time_range
-from .variables import Variable, dashboard_variables, interpolate, interpolate_builtins
+from .variables import Variable, dashboard_variables, interpolate
 
 __all__ = [
     "DEFAULT_MAX_DATA_POINTS",
@@ -60,6 +63,13 @@ class _Scope:
     variables: Mapping[str, Variable]
     resolve: Resolver
     fallback: DatasourceTarget | None
+    dashboard_range: DashboardRange
+
+
+@dataclass(frozen=True, slots=True)
+class _PanelRange:
+    """A panel's range (its overrides applied) and the zone offset steps align in there."""
+
     from_ms: int
     to_ms: int
     utc_offset_s: int
@@ -71,7 +81,8 @@ def plan_capture(
     """The queries to run for ``dashboard`` at ``now_ms``.
 
     The range is the request's ``from``/``to``, else the dashboard's ``time`` (else the last
-    6 hours), read in the dashboard's ``timezone`` (:func:`dashboard_zone`). A target whose
+    6 hours), read in the dashboard's ``timezone`` (:func:`dashboard_zone`); a panel's own
+    "Relative time" and "Time shift" apply to its queries (``panel_time``). A target whose
     datasource maps to none is still captured through ``request.datasource`` when that is set
     and the target is a Prometheus one (type ``prometheus``, or a reference without a type).
     Raises ``ValueError`` subclasses with a message fit for a 400: an unreadable time or
@@ -81,16 +92,12 @@ def plan_capture(
     week_start = str(dashboard.get("weekStart") or "sunday")
     zone = dashboard_zone(dashboard)
     from_ms, to_ms = parse_time_range(raw_from, raw_to, now_ms, week_start=week_start, tz=zone)
-    # Grafana aligns steps in the dashboard's zone, at its offset at the range's end.
-    offset = zone.utcoffset(datetime.fromtimestamp(to_ms // 1000, tz=UTC))
     scope = _Scope(
         request=request,
-        variables=dashboard_variables(dashboard, request.variables),
+        variables=dashboard_variables(dashboard, request.variables, (from_ms, to_ms)),
         resolve=resolve,
         fallback=_fallback_datasource(request, resolve),
-        from_ms=from_ms,
-        to_ms=to_ms,
-        utc_offset_s=int(offset.total_seconds()) if offset is not None else 0,
+        dashboard_range=DashboardRange(raw_from, raw_to, from_ms, to_ms, now_ms, zone, week_start),
     )
     queries: list[PlannedQuery] = []
     panels = 0
@@ -152,6 +159,9 @@ def _panel_queries(scope: _Scope, index: int, panel: Mapping[str, Any]) -> Itera
     if not isinstance(targets, list):
         return
     panel_ref = interpolate_ref(panel.get("datasource"), scope.variables)
+    start, end = panel_range(panel, scope.dashboard_range, scope.variables)
+    # Grafana aligns steps in the dashboard's zone, at its offset at the range's end.
+    span = _PanelRange(start, end, utc_offset_s(scope.dashboard_range.zone, end))
     for target in targets:
         if not isinstance(target, Mapping) or target.get("hide") is True:
             continue
@@ -163,11 +173,12 @@ def _panel_queries(scope: _Scope, index: int, panel: Mapping[str, Any]) -> Itera
         if datasource is None and scope.fallback is not None and is_prometheus_ref(ref):
             datasource = scope.fallback
         if datasource is not None:
-            yield from _target_queries(scope, index, panel, target, expr, datasource)
+            yield from _target_queries(scope, span, index, panel, target, expr, datasource)
 
 
 def _target_queries(
     scope: _Scope,
+    span: _PanelRange,
     index: int,
     panel: Mapping[str, Any],
     target: Mapping[str, Any],
@@ -175,16 +186,17 @@ def _target_queries(
     datasource: DatasourceTarget,
 ) -> Iterator[PlannedQuery]:
     variables = scope.variables
-    range_ms = scope.to_ms - scope.from_ms
+    range_ms = span.to_ms - span.from_ms
     scrape_ms = datasource.scrape_interval_ms
     max_points = _max_data_points(panel, scope.request)
     panel_interval = panel.get("interval")
     low_limit = scrape_ms
     if isinstance(panel_interval, str) and panel_interval.strip():
-        low_limit = _interval_ms(interpolate(panel_interval, variables), panel, "interval")
+        text = interpolate(panel_interval, variables, "glob")
+        low_limit = _interval_ms(text, panel, "interval")
     query_interval = calculate_interval_ms(range_ms, max_points, low_limit)
     min_step = target.get("interval")
-    min_step = interpolate(min_step, variables) if isinstance(min_step, str) else ""
+    min_step = interpolate(min_step, variables, "glob") if isinstance(min_step, str) else ""
     factor = target.get("intervalFactor")
     # Grafana multiplies by a negative factor too and Prometheus then refuses the query; a
     # factor below 1 is taken as 1 here instead.
@@ -220,10 +232,10 @@ def _target_queries(
         ref_id=ref_id,
         datasource=datasource,
         expr=final_expr,
-        legend_format=interpolate(legend, variables) if isinstance(legend, str) else "",
+        legend_format=interpolate(legend, variables, "glob") if isinstance(legend, str) else "",
         instant=False,
-        start_ms=align(scope.from_ms, step, scope.utc_offset_s),
-        end_ms=align(scope.to_ms, step, scope.utc_offset_s),
+        start_ms=align(span.from_ms, step, span.utc_offset_s),
+        end_ms=align(span.to_ms, step, span.utc_offset_s),
         step_ms=step,
         interval_ms=query_interval,
         panel_index=index,
@@ -239,22 +251,33 @@ def _target_queries(
             base,
             ref_id=f"{ref_id}-Instant" if ranged else ref_id,
             instant=True,
-            start_ms=scope.from_ms,
-            end_ms=scope.to_ms,
+            start_ms=span.from_ms,
+            end_ms=span.to_ms,
         )
 
 
 def _max_data_points(panel: Mapping[str, Any], request: CaptureRequest) -> int:
-    if request.max_data_points:
+    """The request's, else the panel's ``maxDataPoints``, else its estimated width; at least 1
+    (a fraction of a point would divide the range by zero)."""
+    if request.max_data_points is not None and request.max_data_points > 0:
         return request.max_data_points
     chosen = panel.get("maxDataPoints")
-    if isinstance(chosen, int | float) and not isinstance(chosen, bool) and chosen > 0:
-        return int(chosen)
+    if _positive(chosen):
+        return max(int(chosen), 1)
     grid = panel.get("gridPos")
     width = grid.get("w") if isinstance(grid, Mapping) else None
-    if isinstance(width, int | float) and not isinstance(width, bool) and width > 0:
-        return int(width * GRID_COLUMN_PX)
+    if _positive(width):
+        return max(int(width * GRID_COLUMN_PX), 1)
     return DEFAULT_MAX_DATA_POINTS
+
+
+def _positive(value: object) -> TypeGuard[int | float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def _interval_ms(text: str, panel: Mapping[str, Any], what: str) -> int:

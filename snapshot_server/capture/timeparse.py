@@ -22,7 +22,7 @@ import calendar
 import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
-__all__ = ["TimeParseError", "parse_time", "parse_time_range"]
+__all__ = ["TimeParseError", "iso_ms", "parse_time", "parse_time_range"]
 
 _UNITS = "smhdwMy"
 _FIXED_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -169,3 +169,9 @@ def _truncate(moment: datetime, unit: str, first_day: int) -> datetime:
 def _to_ms(moment: datetime) -> int:
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """``2024-01-02T03:04:05.678Z``: JavaScript's ``toISOString`` of epoch milliseconds."""
+    moment = datetime.fromtimestamp(epoch_ms // 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{epoch_ms % 1000:03d}Z"

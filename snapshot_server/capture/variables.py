@@ -1,16 +1,14 @@
-"""Template variables in Prometheus queries, interpolated as Grafana interpolates them.
+"""Dashboard template variables in Prometheus queries, interpolated as Grafana's browser
+interpolates them.
 
-Two passes, as in Grafana:
-
-- :func:`interpolate` (the browser's pass): dashboard variables (``$var``, ``${var}``,
-  ``${var:format}``, ``[[var]]``, ``[[var:format]]``) take their current values. Without a
-  format, Prometheus's own rules apply: a single-value variable has ``\\`` and ``'`` escaped; a
-  multi-value or "Include All" one is regex-escaped and several values become ``(a|b)``. "All"
-  is the variable's ``allValue`` verbatim or else every option. Names Grafana does not know are
-  left as written, and so are the built-ins (``$__interval`` ...), which the second pass owns.
-- :func:`interpolate_builtins` (the Prometheus backend's pass): ``$__interval``,
-  ``$__interval_ms``, ``$__interval_s``, ``$__rate_interval`` (+ ``_ms``, ``_s``),
-  ``$__range``, ``$__range_s``, ``$__range_ms`` and their ``${...}`` forms.
+Dashboard variables (``$var``, ``${var}``, ``${var:format}``, ``[[var]]``, ``[[var:format]]``)
+take their current values. Without a format, Prometheus's own rules apply: a single-value
+variable has ``\\`` and ``'`` escaped; a multi-value or "Include All" one is regex-escaped and
+several values become ``(a|b)``. "All" is the variable's ``allValue`` verbatim or else every
+option. An interval variable set to "auto" takes the interval its step count and minimum give
+over the range. ``$__from`` / ``$__to`` are the range's ends (``:date``, ``:date:iso``,
+``:date:seconds``). Names Grafana does not know are left as written, and so are the built-ins
+the Prometheus backend replaces afterwards (``builtins.interpolate_builtins``).
 
 :func:`dashboard_variables` reads the current values from ``templating.list`` and applies a
 create's overrides.
@@ -24,13 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .interval import (
-    IntervalError,
-    format_go_duration,
-    format_interval,
-    parse_interval_ms,
-    rate_interval_ms,
-)
+from .interval import IntervalError, calculate_interval_ms, parse_interval_ms
+from .timeparse import iso_ms
 
 __all__ = [
     "ALL_VALUE",
@@ -38,7 +31,7 @@ __all__ = [
     "VariableError",
     "dashboard_variables",
     "interpolate",
-    "interpolate_builtins",
+    "seconds_to_hms",
 ]
 
 ALL_VALUE = "$__all"
@@ -46,6 +39,13 @@ ALL_VALUE = "$__all"
 # such a variable without an allValue then selects every series, as its options would.
 _EVERYTHING = ".*"
 _KNOWN_TYPES = frozenset({"constant", "custom", "textbox", "interval", "query", "datasource"})
+# Replaced by the Prometheus backend after the browser's pass (builtins.py).
+BACKEND_BUILTINS = frozenset(
+    f"__{name}{suffix}"
+    for name in ("interval", "rate_interval", "range")
+    for suffix in ("", "_ms", "_s")
+)
+_AUTO_VALUES = ("$__auto", "$__auto_interval")
 _REFERENCE = re.compile(
     r"\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]|\$\{(\w+)(?:\.([^:^}]+))?(?::([^}]+))?\}"
 )
@@ -76,28 +76,42 @@ class Variable:
 
 
 def dashboard_variables(
-    dashboard: Mapping[str, Any], overrides: Mapping[str, str | list[str]]
+    dashboard: Mapping[str, Any],
+    overrides: Mapping[str, str | list[str]],
+    time_range: tuple[int, int] | None = None,
 ) -> dict[str, Variable]:
     """The variables of ``dashboard.templating.list`` by name, with ``overrides`` applied.
 
     An override replaces a variable's current value (``"$__all"`` selects All); an override of
     a name the dashboard does not define adds a plain variable. Ad hoc filters and unknown types
-    are left out (a query naming them keeps the reference as written).
+    are left out (a query naming them keeps the reference as written). With ``time_range``
+    (``from_ms``, ``to_ms``), ``__from`` and ``__to`` are defined and "auto" interval variables
+    take their value (also as ``__auto_interval_<name>``, as Grafana defines it).
     """
     found: dict[str, Variable] = {}
+    if time_range is not None:
+        found["__from"] = _plain("__from", (str(time_range[0]),))
+        found["__to"] = _plain("__to", (str(time_range[1]),))
     templating = dashboard.get("templating")
     entries = templating.get("list") if isinstance(templating, Mapping) else None
     for entry in entries if isinstance(entries, list) else ():
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
             continue
-        if entry.get("type", "query") not in _KNOWN_TYPES:
+        kind = entry.get("type", "query")
+        if not isinstance(kind, str) or kind not in _KNOWN_TYPES:
             continue
-        found[entry["name"]] = _from_entry(entry)
+        variable = _from_entry(entry)
+        if time_range is not None and _is_auto_interval(entry, variable):
+            auto = _plain(variable.name, (_auto_interval(entry, time_range),))
+            variable = auto
+            found[f"__auto_interval_{variable.name}"] = _plain("", auto.values)
+            found["__auto_interval"] = _plain("", auto.values)
+        found[variable.name] = variable
     for name, value in overrides.items():
         values = _override_values(name, value)
         base = found.get(name)
         if base is None:
-            found[name] = Variable(name, values, values, len(values) > 1, False, False, None, ())
+            found[name] = _plain(name, values)
             continue
         found[name] = Variable(
             name,
@@ -110,6 +124,42 @@ def dashboard_variables(
             base.options,
         )
     return found
+
+
+def _plain(name: str, values: tuple[str, ...]) -> Variable:
+    return Variable(name, values, values, len(values) > 1, False, False, None, ())
+
+
+def _is_auto_interval(entry: Mapping[str, Any], variable: Variable) -> bool:
+    if entry.get("type") != "interval" or not entry.get("auto"):
+        return False
+    value = variable.values[0] if variable.values else ""
+    return value in _AUTO_VALUES or value == f"$__auto_interval_{variable.name}"
+
+
+def _auto_interval(entry: Mapping[str, Any], time_range: tuple[int, int]) -> str:
+    """Grafana's auto interval: the range over ``auto_count`` steps (30), rounded, at least
+    ``auto_min`` (10s), written as ``secondsToHms`` writes it."""
+    count = entry.get("auto_count")
+    count = count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 30
+    minimum = entry.get("auto_min")
+    minimum = minimum if isinstance(minimum, str) and minimum else "10s"
+    try:
+        low = parse_interval_ms(minimum)
+    except IntervalError as error:
+        raise VariableError(f"variable {entry['name']!r}: auto_min: {error}") from None
+    return seconds_to_hms(calculate_interval_ms(time_range[1] - time_range[0], count, low) / 1000)
+
+
+def seconds_to_hms(seconds: float) -> str:
+    """Grafana's ``secondsToHms``: the largest whole unit only (``"1h"``, ``"90ms"``)."""
+    for unit, size in (("y", 31_536_000), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        whole = int(seconds // size)
+        if whole:
+            return f"{whole}{unit}"
+        seconds %= size
+    milliseconds = int(seconds * 1000)
+    return f"{milliseconds}ms" if milliseconds else "less than a millisecond"
 
 
 def _override_values(name: str, value: object) -> tuple[str, ...]:
@@ -130,9 +180,10 @@ def _from_entry(entry: Mapping[str, Any]) -> Variable:
     texts = _strings(current.get("text"))
     if not values and kind in ("constant", "textbox"):
         values = _strings(entry.get("query"))
+    listed = entry.get("options")
     options = tuple(
         str(option["value"])
-        for option in entry.get("options") or ()
+        for option in (listed if isinstance(listed, list) else ())
         if isinstance(option, Mapping)
         and isinstance(option.get("value"), str | int | float)
         and option.get("value") != ALL_VALUE
@@ -160,26 +211,32 @@ def _strings(value: object) -> tuple[str, ...]:
     return (str(value),)
 
 
-def interpolate(text: str, variables: Mapping[str, Variable]) -> str:
-    """``text`` with every dashboard variable replaced (the browser's pass)."""
+def interpolate(
+    text: str, variables: Mapping[str, Variable], default_format: str | None = None
+) -> str:
+    """``text`` with every dashboard variable replaced (the browser's pass).
+
+    A reference without a format takes ``default_format``; ``None`` is Prometheus's escaping,
+    which Grafana applies to expressions only (legends and intervals are ``"glob"``).
+    """
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(4)
         fmt = match.group(3) or match.group(6)
         values: tuple[str, ...]
         variable = variables.get(name)
-        if variable is None or name.startswith("__"):
+        if variable is None or name in BACKEND_BUILTINS:
             return match.group(0)
         if variable.is_all:
             if variable.all_value is not None and fmt not in ("text", "percentencode"):
                 # Grafana leaves a custom all value unescaped, but interpolates it in turn.
-                return interpolate(variable.all_value, variables)
+                return interpolate(variable.all_value, variables, default_format)
             if not variable.options:
                 return _EVERYTHING
             values = variable.options
         else:
             values = variable.values
-        return _format(values, variable, fmt)
+        return _format(values, variable, fmt or default_format)
 
     return _REFERENCE.sub(replace, text)
 
@@ -205,6 +262,8 @@ def _format(values: tuple[str, ...], variable: Variable, fmt: str | None) -> str
         return ",".join('"' + value.replace('"', '\\"') + '"' for value in values)
     if fmt == "singlequote":
         return ",".join("'" + value.replace("'", "\\'") + "'" for value in values)
+    if fmt.startswith("date") and variable.name in ("__from", "__to"):
+        return _date(int(values[0]), fmt, variable)
     if fmt == "glob":
         return "{" + ",".join(values) + "}" if many else values[0]
     raise VariableError(f"variable {variable.name!r}: format {fmt!r} is not supported")
@@ -220,57 +279,9 @@ def _prometheus_format(values: tuple[str, ...], variable: Variable) -> str:
     return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
 
 
-_BUILTIN = re.compile(
-    r"\$(?:\{__(?P<braced>rate_interval_ms|rate_interval_s|rate_interval|interval_ms|interval_s"
-    r"|interval|range_ms|range_s|range)\}|__(?P<bare>rate_interval_ms|rate_interval_s"
-    r"|rate_interval|interval_ms|interval_s|interval|range_ms|range_s|range))"
-)
-_RATE_STEPS = frozenset({"$__rate_interval", "${__rate_interval}"})
-_INTERVAL_STEPS = frozenset({"$__interval", "${__interval}"})
-
-
-def interpolate_builtins(
-    expr: str,
-    *,
-    step_ms: int,
-    query_interval_ms: int,
-    min_step: str,
-    scrape_interval_ms: int,
-    range_ms: int,
-) -> str:
-    """``expr`` with Grafana's built-in interval and range variables replaced, as the
-    Prometheus backend replaces them: ``$__interval`` is the step, ``$__rate_interval`` the
-    rate interval of the panel's ``$__interval`` and the target's min step (or of the
-    datasource's scrape interval), ``$__range`` whole seconds rounded half away from zero."""
-    range_s = _round_half_away(range_ms / 1000)
-    rate_ms = _rate_for(step_ms, query_interval_ms, min_step, scrape_interval_ms)
-    values = {
-        "interval_ms": str(step_ms),
-        "interval_s": str(step_ms // 1000),
-        "interval": format_interval(step_ms),
-        "range_ms": str(range_ms),
-        "range_s": str(range_s),
-        "range": f"{range_s}s",
-        "rate_interval_ms": str(rate_ms),
-        "rate_interval_s": str(rate_ms // 1000),
-        "rate_interval": format_go_duration(rate_ms),
-    }
-    return _BUILTIN.sub(lambda m: values[m.group("braced") or m.group("bare")], expr)
-
-
-def _rate_for(step_ms: int, query_interval_ms: int, min_step: str, scrape_ms: int) -> int:
-    if min_step in _RATE_STEPS:
-        return step_ms
-    scrape_text = format_go_duration(step_ms) if min_step in _INTERVAL_STEPS else min_step
-    if not scrape_text:
-        return rate_interval_ms(query_interval_ms, scrape_ms)
-    try:
-        scrape = parse_interval_ms(scrape_text)
-    except IntervalError:
-        # Grafana's backend answers 0 for a min step it cannot read.
-        return 0
-    return rate_interval_ms(query_interval_ms, scrape)
-
-
-def _round_half_away(value: float) -> int:
-    return int(value + 0.5) if value >= 0 else -int(-value + 0.5)
+def _date(epoch_ms: int, fmt: str, variable: Variable) -> str:
+    if fmt in ("date", "date:iso"):
+        return iso_ms(epoch_ms)
+    if fmt == "date:seconds":
+        return str(epoch_ms // 1000)
+    raise VariableError(f"variable {variable.name!r}: format {fmt!r} is not supported")

@@ -162,3 +162,44 @@ def test_a_range_table_is_sorted_by_time_stably() -> None:
 def test_a_table_target_without_series_keeps_its_empty_frame() -> None:
     result = QueryResult(query(fmt="table", instant=True), {"resultType": "vector", "result": []})
     assert panel_frames([result]) == query_frames(result)
+
+
+def test_heatmap_targets_become_deaccumulated_heatmap_rows() -> None:
+    result = matrix(
+        query(fmt="heatmap", legend="{{le}}"),
+        ({"job": "a", "le": "1"}, [(1, "3"), (2, "5")]),
+        ({"job": "a", "le": "+Inf"}, [(1, "3"), (2, "6")]),
+        ({"job": "a", "le": "0.1"}, [(1, "1"), (2, "NaN")]),
+        ({"job": "b", "le": "1"}, [(1, "7"), (2, "8")]),
+    )
+    graph = matrix(query("B"), ({"job": "c"}, [(1, "1")]))
+    frames = panel_frames([result, graph])
+    assert [f["schema"]["meta"].get("type") for f in frames] == [
+        "timeseries-multi",
+        "heatmap-rows",
+        "heatmap-rows",
+    ]
+    job_a = frames[1]
+    assert job_a["schema"]["name"] == "0.1"
+    assert [field.get("name") for field in job_a["schema"]["fields"]] == [
+        "Time",
+        "0.1",
+        "1",
+        "+Inf",
+    ]
+    assert job_a["data"]["values"] == [
+        [1_000, 2_000],
+        [1.0, None],  # the lowest bucket is kept; NaN stays missing
+        [2.0, 5.0],  # 3 - 1, and 5 - NaN (a missing value below counts as 0)
+        [0, 1.0],  # 3 - 3 is 0, 6 - 5
+    ]
+    assert "preferredVisualisationType" not in job_a["schema"]["meta"]
+    # The merged frame is its lowest bucket's, as in Grafana: here not the query's first frame.
+    assert job_a["schema"]["meta"]["custom"] == {"resultType": "matrix"}
+    job_b = frames[2]
+    assert job_b["data"]["values"] == [[1_000, 2_000], [7.0, 8.0]]
+
+
+def test_a_heatmap_target_without_series_leaves_nothing() -> None:
+    result = QueryResult(query(fmt="heatmap"), {"resultType": "matrix", "result": []})
+    assert panel_frames([result]) == []

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from snapshot_server.capture.frames import FrameError, count_points, query_frames
+from snapshot_server.capture.frames import FrameError, count_points, query_frames, series_and_points
 from snapshot_server.capture.model import DatasourceTarget, PlannedQuery, QueryResult
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "grafana" / "promlib"
@@ -206,3 +206,13 @@ def test_native_histograms_are_left_out() -> None:
     data = {"resultType": "matrix", "result": [{"metric": {"a": "1"}, "histograms": []}]}
     frames = query_frames(QueryResult(planned(), data))
     assert frames[0]["schema"]["fields"] == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["prom-matrix.json", "prom-matrix-with-nans.json", "prom-vector.json", "prom-scalar.json"],
+)
+def test_series_and_points_count_what_the_frames_hold(name: str) -> None:
+    data = load(name)["data"]
+    frames = query_frames(QueryResult(planned(), data))
+    assert series_and_points(data) == (len(frames), count_points(frames))

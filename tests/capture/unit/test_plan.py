@@ -261,3 +261,105 @@ def test_steps_align_in_the_dashboards_time_zone() -> None:
 def test_a_zone_without_a_browser_or_unknown_is_utc(zone: str) -> None:
     assert dashboard_zone({"timezone": zone}) == UTC
     assert dashboard_zone({}) == UTC
+
+
+def test_legends_and_min_steps_are_interpolated_without_promql_escaping() -> None:
+    dashboard = {
+        "templating": {
+            "list": [
+                {
+                    "name": "host",
+                    "type": "custom",
+                    "includeAll": True,
+                    "current": {"value": "db.1"},
+                },
+                {"name": "step", "type": "custom", "current": {"value": "5m"}},
+            ]
+        },
+        "panels": [
+            {
+                "id": 1,
+                "targets": [
+                    {
+                        "refId": "A",
+                        "expr": 'up{host=~"$host"}',
+                        "legendFormat": "$host {{job}}",
+                        "interval": "$step",
+                    },
+                ],
+            }
+        ],
+    }
+    [query] = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS).queries
+    assert query.expr == 'up{host=~"db\\\\.1"}'
+    assert query.legend_format == "db.1 {{job}}"
+    assert query.step_ms == 300_000
+
+
+def overridden(**overrides: Any) -> dict[str, Any]:
+    return {
+        "time": {"from": "now-6h", "to": "now"},
+        "panels": [{"id": 1, **overrides, "targets": [{"refId": "A", "expr": "up"}]}],
+    }
+
+
+def only_query(dashboard: dict[str, Any]) -> Any:
+    [query] = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS).queries
+    return query
+
+
+def test_relative_time_override_replaces_a_relative_range() -> None:
+    query = only_query(overridden(timeFrom="1h"))
+    # 1h over 500 points: 7.2 s rounds to 5 s, raised to the 15 s scrape interval.
+    assert query.step_ms == 15_000
+    assert query.start_ms == ((NOW_MS - 3_600_000) // 15_000) * 15_000
+    assert query.end_ms == (NOW_MS // 15_000) * 15_000
+    assert only_query(overridden(timeFrom="now-1h")) == query
+
+
+def test_relative_time_override_leaves_an_absolute_range() -> None:
+    dashboard = overridden(timeFrom="1h")
+    dashboard["time"] = {"from": "1699920000000", "to": "1699923600000"}
+    query = only_query(dashboard)
+    assert (query.start_ms, query.end_ms) == (1_699_920_000_000, 1_699_923_600_000)
+
+
+def test_time_shift_moves_the_range_back() -> None:
+    plain = only_query(overridden())
+    shifted = only_query(overridden(timeShift="1d"))
+    assert (shifted.start_ms, shifted.end_ms) == (
+        plain.start_ms - 86_400_000,
+        plain.end_ms - 86_400_000,
+    )
+    both = only_query(overridden(timeFrom="1h", timeShift="2h"))
+    assert both.end_ms == ((NOW_MS - 7_200_000) // 15_000) * 15_000
+
+
+def test_time_shift_with_rounding_rounds_each_end_its_way() -> None:
+    dashboard = overridden(timeShift="1d/d")
+    dashboard["time"] = {"from": "now-6h", "to": "now"}
+    query = only_query(dashboard)
+    # NOW is 2023-11-14T22:13:27Z: the day before, from its start to its end.
+    step = query.step_ms
+    assert query.start_ms == (1_699_833_600_000 // step) * step  # 2023-11-13T00:00Z
+    assert query.end_ms == ((1_699_920_000_000 - 1) // step) * step  # 2023-11-13T23:59:59.999Z
+
+
+def test_unreadable_overrides_are_ignored_as_grafana_ignores_them() -> None:
+    plain = only_query(overridden())
+    assert only_query(overridden(timeFrom="soon", timeShift="later")) == plain
+
+
+@pytest.mark.parametrize(
+    ("points", "width"), [(0.5, None), (None, 0.001), (float("inf"), None), (-3, 0)]
+)
+def test_fractional_or_odd_point_counts_never_divide_by_zero(
+    points: float | None, width: float | None
+) -> None:
+    panel: dict[str, Any] = {"id": 1, "targets": [{"refId": "A", "expr": "up"}]}
+    if points is not None:
+        panel["maxDataPoints"] = points
+    if width is not None:
+        panel["gridPos"] = {"w": width}
+    [query] = plan_capture({"panels": [panel]}, CaptureRequest(), resolve, NOW_MS).queries
+    assert query.step_ms > 0

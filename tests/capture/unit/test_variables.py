@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from snapshot_server.capture.builtins import interpolate_builtins
 from snapshot_server.capture.variables import (
     VariableError,
     dashboard_variables,
     interpolate,
-    interpolate_builtins,
+    seconds_to_hms,
 )
 
 S = 1_000
@@ -196,3 +197,63 @@ def test_rate_interval_like_grafanas_backend(
     min_step: str, interval: int, step: int, expr: str, expected: str
 ) -> None:
     assert builtins(expr, min_step=min_step, interval=interval, step=step) == expected
+
+
+def auto_interval(**fields: Any) -> dict[str, Any]:
+    return {"templating": {"list": [var("smooth", "interval", auto=True, **fields)]}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "range_ms", "expected"),
+    [
+        # 6h over 30 steps is 12 min, rounded to 10m.
+        ({}, 6 * H, "10m"),
+        ({"auto_count": 100}, 6 * H, "5m"),
+        # 5 min over 30 steps is 10 s: the 10s minimum.
+        ({}, 5 * M, "10s"),
+        ({"auto_min": "1m"}, 5 * M, "1m"),
+    ],
+)
+def test_auto_interval_variables(fields: dict[str, Any], range_ms: int, expected: str) -> None:
+    for current_value in ("$__auto", "$__auto_interval_smooth"):
+        dashboard = auto_interval(**fields, **current(current_value))
+        variables = dashboard_variables(dashboard, {}, (0, range_ms))
+        assert interpolate("[$smooth]", variables) == f"[{expected}]"
+        assert interpolate("[$__auto_interval_smooth]", variables) == f"[{expected}]"
+
+
+def test_a_chosen_interval_is_not_auto() -> None:
+    variables = dashboard_variables(auto_interval(**current("1h")), {}, (0, 6 * H))
+    assert interpolate("$smooth", variables) == "1h"
+
+
+def test_from_and_to_with_their_date_formats() -> None:
+    variables = dashboard_variables({}, {}, (1_435_781_430_781, 1_435_781_460_781))
+    assert interpolate("$__from ${__to}", variables) == "1435781430781 1435781460781"
+    assert interpolate("${__from:date}", variables) == "2015-07-01T20:10:30.781Z"
+    assert interpolate("${__to:date:iso}", variables) == "2015-07-01T20:11:00.781Z"
+    assert interpolate("@ ${__to:date:seconds}", variables) == "@ 1435781460"
+    with pytest.raises(VariableError, match="date:YYYY"):
+        interpolate("${__to:date:YYYY}", variables)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (90, "1m"),
+        (0.5, "500ms"),
+        (7_200, "2h"),
+        (400 * 86_400, "1y"),
+        (0, "less than a millisecond"),
+    ],
+)
+def test_seconds_to_hms(seconds: float, text: str) -> None:
+    assert seconds_to_hms(seconds) == text
+
+
+def test_legends_and_intervals_take_the_glob_format() -> None:
+    # Grafana escapes for PromQL in expressions only; elsewhere a reference is a glob.
+    assert interpolate("$single / $multi", VARIABLES, "glob") == "a'b\\c / {a.b,c|d}"
+    assert interpolate("$one_of_multi", VARIABLES, "glob") == "a.b"
+    assert interpolate("${multi:pipe}", VARIABLES, "glob") == "a.b|c|d"
+    assert interpolate("$all_custom", VARIABLES, "glob") == ".*"
