@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .abuse.settings import LimitsSettings
+from .capture.settings import CaptureSettings
 from .config_reader import Section
 from .errors import ConfigError
 from .external.settings import problems as external_problems
@@ -132,6 +133,7 @@ class Config:
     cdn: CdnConfig = field(default_factory=CdnConfig)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     sharing: SharingSettings = field(default_factory=SharingSettings)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
 
 
 def load_config(path: str | Path) -> Config:
@@ -156,6 +158,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     cdn = _parse_cdn(root.section("cdn"))
     limits = LimitsSettings.read(root.section("limits"), public_mode=snapshots.public_mode)
     sharing = SharingSettings.read(root.section("sharing"))
+    capture = CaptureSettings.read(root.section("capture"))
     root.done()
     return Config(
         server=server,
@@ -165,6 +168,7 @@ def parse_config(data: Mapping[str, Any]) -> Config:
         cdn=cdn,
         limits=limits,
         sharing=sharing,
+        capture=capture,
     )
 
 

@@ -18,6 +18,7 @@ import orjson
 
 from .abuse.caps import OrgCaps
 from .auth import Identity
+from .capture.member import ABSENT, CaptureMember
 from .clock import Clock
 from .config import Config
 from .errors import Forbidden, InvalidSnapshot, SnapshotExists
@@ -51,6 +52,8 @@ class CreateRequest:
     key: str | None
     delete_key: str | None
     password: str | None = None  # checked by the view (``passwords.check_password``)
+    capture: CaptureMember = ABSENT
+    """The ``capture`` member (``capture.member``): the service runs it before ``prepare``."""
 
 
 @dataclass(frozen=True, slots=True)

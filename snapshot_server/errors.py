@@ -8,8 +8,9 @@
     ├── Unauthorized              401  missing, malformed, unknown or revoked token
     │   └── PasswordRequired      401  a protected snapshot, without its right password
     ├── Forbidden                 403  authenticated, but not allowed; ``message`` says why
-    ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated), or
-    │                                  over an org's ``limits.max_bytes_per_org``
+    ├── PayloadTooLarge           413  body above ``server.max_body_bytes`` (inflated), over
+    │                                  an org's ``limits.max_bytes_per_org``, or a capture
+    │                                  over one of ``[capture]``'s caps
     ├── UnsupportedEncoding       415  a request body Content-Encoding other than gzip/deflate
     ├── RequestTimeout            408  a request body slower than ``[limits] body_timeout``
     ├── ServerBusy                503  no room among the upload bytes in flight (Retry-After)
@@ -17,7 +18,9 @@
     │   └── TooManyPasswords      429  too many wrong passwords for one snapshot (always on)
     ├── Conflict                  409  a change that cannot apply (rotate an external snapshot)
     ├── ExternalDeleteFailed      500  Grafana-compatible "Failed to get dashboard snapshot"
-    ├── BadGateway                502  the external snapshot server failed (``external``)
+    ├── BadGateway                502  the external snapshot server failed (``external``), or
+    │                                  a capture's Prometheus datasource did (``capture``)
+    ├── GatewayTimeout            504  a capture's Prometheus queries took too long
     └── StorageUnavailable        503  the backend cannot be reached; raised by backends only
 
     ConfigError                   not an HTTP error: a bad config file, names the key
@@ -152,6 +155,14 @@ class BadGateway(SnapshotError):
 
     status = 502
     default_message = "The external snapshot server failed"
+
+
+class GatewayTimeout(SnapshotError):
+    """A capture's queries did not finish within ``capture.timeout`` (or Prometheus itself gave
+    up on one); ``message`` names the datasource."""
+
+    status = 504
+    default_message = "The datasource did not answer in time"
 
 
 class StorageUnavailable(SnapshotError):

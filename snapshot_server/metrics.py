@@ -10,6 +10,10 @@ scrape through the shared port sees one worker; scrape each worker or sum over i
     snapshot_purges_total{outcome}                       CDN purge deliveries and events
     snapshot_limited_total{limit}                        refused by a [limits] rate or cap
     snapshot_response_cache_lookups_total{outcome}       GET answers from the cache: hit, miss
+    snapshot_captures_total                              captures that embedded data
+    snapshot_capture_failures_total{reason}              captures that failed, by reason
+    snapshot_capture_queries_total{outcome}              Prometheus queries run: ok, failed
+    snapshot_capture_duration_seconds                    a successful capture's time, histogram
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from .capture.failures import FAILURE_REASONS
+from .capture.model import CaptureStats
 from .purge import PurgeDispatcher
 from .webapp.appkeys import METRICS
 from .webapp.requests import route_template
@@ -63,6 +69,32 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.captures = Counter(
+            "snapshot_captures",
+            "Creates whose Prometheus queries were captured and embedded.",
+            registry=self.registry,
+        )
+        self.capture_failures = Counter(
+            "snapshot_capture_failures",
+            "Captures that failed: query_error (PromQL), datasource_error (unreachable or not"
+            " Prometheus), timeout, over_cap, bad_request (datasource, time or variables).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.capture_queries = Counter(
+            "snapshot_capture_queries",
+            "Prometheus queries run by captures: ok or failed.",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.capture_duration = Histogram(
+            "snapshot_capture_duration_seconds",
+            "Time a successful capture took, from planning to embedding.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        for reason in FAILURE_REASONS:  # every series exists from the start, at 0
+            self.capture_failures.labels(reason)
         self._cache_hits = self.cache_lookups.labels("hit")
         self._cache_misses = self.cache_lookups.labels("miss")
 
@@ -88,6 +120,18 @@ class Metrics:
 
     def count_limited(self, limit: str) -> None:
         self.limited.labels(limit).inc()
+
+    # -- capture.capturing.CaptureObserver ---------------------------------------------------
+
+    def capture_done(self, stats: CaptureStats) -> None:
+        self.captures.inc()
+        self.capture_duration.observe(stats.ms / 1000)
+
+    def query_done(self, ok: bool) -> None:
+        self.capture_queries.labels("ok" if ok else "failed").inc()
+
+    def capture_failed(self, reason: str) -> None:
+        self.capture_failures.labels(reason).inc()
 
     def watch_purges(self, dispatcher: PurgeDispatcher) -> None:
         """Expose ``dispatcher.stats`` (read at scrape time, nothing copied on the hot path)."""

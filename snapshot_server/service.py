@@ -7,6 +7,7 @@ only ``SnapshotError`` subclasses. Every expiry decision reads the one injected 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -14,6 +15,9 @@ from collections.abc import Callable
 from . import urls
 from .abuse.caps import OrgCaps
 from .auth import Identity
+from .capture.capturing import Capturer
+from .capture.failures import CaptureObserver
+from .capture.model import CaptureRequest, CaptureStats
 from .cleanup import remove_expired
 from .clock import Clock
 from .config import Config
@@ -44,6 +48,10 @@ NEVER_SHOWN_AS = 50 * 365 * 86400  # Grafana's "never": created + 50 years
 DELETED_MESSAGE = "Snapshot deleted. It might take an hour before it's cleared from any CDN caches."
 DELETED_PURGING_MESSAGE = "Snapshot deleted. CDN caches are being purged."
 DISABLED_MESSAGE = "Dashboard Snapshots are disabled"
+CAPTURE_DISABLED_MESSAGE = "Capturing data on create is disabled on this server"
+CAPTURE_ANONYMOUS_MESSAGE = "Anonymous snapshots cannot capture data: use a token"
+CAPTURE_SCOPE_MESSAGE = "Capturing data needs the snapshots:capture scope"
+CAPTURE_SCOPE = "snapshots:capture"
 
 PurgeHook = Callable[[str, str], None]
 """Called as ``hook(key, reason)`` after a snapshot is gone; must not block or raise."""
@@ -60,8 +68,10 @@ class SnapshotService:
         caps: OrgCaps | None = None,
         external: ExternalSnapshots | None = None,
         passwords: Passwords | None = None,
+        capturer: Capturer | None = None,
     ) -> None:
         self.config = config
+        self.capturer = capturer or Capturer(config.capture, _Uncounted(), clock=clock)
         self.external = external or ExternalSnapshots(config.snapshots, caps)
         self.store = store
         self.clock = clock
@@ -127,6 +137,47 @@ class SnapshotService:
         await ``store_create``: parsed dashboards never wait on storage."""
         self.authorize_create(identity)
         return self._creator.prepare(identity, request)
+
+    async def capture_create(
+        self, identity: Identity, request: CreateRequest
+    ) -> tuple[CreateRequest, CaptureStats | None]:
+        """Before ``prepare_create`` (and so before scrubbing): run the request's capture, or
+        ``[capture] auto``'s, and return the request with the data embedded in its dashboard,
+        and what the capture cost (``None`` when none ran: the create answers as Grafana's).
+
+        An explicit ``capture`` raises ``Forbidden`` when capture is disabled, for anonymous
+        ``public_mode`` callers and for tokens without ``snapshots:capture``; ``auto`` applies
+        only to tokens holding it, and only when the body has no ``capture`` member. Raises
+        what ``Capturer.capture`` raises."""
+        member, settings = request.capture, self.config.capture
+        if member.request is not None:
+            self._authorize_capture(identity)
+            captured = await self.capturer.capture(request.dashboard, member.request)
+            if captured is None:  # asked for, but nothing in the dashboard to capture
+                return request, CaptureStats(panels=0, queries=0, series=0, points=0, ms=0)
+        elif (
+            settings.enabled
+            and settings.auto
+            and not member.declined
+            and not identity.anonymous
+            and identity.can(CAPTURE_SCOPE)
+        ):
+            captured = await self.capturer.capture(
+                request.dashboard, CaptureRequest(), only_without_data=True
+            )
+            if captured is None:
+                return request, None
+        else:
+            return request, None
+        return dataclasses.replace(request, dashboard=captured.dashboard), captured.stats
+
+    def _authorize_capture(self, identity: Identity) -> None:
+        if not self.config.capture.enabled:
+            raise Forbidden(CAPTURE_DISABLED_MESSAGE)
+        if identity.anonymous:
+            raise Forbidden(CAPTURE_ANONYMOUS_MESSAGE)
+        if not identity.can(CAPTURE_SCOPE):
+            raise Forbidden(CAPTURE_SCOPE_MESSAGE)
 
     async def store_create(self, prepared: PreparedCreate) -> Created:
         """The second half of ``create``: the org's caps, then the insert (for ``external``,
@@ -252,3 +303,16 @@ class SnapshotService:
         log.info("snapshot deleted id=%d reason=%s", meta.id, reason)
         if self._purge is not None:
             self._purge(meta.key, reason)
+
+
+class _Uncounted(CaptureObserver):
+    """The observer of a service made without one (tests, tools): counts nothing."""
+
+    def capture_done(self, stats: CaptureStats) -> None:
+        pass
+
+    def query_done(self, ok: bool) -> None:
+        pass
+
+    def capture_failed(self, reason: str) -> None:
+        pass

@@ -12,7 +12,10 @@ from aiohttp import web
 
 from .. import __version__
 from ..abuse import checks as limits
+from ..auth import Identity
+from ..capture.model import CaptureStats
 from ..clock import rfc3339
+from ..creating import PreparedCreate
 from ..errors import StorageUnavailable, Unauthorized
 from ..models import SnapshotMeta
 from .appkeys import ACCESS, ANSWERS, CONFIG, SERVICE, UPLOADS
@@ -33,25 +36,33 @@ async def create_snapshot(request: web.Request) -> web.Response:
     max_bytes, wait = config.server.max_body_bytes, config.limits.body_timeout
     # Held until the answer: the dashboard's stored bytes live that long too.
     async with request.app[UPLOADS].hold(reservation(request, max_bytes), wait=wait):
-        # One expression: the body's bytes and parsed objects are dropped once serialised,
+        # In a function of its own: the body's parsed objects are dropped once serialised,
         # before the wait on storage (a 1 MB dashboard parses to several MB of objects).
-        prepared = service.prepare_create(
-            identity,
-            parse_create_request(await read_json_object(request, max_bytes, within=wait)),
-        )
+        prepared, captured = await _prepare_create(request, identity, max_bytes, wait)
         created = await service.store_create(prepared)
     key = created.snapshot.key
-    return json_response(
-        {
-            "deleteKey": created.delete_key,
-            "deleteUrl": service.delete_url(created.delete_key),
-            "key": key,
-            # An external snapshot is viewed where it was published.
-            "url": created.snapshot.external_url or service.view_url(key),
-            "id": created.snapshot.id,
-        },
-        cache_control=NO_STORE,
-    )
+    answer: dict[str, Any] = {
+        "deleteKey": created.delete_key,
+        "deleteUrl": service.delete_url(created.delete_key),
+        "key": key,
+        # An external snapshot is viewed where it was published.
+        "url": created.snapshot.external_url or service.view_url(key),
+        "id": created.snapshot.id,
+    }
+    if captured is not None:  # only then: otherwise exactly Grafana's five fields
+        answer["capture"] = captured.as_json()
+    return json_response(answer, cache_control=NO_STORE)
+
+
+async def _prepare_create(
+    request: web.Request, identity: Identity, max_bytes: int, wait: float
+) -> tuple[PreparedCreate, CaptureStats | None]:
+    """The body read and parsed, its capture run (before scrubbing, which may strip the
+    targets it reads), then checked and serialised: only the serialised bytes outlive it."""
+    service = request.app[SERVICE]
+    parsed = parse_create_request(await read_json_object(request, max_bytes, within=wait))
+    parsed, captured = await service.capture_create(identity, parsed)
+    return service.prepare_create(identity, parsed), captured
 
 
 async def get_snapshot(request: web.Request) -> web.StreamResponse:

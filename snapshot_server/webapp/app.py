@@ -19,6 +19,7 @@ from ..abuse.caps import OrgCaps
 from ..abuse.rates import RateLimits
 from ..abuse.storage import LimiterStorage, close_storage, memory_storage
 from ..auth import TokenAuthenticator
+from ..capture.capturing import Capturer
 from ..cleanup import run_cleanup_job
 from ..clock import Clock, Sleep, system_clock
 from ..config import Config, StorageConfig
@@ -150,6 +151,13 @@ def create_app(
         yield
         await external.aclose()
 
+    # The client for captures' Prometheus datasources: its session opens on first use too.
+    capturer = Capturer(config.capture, metrics, clock=clock)
+
+    async def capture_ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await capturer.aclose()
+
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
         store = await open_store(config.storage)
         app[STORE] = store
@@ -162,6 +170,7 @@ def create_app(
             caps=caps,
             external=external,
             passwords=passwords,
+            capturer=capturer,
         )
         cache = ResponseCache[SnapshotAnswer](config.server.response_cache_bytes, store.deletions)
         app[ANSWERS] = SnapshotAnswers(service, cache, metrics.count_cache_lookup)
@@ -189,6 +198,7 @@ def create_app(
     app.cleanup_ctx.append(limits_ctx)  # first in, last out: closed whatever fails after it
     app.cleanup_ctx.append(purge_ctx)
     app.cleanup_ctx.append(external_ctx)
+    app.cleanup_ctx.append(capture_ctx)
     app.cleanup_ctx.append(storage_ctx)
     # After the store: an unreachable storage is reported as such, before its secret is read.
     app.cleanup_ctx.append(sharing_ctx)

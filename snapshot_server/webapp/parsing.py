@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..capture.member import parse_capture_member
 from ..creating import CreateRequest
 from ..errors import InvalidSnapshot
 from ..models import ListQuery
@@ -57,7 +58,8 @@ def parse_name(value: object) -> str:
 
 
 def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
-    """Validate a ``POST /api/snapshots`` body; unknown fields are ignored, as Grafana does."""
+    """Validate a ``POST /api/snapshots`` body; unknown fields are ignored, as Grafana does
+    (but not inside our own ``capture`` member: ``capture.member``)."""
     dashboard = body.get("dashboard")
     if not isinstance(dashboard, dict):
         raise InvalidSnapshot("dashboard is required and must be a JSON object")
@@ -84,6 +86,7 @@ def parse_create_request(body: Mapping[str, Any]) -> CreateRequest:
         key=_optional_key(body, "key"),
         delete_key=_optional_key(body, "deleteKey"),
         password=None if body.get("password") is None else check_password(body["password"]),
+        capture=parse_capture_member(body),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...capture.member import MAX_DATA_POINTS
 from ...models import HUNDRED_YEARS, KEY_RE
 from ...sharing.passwords import MAX_LENGTH, MIN_LENGTH
 from ..parsing import MAX_NAME_LENGTH
@@ -85,17 +86,77 @@ SCHEMAS: Json = {
                 "description": "Protects the snapshot: viewing it needs this password. Only an "
                 "argon2id hash is kept. Not with external: true (400)",
             },
+            "capture": {
+                "oneOf": [{"type": ["boolean", "null"]}, ref("CaptureOptions")],
+                "description": "Run the dashboard's Prometheus queries on the server's "
+                "configured datasources and embed the results, as Grafana's own snapshots "
+                "embed them (needs [capture] enabled and the snapshots:capture scope; never "
+                "for anonymous public_mode creates). true: the dashboard's own time range. "
+                "false or null: no capture, not even [capture] auto's",
+            },
         },
     },
-    "Created": _strict(
-        {
-            "deleteKey": {**_KEY, "description": "A secret: anyone who has it may delete"},
-            "deleteUrl": {"type": "string", "format": "uri", "description": "GET it to delete"},
-            "key": _KEY,
-            "url": {"type": "string", "format": "uri", "description": "The viewer page"},
-            "id": _ID,
+    "CaptureOptions": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Unknown options are refused (400)",
+        "properties": {
+            "datasource": {
+                "type": "string",
+                "description": "A configured datasource's name: runs the Prometheus targets "
+                "whose own datasource maps to none (default: the configured default)",
+            },
+            "from": {
+                "type": ["string", "integer"],
+                "description": 'Grafana time: "now-6h", "now/d", an ISO date, epoch '
+                "milliseconds (default: the dashboard's time.from)",
+            },
+            "to": {
+                "type": ["string", "integer"],
+                "description": "As from (default: the dashboard's time.to)",
+            },
+            "variables": {
+                "type": "object",
+                "additionalProperties": {"oneOf": [_STRING, {"type": "array", "items": _STRING}]},
+                "description": "Template variables' values, overriding their current ones",
+            },
+            "maxDataPoints": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": MAX_DATA_POINTS,
+                "description": "Points per query instead of the panel's own (or its width)",
+            },
         },
-    ),
+    },
+    "Created": {
+        **_strict(
+            {
+                "deleteKey": {**_KEY, "description": "A secret: anyone who has it may delete"},
+                "deleteUrl": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "GET it to delete",
+                },
+                "key": _KEY,
+                "url": {"type": "string", "format": "uri", "description": "The viewer page"},
+                "id": _ID,
+                "capture": {
+                    **_strict(
+                        {
+                            "panels": {"type": "integer", "minimum": 0},
+                            "queries": {"type": "integer", "minimum": 0},
+                            "series": {"type": "integer", "minimum": 0},
+                            "points": {"type": "integer", "minimum": 0},
+                            "ms": {"type": "integer", "minimum": 0},
+                        }
+                    ),
+                    "description": "Only when a capture ran: panels captured, queries run, "
+                    "series and points embedded, milliseconds it took",
+                },
+            }
+        ),
+        "required": ["deleteKey", "deleteUrl", "key", "url", "id"],
+    },
     "SnapshotMeta": _strict(
         {
             "isSnapshot": {"const": True},

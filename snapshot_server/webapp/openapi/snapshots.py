@@ -86,17 +86,24 @@ CREATE: Json = {
         "200": {**json_response("Created", ref("Created")), "links": CREATED_LINKS},
         "400": error(
             "A body that is not a JSON object, a bad field (named), key equal to deleteKey, "
-            "a body that is not what its Content-Encoding says"
+            "a body that is not what its Content-Encoding says; with capture: a bad capture "
+            "option, an unknown datasource, a time or variable that cannot be read, or a "
+            "query Prometheus rejected (naming the panel id, title and refId, with "
+            "Prometheus's own message)"
         ),
         "401": NEEDS_TOKEN,
         "403": forbidden(
-            "the token lacks snapshots:create", "external: true while external_enabled is false"
+            "the token lacks snapshots:create",
+            "external: true while external_enabled is false",
+            "capture while [capture] enabled is false, from an anonymous public_mode caller, "
+            "or by a token without snapshots:capture",
         ),
         "408": error("The body took longer than [limits] body_timeout to arrive"),
         "409": error("The key or deleteKey chosen is taken"),
         "413": error(
-            "The body (inflated) is over server.max_body_bytes, or the org would pass "
-            "[limits] max_bytes_per_org"
+            "The body (inflated) is over server.max_body_bytes, the org would pass "
+            "[limits] max_bytes_per_org, or a capture is over one of [capture]'s caps "
+            "(max_queries, max_range, max_series, max_points, max_response_bytes: named)"
         ),
         "415": error("A Content-Encoding other than gzip or deflate"),
         "417": error("An Expect header other than 100-continue"),
@@ -105,10 +112,18 @@ CREATE: Json = {
             "creates_per_address), or the org holds [limits] max_snapshots_per_org",
             headers=RETRY_AFTER,
         ),
-        "502": EXTERNAL_502,
+        "502": error(
+            EXTERNAL_502["description"] + ". With capture: a Prometheus datasource was "
+            "unreachable, redirected (never followed), refused the credentials or answered "
+            "what Prometheus does not; nothing was stored"
+        ),
         "503": error(
             "Storage unreachable, or uploads in flight hold [limits] upload_bytes_in_flight",
             headers=RETRY_AFTER,
+        ),
+        "504": error(
+            "A capture took longer than [capture] timeout, or Prometheus timed out a query; "
+            "nothing was stored"
         ),
     },
 }

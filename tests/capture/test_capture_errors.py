@@ -1,0 +1,189 @@
+"""Every way a capture fails, through the API: the status and JSON message the contract
+promises, and nothing stored (the list stays empty)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import auth
+from tests.capture import stubs
+from tests.capture.apps import CAPTURER_TOKEN, dashboard, panel
+from tests.capture.prometheus_server import PrometheusServer
+from tests.support import Client, free_port
+
+MakeClient = Callable[..., Awaitable[Client]]
+
+
+async def refused(
+    client: Client, body: dict[str, Any], status: int, headers: dict[str, str] | None = None
+) -> str:
+    """Post ``body``; check the answer is ``status`` with a JSON message and that nothing was
+    stored; return the message."""
+    response = await client.post(
+        "/api/snapshots", json=body, headers=auth("editor") if headers is None else headers
+    )
+    assert response.status == status
+    assert response.content_type == "application/json"
+    message: str = (await response.json())["message"]
+    listed = await client.get("/api/dashboard/snapshots", headers=auth("admin"))
+    assert await listed.json() == []
+    return message
+
+
+def window_body(window: tuple[int, int], **capture: Any) -> dict[str, Any]:
+    return {"dashboard": dashboard(), "capture": {"from": window[0], "to": window[1], **capture}}
+
+
+async def test_a_promql_error_is_400_naming_the_panel(
+    capture_client: Client, window: tuple[int, int]
+) -> None:
+    body = window_body(window)
+    body["dashboard"]["panels"][2]["targets"][0]["expr"] = "sum(capture_flaky"
+    message = await refused(capture_client, body, 400)
+    assert message.startswith("Panel 3 ('Flaky'), query F: Prometheus rejected it: ")
+    assert "unclosed left parenthesis" in message
+
+
+async def test_a_closed_port_is_502(make_capture_client: MakeClient) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    client = await make_capture_client(url)
+    message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
+    assert message.startswith(f"Prometheus datasource 'prom' ({url}) could not be reached")
+
+
+async def test_a_redirect_is_not_followed(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory
+) -> None:
+    stub = await stubs.start_stub(aiohttp_server, stubs.redirect_to_trap)
+    client = await make_capture_client(stub.url, max_concurrent_queries=1)
+    message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
+    assert "answered a redirect (HTTP 307), which is not followed" in message
+    assert "/trap" not in {path for path, _, _ in stub.received}
+
+
+async def test_a_slow_datasource_is_504(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory
+) -> None:
+    stub = await stubs.start_stub(aiohttp_server, stubs.never_answer)
+    client = await make_capture_client(stub.url, timeout=0.3)
+    try:
+        message = await refused(client, {"dashboard": dashboard(), "capture": True}, 504)
+    finally:
+        stub.release.set()
+    assert "0.3 s" in message
+
+
+async def test_a_server_that_is_not_prometheus_is_502(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory
+) -> None:
+    stub = await stubs.start_stub(aiohttp_server, stubs.html_page)
+    client = await make_capture_client(stub.url)
+    message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
+    assert "did not answer like a Prometheus API" in message
+
+
+@pytest.mark.parametrize(
+    ("cap", "message"),
+    [
+        ({"max_queries": 4}, "The dashboard has 5 queries to capture; at most 4 are allowed"),
+        ({"max_range": 599}, "The time range to capture is 600 s; at most 599 s is allowed"),
+        ({"max_series": 5}, "The queries returned more than 5 series (capture.max_series)"),
+        ({"max_points": 100}, "The queries returned more than 100 points (capture.max_points)"),
+        ({"max_response_bytes": 2000}, "Prometheus answers exceed 2000 bytes for this snapshot"),
+    ],
+)
+async def test_over_a_cap_is_413(
+    make_capture_client: MakeClient,
+    prometheus: PrometheusServer,
+    window: tuple[int, int],
+    cap: dict[str, int],
+    message: str,
+) -> None:
+    client = await make_capture_client(prometheus.url, **cap)
+    assert (await refused(client, window_body(window), 413)).startswith(message)
+
+
+async def test_just_at_the_caps_passes(
+    make_capture_client: MakeClient, prometheus: PrometheusServer, window: tuple[int, int]
+) -> None:
+    caps = {"max_queries": 5, "max_range": 600, "max_series": 6, "max_points": 206}
+    client = await make_capture_client(prometheus.url, **caps)
+    response = await client.post("/api/snapshots", json=window_body(window), headers=auth("editor"))
+    assert response.status == 200
+
+
+async def test_refusals(make_capture_client: MakeClient, prometheus: PrometheusServer) -> None:
+    body = {"dashboard": dashboard(), "capture": True}
+    client = await make_capture_client(prometheus.url)
+    no_scope = {"Authorization": f"Bearer {CAPTURER_TOKEN}"}
+    assert await refused(client, body, 403, no_scope) == (
+        "Capturing data needs the snapshots:capture scope"
+    )
+    # the same token creates without capture
+    response = await client.post(
+        "/api/snapshots", json={"dashboard": dashboard()}, headers=no_scope
+    )
+    assert response.status == 200
+    await client.get(f"/api/snapshots-delete/{(await response.json())['deleteKey']}")
+
+    disabled = await make_capture_client(prometheus.url, enabled=False)
+    assert await refused(disabled, body, 403) == (
+        "Capturing data on create is disabled on this server"
+    )
+
+    public = await make_capture_client(prometheus.url, public_mode=True)
+    assert await refused(public, body, 403, {}) == (
+        "Anonymous snapshots cannot capture data: use a token"
+    )
+
+
+@pytest.mark.parametrize(
+    ("capture", "message"),
+    [
+        ("yes", "capture must be true, false or an object"),
+        ([1], "capture must be true, false or an object"),
+        ({"form": "now-1h"}, "capture.form is not a capture option"),
+        ({"datasource": "nope"}, "Cannot capture: capture datasource 'nope' is not configured"),
+        ({"datasource": 3}, "capture.datasource must be a non-empty string"),
+        ({"from": "yesterday-ish"}, "Cannot capture: "),
+        ({"from": True}, "capture.from must be a time such as"),
+        ({"to": -1}, "capture.to must not be negative"),
+        ({"maxDataPoints": 0}, "capture.maxDataPoints must be an integer from 1 to 100000"),
+        ({"maxDataPoints": "9"}, "capture.maxDataPoints must be an integer from 1 to 100000"),
+        ({"variables": ["job"]}, "capture.variables must be an object"),
+        ({"variables": {"job": 3}}, "capture.variables.job must be a string or a list"),
+    ],
+)
+async def test_a_bad_capture_member_is_400(
+    capture_client: Client, capture: Any, message: str
+) -> None:
+    body = {"dashboard": dashboard(), "capture": capture}
+    assert (await refused(capture_client, body, 400)).startswith(message)
+
+
+async def test_failures_are_counted(capture_client: Client, window: tuple[int, int]) -> None:
+    await capture_client.post("/api/snapshots", json=window_body(window), headers=auth("editor"))
+    bad = window_body(window)
+    bad["dashboard"]["panels"] = [panel(1, "Bad", {"refId": "A", "expr": "rate("})]
+    await capture_client.post("/api/snapshots", json=bad, headers=auth("editor"))
+    text = await (await capture_client.get("/metrics")).text()
+    assert "snapshot_captures_total 1.0" in text
+    assert 'snapshot_capture_queries_total{outcome="ok"} 5.0' in text
+    assert 'snapshot_capture_queries_total{outcome="failed"} 1.0' in text
+    assert 'snapshot_capture_failures_total{reason="query_error"} 1.0' in text
+    assert 'snapshot_capture_failures_total{reason="timeout"} 0.0' in text
+    assert "snapshot_capture_duration_seconds_count 1.0" in text
+
+
+async def test_a_result_capture_cannot_use_is_502(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory
+) -> None:
+    """A string result (``resultType: string``) has no frames Grafana would draw."""
+    answer = {"status": "success", "data": {"resultType": "string", "result": [1, "x"]}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url)
+    message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
+    assert message.startswith("A Prometheus datasource answered what capture cannot use: ")
