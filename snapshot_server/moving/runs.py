@@ -113,6 +113,8 @@ async def migrate(
         after = page[-1].meta.id
         if checkpoint:
             checkpoint.save(after)
+    if checkpoint:
+        checkpoint.save(after)  # even when nothing was copied: it names the pair
 
 
 async def _place(
