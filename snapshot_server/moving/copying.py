@@ -19,13 +19,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 from ..clock import Clock
 from ..errors import SnapshotError, SnapshotExists, SnapshotNotFound, StorageUnavailable
 from ..models import NewSnapshot, SnapshotMeta
 from ..storage import SnapshotStore
+
+T = TypeVar("T")
 
 BATCH = 64
 """Records inserted concurrently: enough to fill SQLite's group commit and Redis pipelines."""
@@ -71,33 +74,34 @@ class Placer:
         self._report = report
 
     async def place(self, records: Sequence[NewSnapshot]) -> list[Outcome]:
-        """The outcome of each of ``records``, inserted concurrently then read back. Raises
-        ``StorageUnavailable`` if the target failed (once every insert of the batch is over)."""
+        """The outcome of each of ``records``: all looked up at once, then those not there
+        inserted at once (started in order, so the target's ids follow the records' order
+        wherever its inserts queue in call order), then read back. Raises
+        ``StorageUnavailable`` if the target failed (once every call of the step is over)."""
         now = self._clock()
-        results = await asyncio.gather(
-            *(self._insert(r, now) for r in records), return_exceptions=True
-        )
-        _raise_first_error(results)
-        outcomes = [r for r in results if isinstance(r, Outcome)]
-        copied = [r for r, o in zip(records, outcomes, strict=True) if o is Outcome.COPIED]
-        checks = await asyncio.gather(*(self._read_back(r, now) for r in copied))
-        _raise_first_error(checks)
-        differs = {r.meta.key for r, same in zip(copied, checks, strict=True) if not same}
-        return [
-            Outcome.FAILED if o is Outcome.COPIED and r.meta.key in differs else o
-            for r, o in zip(records, outcomes, strict=True)
-        ]
+        outcomes = await _all([self._lookup(r, now) for r in records])
+        fresh = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        inserted = await _all([self._insert(records[i], now) for i in fresh])
+        for i, outcome in zip(fresh, inserted, strict=True):
+            outcomes[i] = outcome
+        copied = [i for i, outcome in enumerate(outcomes) if outcome is Outcome.COPIED]
+        same = await _all([self._read_back(records[i], now) for i in copied])
+        for i, ok in zip(copied, same, strict=True):
+            if not ok:
+                outcomes[i] = Outcome.FAILED
+        return [outcome or Outcome.FAILED for outcome in outcomes]
 
-    async def _insert(self, record: NewSnapshot, now: float) -> Outcome:
-        meta = record.meta
-        if meta.is_expired(now):
+    async def _lookup(self, record: NewSnapshot, now: float) -> Outcome | None:
+        """Expired, skipped or failed without an insert; ``None``: to be inserted."""
+        if record.meta.is_expired(now):
             return Outcome.EXPIRED
         try:
-            held = (await self._target.get(meta.key, now)).meta
+            held = (await self._target.get(record.meta.key, now)).meta
         except SnapshotNotFound:
-            pass
-        else:
-            return self._same_or_clash(record, held, "key")
+            return None
+        return self._same_or_clash(record, held, "key")
+
+    async def _insert(self, record: NewSnapshot, now: float) -> Outcome:
         try:
             await self._target.insert(record)
         except SnapshotExists as exc:
@@ -105,7 +109,7 @@ class Placer:
         except StorageUnavailable:
             raise
         except SnapshotError as exc:
-            self._report(f"failed: snapshot {meta.key}: {exc.message}")
+            self._report(f"failed: snapshot {record.meta.key}: {exc.message}")
             return Outcome.FAILED
         return Outcome.COPIED
 
@@ -152,7 +156,11 @@ class Placer:
         return same
 
 
-def _raise_first_error(results: Sequence[object]) -> None:
+async def _all(calls: list[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``calls`` concurrently (started in order); their results, or the first exception
+    once every one of them is over (none is left running behind the caller's back)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException):
             raise result
+    return cast(list[T], results)

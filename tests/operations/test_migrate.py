@@ -54,6 +54,14 @@ async def assert_target_holds(config: StorageConfig, snapshots: Population) -> N
         await store.aclose()
 
 
+async def keys_in_id_order(config: StorageConfig) -> list[str]:
+    store = await open_store(config)
+    try:
+        return [s.meta.key for s in await store.export_page(0, 100_000, time.time())]
+    finally:
+        await store.aclose()
+
+
 def read_checkpoint(path: Path) -> int:
     try:
         value = orjson.loads(path.read_bytes())
@@ -155,6 +163,8 @@ def test_a_migrate_whose_target_fails_resumes_and_finishes(
     # The failed batch's first 8 inserts landed before the failure: found and skipped.
     assert second == {"copied": 300, "skipped": 8, "expired": 0, "failed": 0}
     asyncio.run(assert_target_holds(target, snapshots))
+    # Listings (by id) keep their order: SQLite commits a batch's inserts in call order.
+    assert asyncio.run(keys_in_id_order(target)) == [r.meta.key for r in snapshots.records]
 
     # Done: run again, it starts after the last id and finds nothing new.
     assert commands.run(args, backends) == 0
