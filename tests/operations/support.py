@@ -70,13 +70,19 @@ def population(count: int, now: float, *, expired: int = 0) -> Population:
     return Population(records, delete_keys)
 
 
-async def fill(config: StorageConfig, records: list[NewSnapshot], batch: int = 200) -> None:
-    """Insert ``records`` into the store of ``config``, ``batch`` at a time concurrently."""
+async def fill(config: StorageConfig, records: list[NewSnapshot], batch: int = 50) -> None:
+    """Insert ``records`` into the store of ``config``, ``batch`` at a time concurrently (every
+    insert of a batch over before a failure is raised)."""
     store = await open_store(config)
     try:
         for start in range(0, len(records), batch):
             chunk = records[start : start + batch]
-            await asyncio.gather(*(store.insert(r) for r in chunk))
+            results = await asyncio.gather(
+                *(store.insert(r) for r in chunk), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
     finally:
         await store.aclose()
 

@@ -42,7 +42,8 @@ def storage(name: str, directory: Path, redis_url: str) -> StorageConfig:
         return StorageConfig.using("sqlite", SQLiteSettings(path=str(directory / "snap.db")))
     if name == "filesystem":
         return StorageConfig.using("filesystem", FilesystemSettings(path=str(directory / "fs")))
-    return redis_config(redis_url)
+    # Generous timeouts: the whole suite shares this Redis with these 2,000-snapshot batches.
+    return redis_config(redis_url, socket_timeout=15)
 
 
 async def check_target(config: StorageConfig, snapshots: Population) -> None:
@@ -69,7 +70,7 @@ def filled(session_scratch: Path, redis_server_url: str) -> Source:
 
     def make(name: str, directory: Path) -> StorageConfig:
         if name == "redis":
-            config = redis_config(redis_server_url)
+            config = storage(name, directory, redis_server_url)
             asyncio.run(fill(config, SNAPSHOTS.records))
             return config
         if name not in templates:
