@@ -18,6 +18,7 @@ snapshot's aliases go with it when it is removed.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import heapq
 import itertools
@@ -86,6 +87,7 @@ class MemoryStore:
         self._ids = itertools.count(1)
         self._closed = False
         self.deletions = LocalDeletions()
+        self._id_order: list[tuple[int, str]] | None = None  # (id, key) ascending; see export_page
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -102,6 +104,7 @@ class MemoryStore:
             raise SnapshotExists("deleteKey")
         meta = record.stored_as(next(self._ids))
         self._by_key[record.meta.key] = Snapshot(meta, record.dashboard)
+        self._id_order = None
         self._key_by_delete_hash[record.meta.delete_key_hash] = record.meta.key
         self._key_by_id[meta.id] = meta.key
         self._by_org.setdefault(meta.org_id, {})[meta.id] = meta
@@ -227,6 +230,23 @@ class MemoryStore:
         self._aliases_by_id.clear()
         self._expiring.clear()
 
+    async def export_page(self, after_id: int, limit: int, now: float) -> list[Snapshot]:
+        self._check_open()
+        if self._id_order is None:
+            # Rebuilt after a change, then bisected: paging through a store nobody writes to
+            # costs one pass in all, not one per page.
+            self._id_order = [(s.meta.id, key) for key, s in self._by_key.items()]
+            self._id_order.sort()
+        start = bisect.bisect_right(self._id_order, after_id, key=lambda entry: entry[0])
+        page: list[Snapshot] = []
+        for index in range(start, len(self._id_order)):
+            if len(page) == limit:
+                break
+            snapshot = self._by_key[self._id_order[index][1]]
+            if not snapshot.meta.is_expired(now):
+                page.append(snapshot)
+        return page
+
     def _live(self, key: str | None, now: float) -> Snapshot:
         snapshot = None if key is None else self._by_key.get(key)
         if snapshot is None or snapshot.meta.is_expired(now):
@@ -258,6 +278,7 @@ class MemoryStore:
 
     def _remove(self, meta: SnapshotMeta) -> None:
         del self._by_key[meta.key]
+        self._id_order = None
         del self._key_by_delete_hash[meta.delete_key_hash]
         del self._key_by_id[meta.id]
         for alias in self._aliases_by_id.pop(meta.id, ()):

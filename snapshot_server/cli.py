@@ -36,6 +36,7 @@ from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
 from .models import hash_secret
+from .moving import commands as moving
 from .sharing.secret import SecretSource, secret_source
 from .webapp.app import create_app
 from .webapp.protocol import SnapshotRunner
@@ -52,6 +53,8 @@ examples:
   snapshot-server serve                  SQLite in ./snapshots.db, a token for this run
   snapshot-server token --name grafana   a lasting token and its config entry
   snapshot-server serve --config FILE    every setting is described in config.example.toml
+  snapshot-server migrate --from OLD --to NEW --checkpoint FILE
+                                         copy every snapshot to another storage
 
 exit status of serve: 0 stopped by SIGTERM or Ctrl+C, 1 a worker failed,
 {EXIT_USAGE} bad configuration or the port cannot be used, {EXIT_STORAGE} storage unavailable.
@@ -65,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "token":
         print_token(args.name, args.role, args.org_id, args.user_id)
         return 0
+    if args.command in moving.NAMES:
+        return moving.run(args, moving.Backends(open_store, check_storage, describe_storage))
     return serve_command(args)
 
 
@@ -144,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="user recorded as the creator of the token's snapshots (default: %(default)s)",
     )
+    moving.add_parsers(commands)
     return parser
 
 

@@ -91,7 +91,9 @@ class SnapshotStore(Protocol):
         ...
 
     async def insert(self, record: NewSnapshot) -> SnapshotMeta:
-        """Store ``record`` atomically under a new id and return its stored metadata.
+        """Store ``record`` atomically under a new id and return its stored metadata: every
+        field of ``record.meta`` but ``id`` as given (``import`` relies on it to carry times,
+        etag and deleteKey hash across backends).
 
         The id is a positive integer, unique within the store and greater than every id handed
         out before. Raises ``SnapshotExists("key")`` or ``SnapshotExists("deleteKey")`` when an
@@ -216,4 +218,16 @@ class SnapshotStore(Protocol):
     async def aclose(self) -> None:
         """Release connections and files. Idempotent; every other method raises
         ``StorageUnavailable`` afterwards."""
+        ...
+
+    async def export_page(self, after_id: int, limit: int, now: float) -> list[Snapshot]:
+        """Up to ``limit`` unexpired snapshots (``expires > now``) with ids above ``after_id``,
+        in ascending id order, dashboards included: what ``snapshot-server export`` and
+        ``migrate`` page through (``after_id`` = the last id of the previous page, 0 first).
+
+        Its cost grows with ``limit`` (and, on Redis, with the number of orgs), not with the
+        snapshots stored, so paging through a large store costs one pass. Snapshots inserted
+        or deleted while a pager runs may or may not be seen; none is seen twice. Corrupt
+        records are logged and skipped, as in listings.
+        """
         ...

@@ -18,6 +18,7 @@ at open, reading those records' headers once.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import threading
@@ -49,6 +50,10 @@ class Journal:
         self._tally = OrgTally()
         self._scopes = ScopeIndex()
         self._committed = set[int]()  # live entries whose records were found committed
+        # The live ids in ascending order, and the replay position they were sorted at
+        # (``after``): any change of the live entries moves the file identity or the offset.
+        self._sorted_ids: list[int] = []
+        self._sorted_at: tuple[tuple[int, int] | None, int] | None = None
 
     def entries(self) -> list[SnapshotMeta]:
         """Every live entry (ghosts included), after replaying what was appended since."""
@@ -130,6 +135,26 @@ class Journal:
             log.info(
                 "journal %s: recorded the dashboard length of %d entries", self.path, len(unsized)
             )
+
+    def after(self, after_id: int, now: float, count: int) -> list[SnapshotMeta]:
+        """The first ``count`` live entries (ghosts included) with ids above ``after_id`` that
+        are unexpired at ``now``, in id order, after replaying what was appended since. The ids
+        are sorted once per change of the journal and bisected, so paging through a journal
+        nobody appends to costs one sort in all."""
+        with self._lock:
+            self._refresh()
+            if self._sorted_at != (self._ident, self._offset):
+                self._sorted_ids = sorted(self._live)
+                self._sorted_at = (self._ident, self._offset)
+            ids = self._sorted_ids
+            found: list[SnapshotMeta] = []
+            for index in range(bisect.bisect_right(ids, after_id), len(ids)):
+                if len(found) == count:
+                    break
+                meta = self._live[ids[index]].meta
+                if not meta.is_expired(now):
+                    found.append(meta)
+            return found
 
     def append(self, data: bytes, *, durable: bool) -> None:
         """Append complete lines; fsync first if ``durable``. Caller holds the root's lock.

@@ -255,6 +255,29 @@ class SyncStore:
                 self.journal.compact_if_worthwhile()
         return removed
 
+    def export_page(self, after_id: int, limit: int, now: float) -> list[Snapshot]:
+        """See ``SnapshotStore.export_page``: the journal's entries in id order, each read
+        from its record file (fully verified); ghosts, and records that now hold another id or
+        do not read back, are skipped and more entries taken."""
+        page: list[Snapshot] = []
+        while len(page) < limit:
+            wanted = limit - len(page)
+            entries = self.journal.after(after_id, now, wanted)
+            for entry in entries:
+                snapshot = self.records.snapshot(entry.key)
+                # A record that now holds another id is a later snapshot of that key: its
+                # own entry comes later.
+                if (
+                    snapshot is not None
+                    and snapshot.meta.id == entry.id
+                    and not snapshot.meta.is_expired(now)
+                ):
+                    page.append(snapshot)
+            if len(entries) < wanted:
+                break
+            after_id = entries[-1].id
+        return page
+
     def ping(self) -> None:
         """Raise ``OSError`` unless the root is a directory we can write to."""
         ping_root(self.layout)

@@ -157,6 +157,9 @@ class FilesystemStore:
     async def ping(self) -> None:
         await self._run(self._sync.ping)
 
+    async def export_page(self, after_id: int, limit: int, now: float) -> list[Snapshot]:
+        return await self._run(self._sync.export_page, after_id, limit, now)
+
     async def aclose(self) -> None:
         """Refuse new operations, wait for running ones to finish, then stop the thread pool."""
         if self._closed:

@@ -100,9 +100,19 @@ class Connection:
             if asyncio.iscoroutine(awaitable):
                 awaitable.close()  # never awaited: close it so Python does not warn
             raise StorageUnavailable() from StoreClosed()
-        async with self._gate:
+        try:
+            await self._gate.acquire()
+        except BaseException:
+            # Cancelled while queued (a batch whose other call failed, a client gone): the
+            # call will never run, so close it rather than leave it to warn "never awaited".
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()
+            raise
+        try:
             with unavailable():
                 return await awaitable
+        finally:
+            self._gate.release()
 
     async def aclose(self) -> None:
         """Close the client. Idempotent; every ``call`` raises ``StorageUnavailable`` after."""

@@ -94,7 +94,7 @@ class KeySpace:
 
 
 def meta_tail(meta: SnapshotMeta) -> bytes:
-    """The metadata JSON of ``meta`` as created (``updated`` = ``created``) without ``id`` and
+    """The metadata JSON of ``meta``, every field as given but ``id``, without ``id`` and
     without its opening brace.
 
     The insert script prepends ``{"id":N,`` once INCR has chosen N, so Python and Lua build the
@@ -102,7 +102,6 @@ def meta_tail(meta: SnapshotMeta) -> bytes:
     """
     fields = meta.fields()
     del fields["id"]
-    fields["updated"] = meta.created
     return orjson.dumps(fields)[1:]
 
 
@@ -209,3 +208,8 @@ def matching(raw: bytes | str, name: str, now: float, needle: str) -> SnapshotMe
         log.warning("ignoring corrupt snapshot metadata in %s: %s", name, exc)
         return None
     return None if meta.is_expired(now) or needle not in meta.name.casefold() else meta
+
+
+def glob_escaped(text: str) -> str:
+    """``text`` as a literal in a Redis ``MATCH`` pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from typing import ClassVar, Self, TypeVar, cast
@@ -24,7 +25,7 @@ from snapshot_server.storage import OrgUsage, StoreSettings
 from ..batching import ReadBatcher
 from .client import DRIVER_ERRORS, Connection
 from .deletions import RedisDeletions
-from .layout import Alias, KeySpace, live_meta, matching, read_meta
+from .layout import Alias, KeySpace, glob_escaped, live_meta, matching, read_meta
 from .scripts import ORG_USAGE
 from .settings import RedisSettings
 from .topology import Topology, topology_for
@@ -50,6 +51,7 @@ class RedisStore:
         self._org_usage = redis.script(ORG_USAGE)
         self.deletions: RedisDeletions | None = None  # set at open (``deletions.py``)
         self._reads = ReadBatcher[_Read](self._fetch)
+        self._export_orgs: list[str] | None = None  # the org indexes ``export_page`` merges
 
     @classmethod
     async def open(cls, config: StorageConfig) -> Self:
@@ -330,6 +332,73 @@ class RedisStore:
     async def ping(self) -> None:
         """Return if Redis answers (in a cluster: every primary, and the metadata slot)."""
         await self._topology.ping()
+
+    async def export_page(self, after_id: int, limit: int, now: float) -> list[Snapshot]:
+        """See ``SnapshotStore.export_page``: a merge of the org listing indexes (scored by
+        id) from ``after_id`` on, O(orgs x limit) per page, each snapshot then read as ``get``
+        reads it. The org indexes are found with one ``SCAN`` of the keys when a pager starts
+        (``after_id`` 0) and again when it seems to reach the end, so an org created meanwhile
+        is not missed."""
+        if after_id == 0 or self._export_orgs is None:
+            self._export_orgs = await self._org_indexes()
+        page = await self._export_merged(self._export_orgs, after_id, limit, now)
+        if len(page) < limit:
+            orgs = await self._org_indexes()
+            if orgs != self._export_orgs:
+                self._export_orgs = orgs
+                page = await self._export_merged(orgs, after_id, limit, now)
+        return page
+
+    async def _org_indexes(self) -> list[str]:
+        """The names of every org's listing index (not the per-user ones)."""
+        stem = self._keys.org(0)[:-1]
+        names: set[str] = set()
+
+        async def scan() -> None:
+            async for name in self._redis.client.scan_iter(
+                match=glob_escaped(stem) + "*", count=1000
+            ):
+                text = name.decode() if isinstance(name, bytes) else name
+                if text[len(stem) :].isdigit():
+                    names.add(text)
+
+        await self._redis.call(scan())
+        return sorted(names)
+
+    async def _export_merged(
+        self, orgs: list[str], after_id: int, limit: int, now: float
+    ) -> list[Snapshot]:
+        page: list[Snapshot] = []
+        while orgs and len(page) < limit:
+            want = limit - len(page)
+            pipe = self._redis.client.pipeline(transaction=False)
+            for index in orgs:
+                pipe.zrangebyscore(
+                    index, f"({after_id}", "+inf", start=0, num=want, withscores=True
+                )
+            replies = cast(list[list[tuple[bytes, float]]], await self._redis.call(pipe.execute()))
+            fetched = sum(len(reply) for reply in replies)
+            # Each org gave its first ``want`` past ``after_id``, so the first ``want`` of the
+            # merge are the store's.
+            members = list(heapq.merge(*replies, key=lambda m: m[1]))[:want]
+            candidates = [
+                meta
+                for raw, _score in members
+                if (meta := matching(raw, "an org index", now, "")) is not None
+            ]
+            reads = await self._fetch([meta.key for meta in candidates]) if candidates else {}
+            for meta in candidates:
+                raw, body_id, body = reads[meta.key]
+                claimed = None if raw is None else read_meta(raw, self._keys.claim(meta.key))
+                # The claim may hold a newer snapshot of the key (exported under its own id).
+                if claimed is None or claimed.id != meta.id or claimed.is_expired(now):
+                    continue
+                if body is not None and body_id == b"%d" % meta.id:
+                    page.append(Snapshot(claimed, body))
+            if fetched < want or not members:
+                break
+            after_id = int(members[-1][1])
+        return page
 
     async def aclose(self) -> None:
         if self.deletions is not None:

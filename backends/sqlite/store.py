@@ -353,6 +353,21 @@ class SQLiteStore:
     async def ping(self) -> None:
         await self._all("SELECT 1", {})
 
+    async def export_page(self, after_id: int, limit: int, now: float) -> list[Snapshot]:
+        # A range of the primary key: the cost of the page, whatever the table holds.
+        rows = await self._all(
+            f"SELECT {_META_COLUMNS}, dashboard FROM snapshot WHERE id > :after AND {_UNEXPIRED}"
+            " ORDER BY id LIMIT :limit",
+            {"after": after_id, "now": now, "limit": limit},
+        )
+        page = []
+        for row in rows:
+            try:
+                page.append(_snapshot(row))
+            except CorruptData as exc:
+                self._log_corrupt(row, exc)
+        return page
+
     async def aclose(self) -> None:
         if self._closed:
             return

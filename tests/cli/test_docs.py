@@ -42,7 +42,10 @@ def help_text(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["snapshot-server", "serve", "check-config", "token"])
+@pytest.mark.parametrize(
+    "name",
+    ["snapshot-server", "serve", "check-config", "token", "cleanup", "export", "import", "migrate"],
+)
 def test_every_option_has_help(name: str) -> None:
     parser = parsers()[name]
     for action in parser._actions:
@@ -54,9 +57,10 @@ def test_help_reads_as_prose(capsys: pytest.CaptureFixture[str]) -> None:
     top = help_text([], capsys)
     assert top.startswith("usage: snapshot-server [-h] COMMAND ...\n\n")
     assert "A self-hosted, Grafana-compatible dashboard snapshot server.\n" in top
-    for command in ("serve", "check-config", "token"):
+    commands = ("serve", "check-config", "token", "cleanup", "export", "import", "migrate")
+    for command in commands:
         assert re.search(rf"^    {command}\s+[a-z]", top, re.MULTILINE), f"{command} not listed"
-    for text in [top] + [help_text([c], capsys) for c in ("serve", "check-config", "token")]:
+    for text in [top] + [help_text([c], capsys) for c in commands]:
         assert "``" not in text  # reStructuredText from a docstring
         assert ":func:" not in text
 
