@@ -272,6 +272,7 @@ class MemoryStore:
     def _replace(self, old: Snapshot, meta: SnapshotMeta) -> None:
         """Store ``meta`` for the snapshot ``old`` was, under ``meta.key``, in every index."""
         self._by_key[meta.key] = Snapshot(meta, old.dashboard)
+        self._id_order = None  # a rotate moves the snapshot to another key
         self._by_org[meta.org_id][meta.id] = meta
         self._by_user[(meta.org_id, meta.user_id)][meta.id] = meta
         self.deletions.bump()  # a cached GET of the old meta or key must not be served

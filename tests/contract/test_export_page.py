@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from snapshot_server.errors import StorageUnavailable
-from snapshot_server.models import NewSnapshot, Snapshot, hash_secret
+from snapshot_server.models import NewSnapshot, Snapshot, SnapshotChanges, hash_secret
 from snapshot_server.storage import SnapshotStore
 from tests.support import ManualClock, new_record
 
@@ -124,3 +124,27 @@ async def test_export_page_after_aclose_is_storage_unavailable(
     await store.aclose()
     with pytest.raises(StorageUnavailable):
         await store.export_page(0, 10, clock())
+
+
+async def test_a_rotated_and_updated_snapshot_is_exported_once_as_it_is_now(
+    store: SnapshotStore, clock: ManualClock
+) -> None:
+    """Export after the sharing operations: the rotated snapshot under its new key (not its
+    grace alias), with its updated name and password hash, exactly once."""
+    before = await store.insert(new_record(clock(), key="old-key", expires_in=1000))
+    await page_through(store, clock(), 10)  # an export already under way has read the store
+    rotated = await store.rotate(
+        "old-key",
+        "new-key",
+        clock(),
+        expect_id=before.id,
+        updated=clock() + 1,
+        grace_until=clock() + 300,
+    )
+    changes = SnapshotChanges(updated=clock() + 2, name="renamed", password_hash="$argon2id$x")
+    updated = await store.update("new-key", clock(), expect_id=rotated.id, changes=changes)
+    seen = await page_through(store, clock(), 10)
+    assert [s.meta for s in seen] == [updated]
+    assert seen[0].meta.key == "new-key"
+    assert seen[0].meta.name == "renamed"
+    assert seen[0].meta.password_hash == "$argon2id$x"
