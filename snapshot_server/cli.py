@@ -28,6 +28,7 @@ from . import heap, loops
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
+from .logs import setup_logging
 from .models import hash_secret
 from .webapp.app import create_app
 from .webapp.protocol import SnapshotRunner
@@ -173,7 +174,7 @@ def print_token(name: str, role: str, org_id: int, user_id: int) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    _setup_logging()
+    setup_logging()  # until the config says which format
     path = args.config or os.environ.get(CONFIG_ENV)
     try:
         config = load_config(path) if path else Config()
@@ -182,6 +183,7 @@ def serve_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    setup_logging(config.server.log_format)
     banner = ""
     if not path:
         config, banner = _newcomer_config(config)
@@ -262,10 +264,6 @@ def _announcer(banner: str, serving: str) -> Callable[[], None]:
     return announce
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-
 async def serve_app(
     config: Config, sockets: Sequence[socket.socket], ready: Callable[[], None]
 ) -> None:
@@ -279,7 +277,7 @@ async def serve_app(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     app = create_app(config, open_store, limiter_storage=shared_limits(config.storage))
-    runner = SnapshotRunner(app, access_log=None)
+    runner = SnapshotRunner(app)
     try:
         await runner.setup()  # opens the store
         heap.settle()
@@ -294,7 +292,7 @@ async def serve_app(
 
 def _worker(link: WorkerLink, sockets: list[socket.socket], config: Config) -> None:
     """One of ``serve --workers N``'s processes."""
-    _setup_logging()
+    setup_logging(config.server.log_format)
     try:
         loops.run(serve_app(config, sockets, link.ready))
     except StorageUnavailable as exc:

@@ -39,6 +39,7 @@ from .appkeys import (
     UPLOADS,
 )
 from .middlewares import error_middleware
+from .observing import request_id_middleware, send_request_id
 from .protocol import HANDLER_ARGS
 from .response_cache import ResponseCache
 from .routes import setup_routes
@@ -66,7 +67,7 @@ def create_app(
     where the rate limits count (default: this process's memory); it is called only when
     ``[limits] enabled``, and what it made is closed on shutdown."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware],
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
         client_max_size=config.server.max_body_bytes,
         # Carried by the app itself, so every runner serves it with aiohttp's own inflation of
@@ -77,6 +78,7 @@ def create_app(
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
     app[METRICS] = metrics = Metrics()
     app[UPLOADS] = UploadGate(config.limits.upload_bytes_in_flight)
+    app.on_response_prepare.append(send_request_id)
     setup_pages(app)
     setup_routes(app)
 

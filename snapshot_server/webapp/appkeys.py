@@ -40,3 +40,5 @@ UPLOADS: web.AppKey[UploadGate] = web.AppKey("uploads")
 ANSWERS: web.AppKey[SnapshotAnswers] = web.AppKey("snapshot_answers")
 
 IDENTITY = web.RequestKey("identity", Identity)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+"""The request's id (``observing``): sent back in ``X-Request-Id``, carried by its log lines."""

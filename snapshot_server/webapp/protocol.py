@@ -41,6 +41,7 @@ from aiohttp.http_exceptions import (
 from aiohttp.web_protocol import RequestHandler
 
 from .appkeys import CONFIG
+from .observing import ACCESS_LOG, HEADER, AccessLogger, assign_request_id
 from .responses import NO_STORE, json_response
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class SnapshotRequestHandler(RequestHandler):
                 log.error("error outside the application: %s", type(exc).__name__, exc_info=exc)
             message = HTTPStatus(status).phrase
         response = json_response({"message": message}, status=status, cache_control=NO_STORE)
+        response.headers[HEADER] = assign_request_id(request)
         response.force_close()
         return response
 
@@ -164,7 +166,14 @@ class SnapshotServer(web.Server):
 
 
 class SnapshotRunner(web.AppRunner):
-    """``web.AppRunner`` that serves the application through ``SnapshotServer``."""
+    """``web.AppRunner`` that serves the application through ``SnapshotServer``, writing one
+    access-log line per response (``observing.AccessLogger``) unless given ``access_log=None``.
+    """
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("access_log", ACCESS_LOG)
+        kwargs.setdefault("access_log_class", AccessLogger)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web.Server:
         header_timeout = self.app[CONFIG].limits.header_timeout
