@@ -29,6 +29,7 @@ from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
 from .logs import setup_logging
+from .metrics_sharing import shared_metrics
 from .models import hash_secret
 from .webapp.app import create_app
 from .webapp.protocol import SnapshotRunner
@@ -199,7 +200,16 @@ def serve_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     announce = _announcer(banner, _serving_line(config, sockets))
     if config.server.workers > 1:
-        return supervise(_worker, sockets, (config,), config.server.workers, on_ready=announce)
+        # /metrics of any worker answers for all of them (see metrics_sharing).
+        with shared_metrics() as metrics:
+            return supervise(
+                _worker,
+                sockets,
+                (config,),
+                config.server.workers,
+                on_ready=announce,
+                on_exit=metrics.worker_exited,
+            )
     try:
         loops.run(serve_app(config, sockets, announce))
     except StorageUnavailable as exc:

@@ -9,9 +9,9 @@ The id lives in a context variable set by ``webapp.observing`` for the request's
 
 Text lines keep the layout the server has always had (``TIME LEVEL LOGGER MESSAGE``); within a
 request they end with `` request_id=ID``. JSON lines hold ``time`` (UTC, RFC 3339),
-``level``, ``logger``, ``message``, ``request_id`` when there is one, the fields a line adds
-itself (the access log's ``method``, ``route``, ``status``, ``duration_ms``, ``bytes``), and
-``exception`` (the traceback) when one is logged.
+``level``, ``logger``, ``message``, ``pid``, ``request_id`` when there is one, the fields a
+line adds itself (the access log's ``method``, ``route``, ``status``, ``duration_ms``,
+``bytes``), and ``exception`` (the traceback) when one is logged.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which worker, with serve --workers N
         }
         request_id = _request_id(record)
         if request_id is not None:

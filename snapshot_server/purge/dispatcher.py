@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random as _random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -29,18 +29,33 @@ MAX_DELAY = 60.0  # the longest wait between two attempts: caps the backoff and 
 USER_AGENT = "snapshot-server-purge/1"
 
 
+PURGE_OUTCOMES = ("submitted", "dropped", "attempted", "succeeded", "failed", "retried")
+
+
 @dataclass(slots=True)
 class PurgeStats:
     """Counters for metrics. ``submitted``/``dropped`` count events (one per deleted key);
-    ``succeeded``/``failed``/``retried`` count deliveries (one request of one purger) and
-    retry attempts. A dropped event is one never queued (queue full, or submitted after
-    shutdown) or still queued when the shutdown bound ran out."""
+    ``attempted`` counts requests sent (every try of every delivery); ``succeeded``/``failed``/
+    ``retried`` count deliveries (one request of one purger) and retry attempts. A dropped
+    event is one never queued (queue full, or submitted after shutdown) or still queued when
+    the shutdown bound ran out.
+
+    ``on_count(outcome)``, when set, is called after each count (metrics follow the counts as
+    they happen, so that several worker processes' counts can be summed)."""
 
     submitted: int = 0
     dropped: int = 0
+    attempted: int = 0
     succeeded: int = 0
     failed: int = 0
     retried: int = 0
+    on_count: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+
+    def count(self, outcome: str) -> None:
+        """One more ``outcome`` (one of ``PURGE_OUTCOMES``)."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        if self.on_count is not None:
+            self.on_count(outcome)
 
 
 def backoff_delay(
@@ -114,11 +129,11 @@ class PurgeDispatcher:
                 return
             event = PurgeEvent(key, reason, cached_urls(self._root_url, key), self._clock())
             self._queue.put_nowait(event)
-            self.stats.submitted += 1
+            self.stats.count("submitted")
         except asyncio.QueueFull:
             self._drop(key, reason, f"queue full ({self._queue.maxsize} pending)")
         except Exception:  # a purge must never fail the delete that asked for it
-            self.stats.dropped += 1
+            self.stats.count("dropped")
             log.exception("purge of snapshot %s (%s) not queued", key, reason)
 
     async def join(self) -> None:
@@ -153,7 +168,7 @@ class PurgeDispatcher:
             await self._session.close()
 
     def _drop(self, key: str, reason: str, why: str) -> None:
-        self.stats.dropped += 1
+        self.stats.count("dropped")
         log.warning("purge of snapshot %s (%s) dropped: %s", key, reason, why)
 
     async def _work(self) -> None:
@@ -173,7 +188,7 @@ class PurgeDispatcher:
             try:
                 deliveries = purger.deliveries(events)
             except Exception:
-                self.stats.failed += 1
+                self.stats.count("failed")
                 log.exception("purger %s could not build its requests", purger.name)
                 continue
             jobs.extend(self._deliver(purger, d) for d in deliveries)
@@ -185,6 +200,7 @@ class PurgeDispatcher:
         try:
             while True:
                 attempt += 1
+                self.stats.count("attempted")
                 try:
                     await delivery.send(self._session)
                 except PurgeError as exc:
@@ -198,7 +214,7 @@ class PurgeDispatcher:
                         rand=self._random(),
                         retry_after=parse_retry_after(exc.retry_after, self._clock()),
                     )
-                    self.stats.retried += 1
+                    self.stats.count("retried")
                     log.info(
                         "purge %s %s: attempt %d failed (%s), retrying in %.2f s",
                         purger.name,
@@ -209,7 +225,7 @@ class PurgeDispatcher:
                     )
                     await self._sleep(delay)
                 else:
-                    self.stats.succeeded += 1
+                    self.stats.count("succeeded")
                     log.debug("purged %s %s", purger.name, delivery.target)
                     return
         except asyncio.CancelledError:
@@ -220,7 +236,7 @@ class PurgeDispatcher:
             self._failed(purger, delivery, attempt, repr(exc))
 
     def _failed(self, purger: Purger, delivery: Delivery, attempts: int, why: str) -> None:
-        self.stats.failed += 1
+        self.stats.count("failed")
         log.warning(
             "purge failed: %s %s after %d attempt(s): %s",
             purger.name,

@@ -15,10 +15,10 @@ from ..abuse import checks as limits
 from ..clock import rfc3339
 from ..errors import StorageUnavailable, Unauthorized
 from ..models import SnapshotMeta
-from .appkeys import ANSWERS, CONFIG, SERVICE, UPLOADS
+from .appkeys import ANSWERS, CONFIG, METRICS, SERVICE, UPLOADS
 from .parsing import parse_create_request, parse_list_query, read_json_object
 from .request_body import reservation
-from .requests import identity_of
+from .requests import identity_of, route_template
 from .responses import NO_STORE, PRIVATE_NO_STORE, json_response
 
 
@@ -126,6 +126,7 @@ async def health(request: web.Request) -> web.Response:
     try:
         await request.app[SERVICE].store.ping()
     except StorageUnavailable:
+        request.app[METRICS].count_storage_error(route_template(request))
         return json_response(
             {"database": "failing", "version": __version__, "message": "Storage unavailable"},
             status=503,

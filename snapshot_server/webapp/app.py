@@ -110,7 +110,7 @@ def create_app(
             await dispatcher.aclose(timeout=PURGE_FLUSH_SECONDS)
 
     # The client for external snapshot servers: its session opens on first use.
-    external = ExternalSnapshots(config.snapshots, caps)
+    external = ExternalSnapshots(config.snapshots, caps, on_publish=metrics.count_publish)
 
     async def external_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
@@ -138,7 +138,11 @@ def create_app(
     async def cleanup_job_ctx(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(
             run_cleanup_job(
-                app[SERVICE], config.snapshots.cleanup_interval, sleep, metrics.expired_removed.inc
+                app[SERVICE],
+                config.snapshots.cleanup_interval,
+                sleep,
+                metrics.expired_removed.inc,
+                round_done=metrics.count_cleanup_round,
             )
         )
         yield

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 
@@ -88,7 +89,8 @@ def test_json_lines_are_one_object_each_with_the_request_id_and_fields(output: O
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3  # a traceback stays inside its line
     outside, access, failed = (json.loads(line) for line in lines)
-    assert set(outside) == {"time", "level", "logger", "message"}
+    assert set(outside) == {"time", "level", "logger", "message", "pid"}
+    assert outside["pid"] == os.getpid()
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", outside["time"])
     assert (outside["level"], outside["logger"], outside["message"]) == (
         "INFO",
