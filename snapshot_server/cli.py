@@ -278,9 +278,10 @@ async def serve_app(
     config: Config, sockets: Sequence[socket.socket], ready: Callable[[], None]
 ) -> None:
     """Serve the application on the listening ``sockets`` until SIGTERM or SIGINT, then shut
-    down gracefully. ``ready()`` is called once the store is open and the sockets accept.
-    ``StorageUnavailable`` from opening the store propagates. A second signal changes nothing:
-    a supervisor and the terminal may both send one, and the first one's shutdown proceeds."""
+    down gracefully (``SnapshotRunner``: about 10 s at worst). ``ready()`` is called once the
+    store is open and the sockets accept. ``StorageUnavailable`` from opening the store
+    propagates. A second signal changes nothing: a supervisor and the terminal may both send
+    one, and the first one's shutdown proceeds."""
     loop = asyncio.get_running_loop()
     log.info("event loop: %s", loops.describe(loop))
     stop = asyncio.Event()
@@ -296,8 +297,10 @@ async def serve_app(
         if not stop.is_set():
             ready()
         await stop.wait()
+        log.info("stopping: no new connections; requests in flight finish or are cut short")
     finally:
         await runner.cleanup()
+    log.info("stopped")
 
 
 def _worker(link: WorkerLink, sockets: list[socket.socket], config: Config) -> None:

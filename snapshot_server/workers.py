@@ -34,9 +34,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn
 
-# How long stopping workers may take before they are killed: a worker lets in-flight requests
-# finish (aiohttp waits up to 60 s) and flushes pending CDN purges (up to 5 s) before it exits.
-STOP_TIMEOUT = 75.0
+# How long stopping workers may take before they are killed: a worker gives requests in flight
+# 4 s (and their cancellation at most as long again) and pending CDN purges 3 s before it exits.
+STOP_TIMEOUT = 14.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 

@@ -32,7 +32,8 @@ async def create_snapshot(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     max_bytes, wait = config.server.max_body_bytes, config.limits.body_timeout
     # Held until the answer: the dashboard's stored bytes live that long too.
-    async with request.app[UPLOADS].hold(reservation(request, max_bytes), wait=wait):
+    gate = request.app[UPLOADS]
+    async with gate.hold(reservation(request, max_bytes), wait=wait, body=request.content):
         # One expression: the body's bytes and parsed objects are dropped once serialised,
         # before the wait on storage (a 1 MB dashboard parses to several MB of objects).
         prepared = service.prepare_create(

@@ -49,7 +49,15 @@ from .uploads import UploadGate
 log = logging.getLogger(__name__)
 
 StoreOpener = Callable[[StorageConfig], Awaitable[SnapshotStore]]
-PURGE_FLUSH_SECONDS = 5.0  # how long shutdown waits for pending CDN purges
+PURGE_FLUSH_SECONDS = 3.0  # how long shutdown waits for pending CDN purges
+
+
+async def _cut_uploads(app: web.Application) -> None:
+    """The first step of a shutdown, once the sockets no longer accept: uploads still arriving
+    are answered 503 now instead of holding the shutdown (``UploadGate.close``)."""
+    cut = app[UPLOADS].close()
+    if cut:
+        log.info("shutting down: %d upload(s) still arriving were cut short", cut)
 
 
 def create_app(
@@ -79,6 +87,7 @@ def create_app(
     app[METRICS] = metrics = Metrics()
     app[UPLOADS] = UploadGate(config.limits.upload_bytes_in_flight)
     app.on_response_prepare.append(send_request_id)
+    app.on_shutdown.append(_cut_uploads)
     setup_pages(app)
     setup_routes(app)
 
