@@ -28,7 +28,7 @@ from . import heap, loops
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
-from .logs import setup_logging
+from .logs import LOG_FORMATS, setup_logging
 from .metrics_sharing import shared_metrics
 from .models import hash_secret
 from .webapp.app import create_app
@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="processes serving the port (overrides [server] workers; not with memory storage)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="log lines as words or as one JSON object each (overrides [server] log_format)",
     )
 
     check = commands.add_parser(
@@ -227,6 +232,8 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         if not 0 < args.port < 65536:
             raise ConfigError("--port: must be between 1 and 65535")
         server = dataclasses.replace(server, port=args.port)
+    if args.log_format is not None:
+        server = dataclasses.replace(server, log_format=args.log_format)
     if args.workers is not None:
         if not 1 <= args.workers <= 256:
             raise ConfigError("--workers: must be between 1 and 256")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from snapshot_server.cli import _apply_overrides, build_parser
 from snapshot_server.config import parse_config
 from snapshot_server.errors import ConfigError
 from snapshot_server.logs import FIELDS_ATTRIBUTE, REQUEST_ID, RequestIdFilter, formatter
@@ -110,3 +111,14 @@ def test_log_format_is_text_or_json() -> None:
     assert parse_config({"server": {"log_format": "json"}}).server.log_format == "json"
     with pytest.raises(ConfigError, match=r"^server\.log_format: must be one of text, json$"):
         parse_config({"server": {"log_format": "xml"}})
+
+
+def test_the_log_format_option_overrides_the_file() -> None:
+    parser = build_parser()
+    config = parse_config({"server": {"log_format": "text"}})
+    json_args = parser.parse_args(["serve", "--log-format", "json"])
+    assert _apply_overrides(config, json_args).server.log_format == "json"
+    unset = parser.parse_args(["serve"])
+    assert _apply_overrides(config, unset).server.log_format == "text"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--log-format", "xml"])
