@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from ..clock import Clock, Sleep, system_clock
+from ..logs import hide_secrets, secret_ref
 from ..urls import cached_urls, public_root
 from .base import Delivery, PurgeError, PurgeEvent, Purger
 from .transport import parse_retry_after
@@ -134,7 +135,7 @@ class PurgeDispatcher:
             self._drop(key, reason, f"queue full ({self._queue.maxsize} pending)")
         except Exception:  # a purge must never fail the delete that asked for it
             self.stats.count("dropped")
-            log.exception("purge of snapshot %s (%s) not queued", key, reason)
+            log.exception("purge of snapshot %s (%s) not queued", secret_ref(key), reason)
 
     async def join(self) -> None:
         """Return once every queued event has been fully handled (succeeded or failed).
@@ -169,7 +170,7 @@ class PurgeDispatcher:
 
     def _drop(self, key: str, reason: str, why: str) -> None:
         self.stats.count("dropped")
-        log.warning("purge of snapshot %s (%s) dropped: %s", key, reason, why)
+        log.warning("purge of snapshot %s (%s) dropped: %s", secret_ref(key), reason, why)
 
     async def _work(self) -> None:
         while True:
@@ -191,12 +192,16 @@ class PurgeDispatcher:
                 self.stats.count("failed")
                 log.exception("purger %s could not build its requests", purger.name)
                 continue
-            jobs.extend(self._deliver(purger, d) for d in deliveries)
+            keys = [event.key for event in events]
+            jobs.extend(self._deliver(purger, d, keys) for d in deliveries)
         await asyncio.gather(*jobs)
 
-    async def _deliver(self, purger: Purger, delivery: Delivery) -> None:
+    async def _deliver(self, purger: Purger, delivery: Delivery, keys: list[str]) -> None:
+        """Send ``delivery`` (of the snapshots ``keys``) until it succeeds or gives up; the
+        log names it by its target with each key hidden (``logs.secret_ref``)."""
         assert self._session is not None
         attempt = 0
+        target = hide_secrets(delivery.target, keys)
         try:
             while True:
                 attempt += 1
@@ -205,7 +210,7 @@ class PurgeDispatcher:
                     await delivery.send(self._session)
                 except PurgeError as exc:
                     if not exc.retryable or attempt >= purger.max_attempts:
-                        self._failed(purger, delivery, attempt, str(exc))
+                        self._failed(purger, target, attempt, hide_secrets(str(exc), keys))
                         return
                     delay = backoff_delay(
                         attempt,
@@ -218,29 +223,29 @@ class PurgeDispatcher:
                     log.info(
                         "purge %s %s: attempt %d failed (%s), retrying in %.2f s",
                         purger.name,
-                        delivery.target,
+                        target,
                         attempt,
-                        exc,
+                        hide_secrets(str(exc), keys),
                         delay,
                     )
                     await self._sleep(delay)
                 else:
                     self.stats.count("succeeded")
-                    log.debug("purged %s %s", purger.name, delivery.target)
+                    log.debug("purged %s %s", purger.name, target)
                     return
         except asyncio.CancelledError:
-            self._failed(purger, delivery, attempt, "abandoned at shutdown")
+            self._failed(purger, target, attempt, "abandoned at shutdown")
             raise
         except Exception as exc:  # a purger bug must not kill the worker
-            log.exception("purge %s %s: unexpected error", purger.name, delivery.target)
-            self._failed(purger, delivery, attempt, repr(exc))
+            log.exception("purge %s %s: unexpected error", purger.name, target)
+            self._failed(purger, target, attempt, hide_secrets(repr(exc), keys))
 
-    def _failed(self, purger: Purger, delivery: Delivery, attempts: int, why: str) -> None:
+    def _failed(self, purger: Purger, target: str, attempts: int, why: str) -> None:
         self.stats.count("failed")
         log.warning(
             "purge failed: %s %s after %d attempt(s): %s",
             purger.name,
-            delivery.target,
+            target,
             attempts,
             why,
         )

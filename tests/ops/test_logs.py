@@ -3,6 +3,7 @@ request id of the request a line was written in."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -15,7 +16,14 @@ import pytest
 from snapshot_server.cli import _apply_overrides, build_parser
 from snapshot_server.config import parse_config
 from snapshot_server.errors import ConfigError
-from snapshot_server.logs import FIELDS_ATTRIBUTE, REQUEST_ID, RequestIdFilter, formatter
+from snapshot_server.logs import (
+    FIELDS_ATTRIBUTE,
+    REQUEST_ID,
+    RequestIdFilter,
+    formatter,
+    hide_secrets,
+    secret_ref,
+)
 
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (\w+) ([\w.]+) (.*)$")
 
@@ -122,3 +130,14 @@ def test_the_log_format_option_overrides_the_file() -> None:
     assert _apply_overrides(config, unset).server.log_format == "text"
     with pytest.raises(SystemExit):
         parser.parse_args(["serve", "--log-format", "xml"])
+
+
+def test_a_key_in_a_log_line_is_replaced_by_a_stable_reference() -> None:
+    key = "mrPFYkYygQTgfrT9el3aMPVkpfAE12Ch"
+    ref = secret_ref(key)
+    assert ref == "ref:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    assert secret_ref(key) == ref  # the same key, the same reference: lines can be matched
+    text = f"https://cdn.example/api/snapshots/{key} and /dashboard/snapshot/{key}"
+    hidden = hide_secrets(text, [key, ""])
+    assert key not in hidden
+    assert hidden == f"https://cdn.example/api/snapshots/{ref} and /dashboard/snapshot/{ref}"
