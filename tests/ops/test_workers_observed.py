@@ -4,6 +4,8 @@ both workers, and the JSON log holds one parseable line per request and none of 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_workers import worker_pids
 from tests.processes import ADMIN_TOKEN, EDITOR_TOKEN, ServerProcess
+from tests.support import skip_or_fail
 
 EDITOR = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -31,6 +34,19 @@ def parse(text: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def lint(exposition: str) -> None:
+    """Prometheus's own checker (``promtool check metrics``) accepts the summed exposition."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        skip_or_fail("promtool (Prometheus) not installed")
+        return
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=exposition, capture_output=True, text=True,
+        timeout=30,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def multiproc_dir(pid: int) -> Path:
@@ -80,11 +96,13 @@ async def test_metrics_and_json_logs_cover_both_workers(tmp_path: Path) -> None:
             for _ in range(8):
                 async with http.get(f"{base}metrics") as response:
                     assert response.status == 200
-                    scrapes.append(parse(await response.text()))
+                    text = await response.text()
+                    scrapes.append(parse(text))
         assert any(directory.glob("*.db"))
     finally:
         assert await server.stop() == 0
     assert not directory.exists()  # removed on the way out
+    lint(text)
 
     for samples in scrapes:
         # Whichever worker answered, the whole server's totals.
