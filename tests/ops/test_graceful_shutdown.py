@@ -59,21 +59,9 @@ async def send(http: aiohttp.ClientSession, base: str, outcome: Outcome) -> None
         outcome.status = None  # cut off before any answer, or refused: not acknowledged
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-async def test_sigterm_during_large_creates_keeps_every_acknowledged_one(
-    tmp_path: Path, workers: int
-) -> None:
-    storage = f'[storage]\nbackend = "sqlite"\n[storage.sqlite]\npath = "{tmp_path}/s.db"'
-    server = ServerProcess(tmp_path, storage, workers=workers)
-    await server.start()
-    outcomes = [
-        Outcome(
-            {"n": n, "data": secrets.token_hex(DASHBOARD_BYTES // 2)},
-            slow=n % 2 == 1,
-            delay=0 if n % 2 == 1 else 0.1 * (n // 2),
-        )
-        for n in range(CREATES)
-    ]
+async def sigterm_during(server: ServerProcess, outcomes: list[Outcome]) -> tuple[float, int]:
+    """Send every create, SIGTERM the server once enough are acknowledged (the slow ones still
+    uploading), and return how long it took to exit, and its exit code."""
     connector = aiohttp.TCPConnector(force_close=True, limit=0)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
@@ -90,6 +78,29 @@ async def test_sigterm_during_large_creates_keeps_every_acknowledged_one(
         took = time.monotonic() - started
         server.process = None
         await asyncio.wait_for(asyncio.gather(*tasks), 15)
+    return took, code
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sigterm_during_large_creates_keeps_every_acknowledged_one(
+    tmp_path: Path, workers: int
+) -> None:
+    storage = f'[storage]\nbackend = "sqlite"\n[storage.sqlite]\npath = "{tmp_path}/s.db"'
+    server = ServerProcess(tmp_path, storage, workers=workers)
+    await server.start()
+    outcomes = [
+        Outcome(
+            {"n": n, "data": secrets.token_hex(DASHBOARD_BYTES // 2)},
+            slow=n % 2 == 1,
+            delay=0 if n % 2 == 1 else 0.1 * (n // 2),
+        )
+        for n in range(CREATES)
+    ]
+    try:
+        took, code = await sigterm_during(server, outcomes)
+    finally:
+        if server.process is not None:  # the test failed before the SIGTERM: no orphan
+            await server.kill()
     log = server.log()
     assert code == 0, log[-3000:]
     # The slow uploads were cut short, not waited for: well under the in-flight bound.
