@@ -79,21 +79,26 @@ async def run_cleanup_job(
     interval: float,
     sleep: Sleep,
     removed_count: Callable[[int], None] = lambda n: None,
+    *,
+    round_done: Callable[[str], None] = lambda outcome: None,
 ) -> None:
     """Every ``interval`` seconds remove expired snapshots (``removed_count(n)`` is told how
-    many); storage errors are logged and the job carries on (the next round retries). Runs
-    until cancelled."""
+    many, ``round_done`` whether the round was ``"ok"`` or ``"failed"``); storage errors are
+    logged and the job carries on (the next round retries). Runs until cancelled."""
     while True:
         await sleep(interval)
         try:
             count = await service.cleanup_expired()
         except SnapshotError as exc:
             log.warning("cleanup job: %s", exc.message)
+            round_done("failed")
             continue
         except Exception:
             # A bug must not end the job for good: expired data would never be reclaimed.
             log.exception("cleanup job failed; retrying next round")
+            round_done("failed")
             continue
         removed_count(count)
+        round_done("ok")
         if count:
             log.info("cleanup job removed %d expired snapshot(s)", count)

@@ -35,6 +35,8 @@ from . import heap, loops
 from .config import ROLES, AuthConfig, Config, load_config, token_config
 from .errors import ConfigError, StorageUnavailable
 from .listening import ListenError, listen, urls
+from .logs import LOG_FORMATS, setup_logging
+from .metrics_sharing import shared_metrics
 from .models import hash_secret
 from .moving import commands as moving
 from .sharing.secret import SecretSource, secret_source
@@ -107,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="processes serving the port (overrides [server] workers; not with memory storage)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="log lines as words or as one JSON object each (overrides [server] log_format)",
     )
 
     check = commands.add_parser(
@@ -187,7 +194,7 @@ def print_token(name: str, role: str, org_id: int, user_id: int) -> None:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    _setup_logging()
+    setup_logging()  # until the config says which format
     path = args.config or os.environ.get(CONFIG_ENV)
     try:
         config = load_config(path) if path else Config()
@@ -196,6 +203,7 @@ def serve_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    setup_logging(config.server.log_format)
     banner = ""
     if not path:
         config, banner = _newcomer_config(config)
@@ -211,7 +219,16 @@ def serve_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     announce = _announcer(banner, _serving_line(config, sockets))
     if config.server.workers > 1:
-        return supervise(_worker, sockets, (config,), config.server.workers, on_ready=announce)
+        # /metrics of any worker answers for all of them (see metrics_sharing).
+        with shared_metrics() as metrics:
+            return supervise(
+                _worker,
+                sockets,
+                (config,),
+                config.server.workers,
+                on_ready=announce,
+                on_exit=metrics.worker_exited,
+            )
     try:
         loops.run(serve_app(config, sockets, announce))
     except StorageUnavailable as exc:
@@ -229,6 +246,8 @@ def _apply_overrides(config: Config, args: argparse.Namespace) -> Config:
         if not 0 < args.port < 65536:
             raise ConfigError("--port: must be between 1 and 65535")
         server = dataclasses.replace(server, port=args.port)
+    if args.log_format is not None:
+        server = dataclasses.replace(server, log_format=args.log_format)
     if args.workers is not None:
         if not 1 <= args.workers <= 256:
             raise ConfigError("--workers: must be between 1 and 256")
@@ -276,17 +295,14 @@ def _announcer(banner: str, serving: str) -> Callable[[], None]:
     return announce
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-
 async def serve_app(
     config: Config, sockets: Sequence[socket.socket], ready: Callable[[], None]
 ) -> None:
     """Serve the application on the listening ``sockets`` until SIGTERM or SIGINT, then shut
-    down gracefully. ``ready()`` is called once the store is open and the sockets accept.
-    ``StorageUnavailable`` from opening the store propagates. A second signal changes nothing:
-    a supervisor and the terminal may both send one, and the first one's shutdown proceeds."""
+    down gracefully (``SnapshotRunner``: about 10 s at worst). ``ready()`` is called once the
+    store is open and the sockets accept. ``StorageUnavailable`` from opening the store
+    propagates. A second signal changes nothing: a supervisor and the terminal may both send
+    one, and the first one's shutdown proceeds."""
     loop = asyncio.get_running_loop()
     log.info("event loop: %s", loops.describe(loop))
     stop = asyncio.Event()
@@ -298,7 +314,7 @@ async def serve_app(
         limiter_storage=shared_limits(config.storage),
         cookie_secret=cookie_secret_of(config),
     )
-    runner = SnapshotRunner(app, access_log=None)
+    runner = SnapshotRunner(app)
     try:
         await runner.setup()  # opens the store
         heap.settle()
@@ -307,8 +323,10 @@ async def serve_app(
         if not stop.is_set():
             ready()
         await stop.wait()
+        log.info("stopping: no new connections; requests in flight finish or are cut short")
     finally:
         await runner.cleanup()
+    log.info("stopped")
 
 
 def cookie_secret_of(config: Config) -> SecretSource:
@@ -322,7 +340,7 @@ def cookie_secret_of(config: Config) -> SecretSource:
 
 def _worker(link: WorkerLink, sockets: list[socket.socket], config: Config) -> None:
     """One of ``serve --workers N``'s processes."""
-    _setup_logging()
+    setup_logging(config.server.log_format)
     try:
         loops.run(serve_app(config, sockets, link.ready))
     except StorageUnavailable as exc:

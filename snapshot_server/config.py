@@ -22,6 +22,7 @@ from .capture.settings import CaptureSettings
 from .config_reader import Section
 from .errors import ConfigError
 from .external.settings import problems as external_problems
+from .logs import LOG_FORMATS
 from .models import HUNDRED_YEARS, hash_secret
 from .purge import PurgerSettings, read_purger
 from .sharing.settings import SharingSettings
@@ -49,6 +50,7 @@ class ServerConfig:
     max_body_bytes: int = 64 * 1024 * 1024
     workers: int = 1
     response_cache_bytes: int = 32 * 1024 * 1024
+    log_format: str = "text"  # one of logs.LOG_FORMATS
 
     @property
     def public_root(self) -> str:
@@ -193,7 +195,10 @@ def _parse_server(s: Section) -> ServerConfig:
         max_body_bytes=s.get_int("max_body_bytes", d.max_body_bytes, lo=1024),
         workers=s.get_int("workers", d.workers, lo=1, hi=256),
         response_cache_bytes=s.get_int("response_cache_bytes", d.response_cache_bytes, lo=0),
+        log_format=s.get_str("log_format", d.log_format),
     )
+    if cfg.log_format not in LOG_FORMATS:
+        raise ConfigError(f"{s.key('log_format')}: must be one of {', '.join(LOG_FORMATS)}")
     s.done()
     return cfg
 

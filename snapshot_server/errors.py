@@ -14,6 +14,7 @@
     ├── UnsupportedEncoding       415  a request body Content-Encoding other than gzip/deflate
     ├── RequestTimeout            408  a request body slower than ``[limits] body_timeout``
     ├── ServerBusy                503  no room among the upload bytes in flight (Retry-After)
+    ├── ShuttingDown              503  an upload cut short because the server is stopping
     ├── TooManyRequests           429  over a rate limit or an org's cap (``[limits]``)
     │   └── TooManyPasswords      429  too many wrong passwords for one snapshot (always on)
     ├── Conflict                  409  a change that cannot apply (rotate an external snapshot)
@@ -121,6 +122,14 @@ class ServerBusy(SnapshotError):
 
     status = 503
     default_message = "Too many uploads in progress: try again shortly"
+
+
+class ShuttingDown(SnapshotError):
+    """The server began to stop while this request's body was still arriving: nothing was
+    stored; send it again (to this server once it is back, or to another)."""
+
+    status = 503
+    default_message = "The server is shutting down: nothing was stored, send the request again"
 
 
 class TooManyRequests(SnapshotError):

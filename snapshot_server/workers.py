@@ -34,9 +34,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, NoReturn
 
-# How long stopping workers may take before they are killed: a worker lets in-flight requests
-# finish (aiohttp waits up to 60 s) and flushes pending CDN purges (up to 5 s) before it exits.
-STOP_TIMEOUT = 75.0
+# How long stopping workers may take before they are killed: a worker gives requests in flight
+# 4 s (and their cancellation at most as long again) and pending CDN purges 3 s before it exits.
+STOP_TIMEOUT = 14.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -67,13 +67,15 @@ def supervise(
     count: int,
     *,
     on_ready: Callable[[], None],
+    on_exit: Callable[[int], None] = lambda pid: None,
     stop_timeout: float = STOP_TIMEOUT,
 ) -> int:
     """Run ``target(link, sockets, *args)`` in ``count`` spawned processes until they stop (see
     the module docstring) and return the exit code for the whole server. ``target`` and ``args``
     must pickle (a module-level function). The listening ``sockets`` are handed to the workers
     and closed here once every worker holds its own copy: when the workers are gone, so is the
-    port. Handles SIGTERM and SIGINT in this process while it runs."""
+    port. ``on_exit(pid)`` is called as each worker is reaped. Handles SIGTERM and SIGINT in
+    this process while it runs."""
     wakeup, wakeup_writer = socket.socketpair()
     wakeup.setblocking(False)
     wakeup_writer.setblocking(False)
@@ -82,7 +84,7 @@ def supervise(
     previous_wakeup = signal.set_wakeup_fd(wakeup_writer.fileno(), warn_on_full_buffer=False)
     previous = {s: signal.signal(s, _ignore) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        supervisor = _Supervisor(wakeup, on_ready, stop_timeout)
+        supervisor = _Supervisor(wakeup, on_ready, on_exit, stop_timeout)
         context = multiprocessing.get_context("spawn")
         # Started by the first spawn otherwise, where it would unblock SIGINT (see below) in
         # this process while starting itself.
@@ -165,10 +167,15 @@ class _Supervisor:
     which every worker exited cleanly, else the first failure's code."""
 
     def __init__(
-        self, wakeup: socket.socket, on_ready: Callable[[], None], stop_timeout: float
+        self,
+        wakeup: socket.socket,
+        on_ready: Callable[[], None],
+        on_exit: Callable[[int], None],
+        stop_timeout: float,
     ) -> None:
         self._wakeup = wakeup
         self._on_ready = on_ready
+        self._on_exit = on_exit
         self._stop_timeout = stop_timeout
         self._workers: list[_Worker] = []
         self._announced = False
@@ -243,6 +250,8 @@ class _Supervisor:
             self._read(worker)  # a failure it reported just before exiting
         code = worker.process.exitcode
         assert code is not None
+        if worker.process.pid is not None:
+            self._on_exit(worker.process.pid)
         if self._stopping:
             # After a first failure its line says why; after a signal, say what went wrong.
             # Dying of our SIGTERM is a clean stop too: a worker still starting up has not

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -32,13 +33,27 @@ NO_DASHBOARD = b""
 """The stored body of an external snapshot: its dashboard lives on the remote only."""
 
 
+PUBLISH_OUTCOMES = ("published", "failed", "withdrawn")
+"""What became of a publish: stored here and there; the remote failed (nothing stored); or
+the remote took it but storing the pointer here failed, so the remote copy was deleted again."""
+
+
 class ExternalSnapshots:
     """Publishes to ``config.external_snapshot_url`` and deletes remote copies. Made whether or
-    not publishing is enabled: pointers stored while it was on must stay deletable."""
+    not publishing is enabled: pointers stored while it was on must stay deletable.
+    ``on_publish(outcome)`` is told each publish's outcome (``PUBLISH_OUTCOMES``), for metrics.
+    """
 
-    def __init__(self, config: SnapshotsConfig, caps: OrgCaps | None = None) -> None:
+    def __init__(
+        self,
+        config: SnapshotsConfig,
+        caps: OrgCaps | None = None,
+        *,
+        on_publish: Callable[[str], None] = lambda outcome: None,
+    ) -> None:
         self.config = config
         self.caps = caps
+        self._on_publish = on_publish
         self.client = RemoteClient(
             timeout=config.external_timeout, token=config.external_snapshot_token
         )
@@ -68,6 +83,7 @@ class ExternalSnapshots:
             )
         except BadGateway as exc:
             log.warning("external snapshot not published: %s", exc.message)  # for the operator
+            self._on_publish("failed")
             raise
         remote_delete_url = delete_url(
             self.config.external_snapshot_url, published.delete_url, published.delete_key
@@ -92,6 +108,7 @@ class ExternalSnapshots:
             stored = await store.insert(NewSnapshot(meta, NO_DASHBOARD))
         except SnapshotError as exc:
             await self._withdraw(remote_delete_url)
+            self._on_publish("withdrawn")
             if isinstance(exc, SnapshotExists) and exc.field == "key" and published.key != key:
                 # The remote chose a key this store already holds: nothing the client can fix.
                 raise BadGateway(
@@ -102,6 +119,7 @@ class ExternalSnapshots:
             "external snapshot published id=%d org=%d user=%d to %s",
             stored.id, stored.org_id, stored.user_id, self.config.external_snapshot_url,
         )  # fmt: skip
+        self._on_publish("published")
         return stored, delete_key
 
     async def delete_first(self, meta: SnapshotMeta) -> None:

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import random as _random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
 from ..clock import Clock, Sleep, system_clock
+from ..logs import hide_secrets, secret_ref
 from ..urls import cached_urls, public_root
 from .base import Delivery, PurgeError, PurgeEvent, Purger
 from .transport import parse_retry_after
@@ -29,18 +30,33 @@ MAX_DELAY = 60.0  # the longest wait between two attempts: caps the backoff and 
 USER_AGENT = "snapshot-server-purge/1"
 
 
+PURGE_OUTCOMES = ("submitted", "dropped", "attempted", "succeeded", "failed", "retried")
+
+
 @dataclass(slots=True)
 class PurgeStats:
     """Counters for metrics. ``submitted``/``dropped`` count events (one per deleted key);
-    ``succeeded``/``failed``/``retried`` count deliveries (one request of one purger) and
-    retry attempts. A dropped event is one never queued (queue full, or submitted after
-    shutdown) or still queued when the shutdown bound ran out."""
+    ``attempted`` counts requests sent (every try of every delivery); ``succeeded``/``failed``/
+    ``retried`` count deliveries (one request of one purger) and retry attempts. A dropped
+    event is one never queued (queue full, or submitted after shutdown) or still queued when
+    the shutdown bound ran out.
+
+    ``on_count(outcome)``, when set, is called after each count (metrics follow the counts as
+    they happen, so that several worker processes' counts can be summed)."""
 
     submitted: int = 0
     dropped: int = 0
+    attempted: int = 0
     succeeded: int = 0
     failed: int = 0
     retried: int = 0
+    on_count: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+
+    def count(self, outcome: str) -> None:
+        """One more ``outcome`` (one of ``PURGE_OUTCOMES``)."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        if self.on_count is not None:
+            self.on_count(outcome)
 
 
 def backoff_delay(
@@ -114,12 +130,12 @@ class PurgeDispatcher:
                 return
             event = PurgeEvent(key, reason, cached_urls(self._root_url, key), self._clock())
             self._queue.put_nowait(event)
-            self.stats.submitted += 1
+            self.stats.count("submitted")
         except asyncio.QueueFull:
             self._drop(key, reason, f"queue full ({self._queue.maxsize} pending)")
         except Exception:  # a purge must never fail the delete that asked for it
-            self.stats.dropped += 1
-            log.exception("purge of snapshot %s (%s) not queued", key, reason)
+            self.stats.count("dropped")
+            log.exception("purge of snapshot %s (%s) not queued", secret_ref(key), reason)
 
     async def join(self) -> None:
         """Return once every queued event has been fully handled (succeeded or failed).
@@ -153,8 +169,8 @@ class PurgeDispatcher:
             await self._session.close()
 
     def _drop(self, key: str, reason: str, why: str) -> None:
-        self.stats.dropped += 1
-        log.warning("purge of snapshot %s (%s) dropped: %s", key, reason, why)
+        self.stats.count("dropped")
+        log.warning("purge of snapshot %s (%s) dropped: %s", secret_ref(key), reason, why)
 
     async def _work(self) -> None:
         while True:
@@ -173,23 +189,28 @@ class PurgeDispatcher:
             try:
                 deliveries = purger.deliveries(events)
             except Exception:
-                self.stats.failed += 1
+                self.stats.count("failed")
                 log.exception("purger %s could not build its requests", purger.name)
                 continue
-            jobs.extend(self._deliver(purger, d) for d in deliveries)
+            keys = [event.key for event in events]
+            jobs.extend(self._deliver(purger, d, keys) for d in deliveries)
         await asyncio.gather(*jobs)
 
-    async def _deliver(self, purger: Purger, delivery: Delivery) -> None:
+    async def _deliver(self, purger: Purger, delivery: Delivery, keys: list[str]) -> None:
+        """Send ``delivery`` (of the snapshots ``keys``) until it succeeds or gives up; the
+        log names it by its target with each key hidden (``logs.secret_ref``)."""
         assert self._session is not None
         attempt = 0
+        target = hide_secrets(delivery.target, keys)
         try:
             while True:
                 attempt += 1
+                self.stats.count("attempted")
                 try:
                     await delivery.send(self._session)
                 except PurgeError as exc:
                     if not exc.retryable or attempt >= purger.max_attempts:
-                        self._failed(purger, delivery, attempt, str(exc))
+                        self._failed(purger, target, attempt, hide_secrets(str(exc), keys))
                         return
                     delay = backoff_delay(
                         attempt,
@@ -198,33 +219,33 @@ class PurgeDispatcher:
                         rand=self._random(),
                         retry_after=parse_retry_after(exc.retry_after, self._clock()),
                     )
-                    self.stats.retried += 1
+                    self.stats.count("retried")
                     log.info(
                         "purge %s %s: attempt %d failed (%s), retrying in %.2f s",
                         purger.name,
-                        delivery.target,
+                        target,
                         attempt,
-                        exc,
+                        hide_secrets(str(exc), keys),
                         delay,
                     )
                     await self._sleep(delay)
                 else:
-                    self.stats.succeeded += 1
-                    log.debug("purged %s %s", purger.name, delivery.target)
+                    self.stats.count("succeeded")
+                    log.debug("purged %s %s", purger.name, target)
                     return
         except asyncio.CancelledError:
-            self._failed(purger, delivery, attempt, "abandoned at shutdown")
+            self._failed(purger, target, attempt, "abandoned at shutdown")
             raise
         except Exception as exc:  # a purger bug must not kill the worker
-            log.exception("purge %s %s: unexpected error", purger.name, delivery.target)
-            self._failed(purger, delivery, attempt, repr(exc))
+            log.exception("purge %s %s: unexpected error", purger.name, target)
+            self._failed(purger, target, attempt, hide_secrets(repr(exc), keys))
 
-    def _failed(self, purger: Purger, delivery: Delivery, attempts: int, why: str) -> None:
-        self.stats.failed += 1
+    def _failed(self, purger: Purger, target: str, attempts: int, why: str) -> None:
+        self.stats.count("failed")
         log.warning(
             "purge failed: %s %s after %d attempt(s): %s",
             purger.name,
-            delivery.target,
+            target,
             attempts,
             why,
         )

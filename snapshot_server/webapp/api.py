@@ -18,10 +18,10 @@ from ..clock import rfc3339
 from ..creating import PreparedCreate
 from ..errors import StorageUnavailable, Unauthorized
 from ..models import SnapshotMeta
-from .appkeys import ACCESS, ANSWERS, CONFIG, SERVICE, UPLOADS
+from .appkeys import ACCESS, ANSWERS, CONFIG, METRICS, SERVICE, UPLOADS
 from .parsing import parse_create_request, parse_list_query, read_json_object
 from .request_body import reservation
-from .requests import identity_of
+from .requests import identity_of, route_template
 from .responses import NO_STORE, PRIVATE_NO_STORE, json_response
 
 
@@ -35,7 +35,8 @@ async def create_snapshot(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     max_bytes, wait = config.server.max_body_bytes, config.limits.body_timeout
     # Held until the answer: the dashboard's stored bytes live that long too.
-    async with request.app[UPLOADS].hold(reservation(request, max_bytes), wait=wait):
+    gate = request.app[UPLOADS]
+    async with gate.hold(reservation(request, max_bytes), wait=wait, body=request.content):
         # In a function of its own: the body's parsed objects are dropped once serialised,
         # before the wait on storage (a 1 MB dashboard parses to several MB of objects).
         prepared, captured = await _prepare_create(request, identity, max_bytes, wait)
@@ -143,6 +144,7 @@ async def health(request: web.Request) -> web.Response:
     try:
         await request.app[SERVICE].store.ping()
     except StorageUnavailable:
+        request.app[METRICS].count_storage_error(route_template(request))
         return json_response(
             {"database": "failing", "version": __version__, "message": "Storage unavailable"},
             status=503,

@@ -46,6 +46,7 @@ from .appkeys import (
     UPLOADS,
 )
 from .middlewares import error_middleware
+from .observing import request_id_middleware, send_request_id
 from .protocol import HANDLER_ARGS
 from .response_cache import ResponseCache
 from .routes import setup_routes
@@ -55,7 +56,15 @@ from .uploads import UploadGate
 log = logging.getLogger(__name__)
 
 StoreOpener = Callable[[StorageConfig], Awaitable[SnapshotStore]]
-PURGE_FLUSH_SECONDS = 5.0  # how long shutdown waits for pending CDN purges
+PURGE_FLUSH_SECONDS = 3.0  # how long shutdown waits for pending CDN purges
+
+
+async def _cut_uploads(app: web.Application) -> None:
+    """The first step of a shutdown, once the sockets no longer accept: uploads still arriving
+    are answered 503 now instead of holding the shutdown (``UploadGate.close``)."""
+    cut = app[UPLOADS].close()
+    if cut:
+        log.info("shutting down: %d upload(s) still arriving were cut short", cut)
 
 
 def create_app(
@@ -80,7 +89,7 @@ def create_app(
     ``sharing.secret``). ``passwords`` hashes and checks snapshot passwords (default:
     argon2id at argon2-cffi's cost)."""
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware],
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
         # aiohttp's default is 1 MiB; dashboards with embedded data are often larger.
         client_max_size=config.server.max_body_bytes,
         # Carried by the app itself, so every runner serves it with aiohttp's own inflation of
@@ -91,6 +100,8 @@ def create_app(
     app[AUTHENTICATOR] = TokenAuthenticator(config.auth.tokens)
     app[METRICS] = metrics = Metrics()
     app[UPLOADS] = UploadGate(config.limits.upload_bytes_in_flight)
+    app.on_response_prepare.append(send_request_id)
+    app.on_shutdown.append(_cut_uploads)
     setup_pages(app)
     setup_routes(app)
 
@@ -145,7 +156,7 @@ def create_app(
             await dispatcher.aclose(timeout=PURGE_FLUSH_SECONDS)
 
     # The client for external snapshot servers: its session opens on first use.
-    external = ExternalSnapshots(config.snapshots, caps)
+    external = ExternalSnapshots(config.snapshots, caps, on_publish=metrics.count_publish)
 
     async def external_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
@@ -187,7 +198,11 @@ def create_app(
     async def cleanup_job_ctx(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(
             run_cleanup_job(
-                app[SERVICE], config.snapshots.cleanup_interval, sleep, metrics.expired_removed.inc
+                app[SERVICE],
+                config.snapshots.cleanup_interval,
+                sleep,
+                metrics.expired_removed.inc,
+                round_done=metrics.count_cleanup_round,
             )
         )
         yield

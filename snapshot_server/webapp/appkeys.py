@@ -43,3 +43,5 @@ ACCESS: web.AppKey[AccessGate] = web.AppKey("access_gate")
 """Who may see a password-protected snapshot (``sharing.gate``)."""
 
 IDENTITY = web.RequestKey("identity", Identity)
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+"""The request's id (``observing``): sent back in ``X-Request-Id``, carried by its log lines."""

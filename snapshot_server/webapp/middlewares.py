@@ -16,8 +16,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from ..errors import PasswordRequired, SnapshotError, TooManyPasswords
-from .appkeys import AUTHENTICATOR, IDENTITY, PAGE_ERRORS
+from ..errors import PasswordRequired, SnapshotError, StorageUnavailable, TooManyPasswords
+from .appkeys import AUTHENTICATOR, IDENTITY, METRICS, PAGE_ERRORS
 from .requests import is_api, route_template
 from .responses import NO_STORE, PRIVATE_NO_STORE, json_response
 
@@ -42,6 +42,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         resolve_identity(request)
         return await handler(request)
     except SnapshotError as exc:
+        if isinstance(exc, StorageUnavailable):
+            request.app[METRICS].count_storage_error(route_template(request))
         cause = exc.__cause__
         if exc.status >= 500 and cause is not None and not isinstance(cause, SnapshotError):
             # A driver error behind a 503: the operator needs it (the client gets the message).

@@ -41,9 +41,13 @@ from aiohttp.http_exceptions import (
 from aiohttp.web_protocol import RequestHandler
 
 from .appkeys import CONFIG
+from .observing import ACCESS_LOG, HEADER, AccessLogger, assign_request_id
 from .responses import NO_STORE, json_response
 
 log = logging.getLogger(__name__)
+
+IN_FLIGHT_SECONDS = 4.0
+"""How long a shutdown lets requests in flight finish before cancelling them."""
 
 HANDLER_ARGS: dict[str, Any] = {
     "auto_decompress": False,
@@ -140,6 +144,7 @@ class SnapshotRequestHandler(RequestHandler):
                 log.error("error outside the application: %s", type(exc).__name__, exc_info=exc)
             message = HTTPStatus(status).phrase
         response = json_response({"message": message}, status=status, cache_control=NO_STORE)
+        response.headers[HEADER] = assign_request_id(request)
         response.force_close()
         return response
 
@@ -164,7 +169,20 @@ class SnapshotServer(web.Server):
 
 
 class SnapshotRunner(web.AppRunner):
-    """``web.AppRunner`` that serves the application through ``SnapshotServer``."""
+    """``web.AppRunner`` that serves the application through ``SnapshotServer``, writing one
+    access-log line per response (``observing.AccessLogger``) unless given ``access_log=None``.
+
+    Its ``cleanup`` is the graceful shutdown: stop accepting, cut short the uploads still
+    arriving (``app.on_shutdown``), give requests in flight ``IN_FLIGHT_SECONDS`` to finish
+    (then cancel them: aiohttp waits as long again at most for the cancellation), then the
+    application's own cleanup (pending purges flushed within their bound, storage closed).
+    """
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        kwargs.setdefault("access_log", ACCESS_LOG)
+        kwargs.setdefault("access_log_class", AccessLogger)
+        kwargs.setdefault("shutdown_timeout", IN_FLIGHT_SECONDS)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web.Server:
         header_timeout = self.app[CONFIG].limits.header_timeout

@@ -8,6 +8,11 @@ stored bytes live that long too (its parsed objects do not: ``creating`` drops t
 wait on storage, and only one create parses at a time, the parse being synchronous). Uploads
 that do not fit wait their turn, first come first served; one that waits longer than it may is
 answered 503 with ``Retry-After``.
+
+When the server stops, ``close`` cuts short every upload whose body is still arriving (it is
+answered 503 ``ShuttingDown`` at once, nothing stored) and refuses new ones: a slow upload
+must not hold the shutdown for its whole bound. Creates whose bodies have fully arrived are
+left to finish.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import math
 from collections import deque
 from collections.abc import AsyncIterator
 
-from ..errors import ServerBusy
+from aiohttp import StreamReader
+
+from ..errors import ServerBusy, ShuttingDown
 
 
 class UploadGate:
@@ -29,20 +36,45 @@ class UploadGate:
         self.capacity = capacity
         self.reserved = 0
         self._waiting: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._bodies: set[StreamReader] = set()
+        self._closed = False
 
     @contextlib.asynccontextmanager
-    async def hold(self, size: int, *, wait: float) -> AsyncIterator[None]:
-        """Reserve ``size`` bytes for the block, waiting at most ``wait`` seconds for room.
+    async def hold(
+        self, size: int, *, wait: float, body: StreamReader | None = None
+    ) -> AsyncIterator[None]:
+        """Reserve ``size`` bytes for the block, waiting at most ``wait`` seconds for room;
+        ``body`` (the request's) is cut short by ``close`` while the block runs.
 
-        Raises ``ServerBusy`` (503, ``Retry-After``) when no room came in time.
+        Raises ``ServerBusy`` (503, ``Retry-After``) when no room came in time, and
+        ``ShuttingDown`` once the gate is closed.
         """
         size = max(0, min(size, self.capacity))
+        if self._closed:
+            raise ShuttingDown()
         await self._acquire(size, wait)
         try:
+            if self._closed:  # closed while this upload waited for room
+                raise ShuttingDown()
+            if body is not None:
+                self._bodies.add(body)
             yield
         finally:
+            if body is not None:
+                self._bodies.discard(body)
             self.reserved -= size
             self._grant()
+
+    def close(self) -> int:
+        """Refuse new uploads, and cut short those whose bodies are still arriving: their next
+        read raises ``ShuttingDown``. Returns how many were cut."""
+        self._closed = True
+        cut = 0
+        for body in self._bodies:
+            if not body.is_eof():
+                body.set_exception(ShuttingDown())
+                cut += 1
+        return cut
 
     async def _acquire(self, size: int, wait: float) -> None:
         if not self._waiting and self.reserved + size <= self.capacity:

@@ -37,6 +37,7 @@ from snapshot_server.config import (
     StorageConfig,
     token_config,
 )
+from snapshot_server.logs import secret_ref
 from snapshot_server.purge import PurgeDispatcher, build_dispatcher
 from snapshot_server.purge.http import HttpSettings
 from snapshot_server.webapp.app import create_app
@@ -194,7 +195,8 @@ async def test_delete_with_varnish_down_answers_at_once_and_purge_is_retried(
         await stack.dispatcher.join()
     assert (stack.dispatcher.stats.failed, stack.dispatcher.stats.retried) == (2, 4)
     assert "purge failed: http[0]" in caplog.text
-    assert f"{ROOT}api/snapshots/{created['key']}" in caplog.text
+    assert f"{ROOT}api/snapshots/{secret_ref(created['key'])}" in caplog.text
+    assert created["key"] not in caplog.text  # a view key is a capability: never logged
     assert "after 3 attempt(s)" in caplog.text
     assert answered_in < 1.0  # not held up by the unreachable cache (it retries for seconds)
     # Each of the 2 URLs backed off twice, exponentially from 0.5 s with jitter in the upper

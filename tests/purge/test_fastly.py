@@ -7,6 +7,7 @@ from email.utils import formatdate
 import pytest
 from pytest_aiohttp import AiohttpServer
 
+from snapshot_server.logs import secret_ref
 from snapshot_server.purge.fastly import FastlyPurger, FastlySettings
 from tests.purge.helpers import Answer, RecordingSleep, ScriptedApi, base_url, dispatcher, run
 from tests.support import ManualClock
@@ -73,7 +74,10 @@ async def test_gives_up_after_max_attempts_of_5xx(
     assert len(api.seen) == 3  # max_attempts
     assert len(sleep.delays) == 2
     assert (d.stats.succeeded, d.stats.failed, d.stats.retried) == (0, 1, 2)
-    assert "purge failed: fastly[0] surrogate key snapshot-k1 after 3 attempt(s)" in caplog.text
+    assert (
+        f"purge failed: fastly[0] surrogate key snapshot-{secret_ref('k1')} after 3 attempt(s)"
+        in caplog.text
+    )
 
 
 async def test_bad_token_is_not_retried(aiohttp_server: AiohttpServer, clock: ManualClock) -> None:

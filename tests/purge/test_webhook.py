@@ -11,6 +11,7 @@ import orjson
 import pytest
 from pytest_aiohttp import AiohttpServer
 
+from snapshot_server.logs import secret_ref
 from snapshot_server.purge.webhook import WebhookPurger, WebhookSettings
 from tests.purge.helpers import Answer, RecordingSleep, ScriptedApi, base_url, dispatcher, run
 from tests.support import ManualClock
@@ -109,5 +110,6 @@ async def test_closed_port_is_retried_then_logged(
     await run(d, "k1")
     assert len(sleep.delays) == 2
     assert (d.stats.failed, d.stats.retried) == (1, 2)
-    assert f"purge failed: webhook[0] snapshot k1 to http://127.0.0.1:{port}/hook" in caplog.text
+    failed = f"purge failed: webhook[0] snapshot {secret_ref('k1')} to http://127.0.0.1:{port}/hook"
+    assert failed in caplog.text
     assert "s3cr3t" not in caplog.text
