@@ -186,6 +186,28 @@ async def test_a_tampered_cookie_is_refused(sharing_client: Client) -> None:
         assert (await sharing_client.get(f"/api/snapshots/{key}", headers=headers)).status == 401
 
 
+async def test_a_hostile_cookie_is_refused_not_a_500(sharing_client: Client) -> None:
+    """A cookie value is the client's to write: an expiry too long for int(), a MAC with
+    non-ASCII text (which hmac.compare_digest refuses to compare as str) or bytes that are not
+    UTF-8 must each be no grant (401 on the API, the locked page), never a 500."""
+    made = await protected(sharing_client)
+    key, snapshot_id = made["key"], made["id"]
+    hostile = (
+        f"{snapshot_id}.{'9' * 4400}.mac".encode(),
+        f"{snapshot_id}.99999999999.\u00e9t\u00e9".encode(),
+        f"{snapshot_id}.99999999999.".encode() + b"\xff\xfe",
+    )
+    for value in hostile:
+        for path in (f"/api/snapshots/{key}", f"/dashboard/snapshot/{key}"):
+            response = await exchange(
+                sharing_client,
+                b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                b"Cookie: snapshot_access=%s\r\n\r\n" % (path.encode(), value),
+            )
+            assert response.status == 401, (path, value[:40])
+            assert SECRET_TITLE.encode() not in response.body
+
+
 async def test_the_cookie_expires_after_cookie_max_age(
     make_sharing: MakeSharing, clock: ManualClock
 ) -> None:
