@@ -5,7 +5,7 @@ right password only, and refuses posts from elsewhere (Origin, Sec-Fetch-Site, C
 from __future__ import annotations
 
 from snapshot_server.sharing.settings import SharingSettings
-from tests.api.conftest import Client, create
+from tests.api.conftest import Client, auth, create
 from tests.api.raw_http import exchange
 from tests.api.sharing_support import (
     PASSWORD,
@@ -177,3 +177,24 @@ async def test_a_hostile_csrf_token_or_form_cookie_is_refused_not_a_500(
         % (key.encode(), len(body), nonce.encode()[1:], body),
     )
     assert raw.status == 403
+
+
+async def test_no_password_earns_no_cookie_that_a_later_password_would_honour(
+    sharing_client: Client,
+) -> None:
+    """A form posted after the owner removed the password goes to the page, but grants no access
+    cookie: one would open the snapshot without its password once a password is set again."""
+    key = await secret_snapshot(sharing_client)
+    token, nonce = await open_form(sharing_client, key)
+    removed = await sharing_client.patch(
+        f"/api/snapshots/{key}", json={"password": None}, headers=auth("editor")
+    )
+    assert removed.status == 200
+    response = await sharing_client.post(
+        f"/dashboard/snapshot/{key}",
+        data={"password": "anything at all", "csrf": token},
+        headers={"Cookie": f"snapshot_form={nonce}"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert "snapshot_access" not in set_cookies(response)
