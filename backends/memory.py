@@ -174,6 +174,7 @@ class MemoryStore:
         expect_id: int,
         updated: float,
         grace_until: float | None,
+        etag: str | None = None,
     ) -> SnapshotMeta:
         self._check_open()
         snapshot = self._live(key, now)
@@ -181,7 +182,9 @@ class MemoryStore:
             raise SnapshotNotFound()
         if new_key in self._by_key or self._alias(new_key, now):
             raise SnapshotExists("key")
-        meta = dataclasses.replace(snapshot.meta, key=new_key, updated=updated)
+        meta = dataclasses.replace(
+            snapshot.meta, key=new_key, updated=updated, etag=etag or snapshot.meta.etag
+        )
         del self._by_key[key]
         self._key_by_delete_hash[meta.delete_key_hash] = new_key
         self._key_by_id[meta.id] = new_key

@@ -169,11 +169,13 @@ class SnapshotStore(Protocol):
         expect_id: int,
         updated: float,
         grace_until: float | None,
+        etag: str | None = None,
     ) -> SnapshotMeta:
         """Move the snapshot with view key ``key`` (if it is still the one with id
         ``expect_id``) to view key ``new_key`` in one atomic step, and return its new metadata:
-        ``key = new_key`` and ``updated = updated``; id, deleteKey hash, password hash,
-        dashboard and everything else stay.
+        ``key = new_key``, ``updated = updated`` and, when given, ``etag = etag`` (the answer
+        changes with ``updated``, so the service gives a new validator); id, deleteKey hash,
+        password hash, dashboard and everything else stay.
 
         Raises ``SnapshotNotFound`` as ``update`` does (an alias ``key`` included), and
         ``SnapshotExists("key")`` if ``new_key`` is held by a snapshot or a live alias (its

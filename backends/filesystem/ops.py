@@ -174,6 +174,7 @@ class SyncStore:
         expect_id: int,
         updated: float,
         grace_until: float | None,
+        etag: str | None = None,
     ) -> SnapshotMeta | None:
         """See ``SnapshotStore.rotate`` (``sharing``); ``None`` for not found."""
         if not KEY_RE.fullmatch(key):
@@ -181,7 +182,7 @@ class SyncStore:
         if not KEY_RE.fullmatch(new_key):
             raise InvalidSnapshot("invalid key")
         with exclusive_lock(self.layout):
-            return self.sharing.rotate(key, new_key, now, expect_id, updated, grace_until)
+            return self.sharing.rotate(key, new_key, now, expect_id, updated, grace_until, etag)
 
     def sweep_aliases(self, now: float) -> None:
         """Finish or undo interrupted rotates and drop dead alias files (``Sharing.resolve``):

@@ -138,6 +138,7 @@ class Sharing:
         expect_id: int,
         updated: float,
         grace_until: float | None,
+        etag: str | None = None,
     ) -> SnapshotMeta | None:
         """See ``SnapshotStore.rotate``; ``None`` for not found. Raises ``SnapshotExists``."""
         snapshot = self.current(key)
@@ -148,7 +149,7 @@ class Sharing:
         if self.alias_holds(new_key, now):
             raise SnapshotExists("key")
         old = snapshot.meta
-        meta = dataclasses.replace(old, key=new_key, updated=updated)
+        meta = dataclasses.replace(old, key=new_key, updated=updated, etag=etag or old.etag)
         until = grace_until if grace_until is not None and grace_until > now else now
         alias = AliasFile(key, old.id, until)
         layout = self.layout

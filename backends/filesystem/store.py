@@ -129,11 +129,12 @@ class FilesystemStore:
         expect_id: int,
         updated: float,
         grace_until: float | None,
+        etag: str | None = None,
     ) -> SnapshotMeta:
         async with self._write_lock:
             return _found(
                 await self._deleting(
-                    self._sync.rotate, key, new_key, now, expect_id, updated, grace_until
+                    self._sync.rotate, key, new_key, now, expect_id, updated, grace_until, etag
                 )
             )
 

@@ -243,6 +243,7 @@ class RedisStore:
         expect_id: int,
         updated: float,
         grace_until: float | None,
+        etag: str | None = None,
     ) -> SnapshotMeta:
         """See ``SnapshotStore.rotate``: as ``update``, one script over the metadata (the old
         claim compared with what was read); the body moves with it (``Topology.rotate``)."""
@@ -250,7 +251,7 @@ class RedisStore:
             raw, meta = await self._claimed(key, now, expect_id)
             if new_key == key:
                 raise SnapshotExists("key")  # held by itself (and its body must stay put)
-            new = dataclasses.replace(meta, key=new_key, updated=updated)
+            new = dataclasses.replace(meta, key=new_key, updated=updated, etag=etag or meta.etag)
             alias = None
             if grace_until is not None and grace_until > now:
                 alias = Alias(grace_until, meta.id, meta.delete_key_hash)

@@ -101,7 +101,8 @@ def _rotate(conn: sqlite3.Connection, params: dict[str, Any]) -> sqlite3.Row | S
         row = None
         if taken is None:
             row = conn.execute(
-                "UPDATE snapshot SET key = :new_key, updated = :updated"
+                "UPDATE snapshot SET key = :new_key, updated = :updated,"
+                " etag = coalesce(:etag, etag)"
                 f" WHERE key = :key AND id = :id AND {_UNEXPIRED} RETURNING {_META_COLUMNS}",
                 params,
             ).fetchone()
@@ -281,6 +282,7 @@ class SQLiteStore:
         expect_id: int,
         updated: float,
         grace_until: float | None,
+        etag: str | None = None,
     ) -> SnapshotMeta:
         params = {
             "key": key,
@@ -289,6 +291,7 @@ class SQLiteStore:
             "now": now,
             "updated": updated,
             "grace_until": grace_until,
+            "etag": etag,
         }
         if self._closed:
             raise StorageUnavailable() from StoreClosed()

@@ -17,12 +17,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from http.cookies import Morsel
 
 ACCESS_COOKIE = "snapshot_access"
 CSRF_COOKIE = "snapshot_form"
 SECRET_BYTES = 32
+
+
+# The expiry as ``access_value`` writes it; a bound on its digits keeps int() cheap and safe.
+_EXPIRES_RE = re.compile(r"[0-9]{1,15}")
+
+
+def _same(expected: str, given: str) -> bool:
+    """``hmac.compare_digest`` of ``expected`` (ASCII, made here) and ``given`` (the client's):
+    compare_digest raises on str with non-ASCII characters, and a cookie's undecodable bytes
+    arrive as surrogates, so anything not ASCII is simply not equal."""
+    return given.isascii() and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def _mac(secret: bytes, *parts: str) -> str:
@@ -45,11 +57,11 @@ def access_granted(
     if not value:
         return False
     parts = value.split(".")
-    if len(parts) != 3 or parts[0] != str(snapshot_id) or not parts[1].isdigit():
+    if len(parts) != 3 or parts[0] != str(snapshot_id) or not _EXPIRES_RE.fullmatch(parts[1]):
         return False
     expires = int(parts[1])
     expected = _mac(secret, "access", str(snapshot_id), key, parts[1])
-    return hmac.compare_digest(expected, parts[2]) and now < expires
+    return _same(expected, parts[2]) and now < expires
 
 
 def new_form_nonce() -> str:
@@ -69,8 +81,7 @@ def form_token_valid(secret: bytes, key: str, token: str, cookie_nonce: str | No
     nonce, _, mac = token.partition(".")
     if not nonce or not mac or not cookie_nonce:
         return False
-    ok_nonce = hmac.compare_digest(nonce.encode(), cookie_nonce.encode())
-    return ok_nonce and hmac.compare_digest(mac, _mac(secret, "form", key, nonce))
+    return _same(nonce, cookie_nonce) and _same(_mac(secret, "form", key, nonce), mac)
 
 
 def cookie_header(name: str, value: str, *, path: str, max_age: int, secure: bool) -> str:

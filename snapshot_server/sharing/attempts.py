@@ -41,7 +41,7 @@ class PasswordAttempts:
             *(errors if isinstance(errors, tuple) else (errors,)),
             OSError,
         )
-        self._turns: dict[str, asyncio.Lock] = {}
+        self._turns: dict[str, _Turn] = {}
 
     async def check(self, snapshot_id: int, address: str) -> None:
         """Raise ``TooManyRequests`` (with ``retry_after``) if ``address`` may not try a
@@ -72,20 +72,34 @@ class PasswordAttempts:
         """Hold the turn of ``address`` for snapshot ``snapshot_id``: check, verify and count
         inside it."""
         who = self._who(snapshot_id, address)
-        lock = self._turns.get(who)
-        if lock is None:
-            lock = self._turns[who] = asyncio.Lock()
+        turn = self._turns.get(who)
+        if turn is None:
+            turn = self._turns[who] = _Turn()
+        turn.users += 1
         try:
-            async with lock:
+            async with turn.lock:
                 yield
         finally:
-            # Forgotten once nobody waits: the map holds only addresses trying right now.
-            if not lock.locked() and self._turns.get(who) is lock:
+            # Forgotten once nobody holds or waits for it (counted: a released lock reads as
+            # unlocked before its next waiter runs, and a latecomer must still queue behind
+            # that waiter): the map holds only addresses trying right now.
+            turn.users -= 1
+            if turn.users == 0:
                 del self._turns[who]
 
     @staticmethod
     def _who(snapshot_id: int, address: str) -> str:
         return f"{snapshot_id}:{limit_key(address)}"
+
+
+class _Turn:
+    """One (snapshot, address)'s lock, and how many attempts hold or wait for it."""
+
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
 
 
 def _seconds_until(moment: float) -> int:

@@ -87,17 +87,22 @@ class Changer:
         """Move the snapshot to a new random view key; the old one works ``grace_seconds``
         more (0: stops at once). Its deleteKey, password and everything else stay."""
         now = self._clock()
-        meta = (await self.owned(identity, key, now)).meta
+        snapshot = await self.owned(identity, key, now)
+        meta = snapshot.meta
         grace_until = now + grace_seconds if grace_seconds > 0 else None
         for _draw in range(_KEY_DRAWS):
+            new_key = generate_key()
             try:
                 rotated = await self._store.rotate(
                     meta.key,
-                    generate_key(),
+                    new_key,
                     now,
                     expect_id=meta.id,
                     updated=now,
                     grace_until=grace_until,
+                    # The answer changes (its updated time): a new validator, as update makes,
+                    # or a revalidation of the old URL during the grace would keep the old one.
+                    etag=etag(new_key, snapshot.dashboard, now, meta.expires),
                 )
             except SnapshotExists:
                 continue

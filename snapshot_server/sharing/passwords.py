@@ -47,8 +47,9 @@ class Passwords:
 
     async def verify(self, phc: str, password: str) -> bool:
         """Whether ``password`` is the one ``phc`` was made from. A hash that cannot be read
-        (damaged) matches nothing."""
-        if len(password) > MAX_LENGTH:
+        (damaged) matches nothing, nor does a password that is not text: aiohttp hands header
+        bytes that are not UTF-8 on as lone surrogates, which no stored password holds."""
+        if len(password) > MAX_LENGTH or not _encodable(password):
             return False
         async with self._slot():
             return await asyncio.to_thread(self._verify, phc, password)
@@ -63,3 +64,11 @@ class Passwords:
         if self._slots is None:
             self._slots = asyncio.Semaphore(CONCURRENCY)
         return self._slots
+
+
+def _encodable(password: str) -> bool:
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

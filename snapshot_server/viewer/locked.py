@@ -108,6 +108,8 @@ async def unlock_page(request: web.Request) -> web.StreamResponse:
         return locked_page(request, key, wrong=True)
     response = web.Response(status=303, headers={"Location": gate.page_path(key)})
     response.headers["Cache-Control"] = PRIVATE_NO_STORE
-    for cookie in gate.grant(meta, key):
+    # Only a right password earns a cookie: the cookie is not bound to the password, so one
+    # handed out while there was none would open the snapshot once a password is set again.
+    for cookie in gate.grant(meta, key) if meta.password_hash else ():
         response.headers.add("Set-Cookie", cookie)
     return response

@@ -13,6 +13,7 @@ from snapshot_server.sharing.passwords import Passwords
 from snapshot_server.sharing.settings import SharingSettings
 from snapshot_server.webapp.appkeys import ANSWERS, CONFIG, STORE
 from tests.api.conftest import Client, auth, create
+from tests.api.raw_http import RawResponse, exchange
 from tests.api.sharing_support import (
     PASSWORD,
     MakeSharing,
@@ -29,6 +30,7 @@ from tests.support import ManualClock
 __all__ = ["attempts_clock", "make_sharing", "purger", "sharing_client"]  # fixtures
 
 SECRET_TITLE = "Secret dashboard"
+UNICODE_PASSWORD = "pässwörd ключ"
 
 
 async def test_create_answers_grafanas_five_fields_and_keeps_only_a_hash(
@@ -88,6 +90,26 @@ async def test_the_right_password_in_the_header_shows_it_private_and_no_store(
     assert revalidate.status == 401
     again = {"If-None-Match": etag, **with_password()}
     assert (await sharing_client.get(f"/api/snapshots/{key}", headers=again)).status == 304
+
+
+async def test_a_password_header_that_is_not_utf8_is_a_wrong_password(
+    sharing_client: Client,
+) -> None:
+    """aiohttp hands undecodable header bytes on as surrogates, which argon2 cannot encode: such
+    a header must be a wrong password (401, counted), not a 500. UTF-8 bytes are the password's."""
+    key = (await protected(sharing_client, password=UNICODE_PASSWORD))["key"]
+
+    async def get(password: bytes) -> RawResponse:
+        return await exchange(
+            sharing_client,
+            b"GET /api/snapshots/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"X-Snapshot-Password: %s\r\n\r\n" % (key.encode(), password),
+        )
+
+    refused = await get(b"\xff\xfe" + UNICODE_PASSWORD.encode())
+    assert refused.status == 401
+    assert orjson.loads(refused.body) == {"message": "Password required"}
+    assert (await get(UNICODE_PASSWORD.encode())).status == 200
 
 
 async def test_authorization_keeps_its_meaning(sharing_client: Client) -> None:
@@ -162,6 +184,28 @@ async def test_a_tampered_cookie_is_refused(sharing_client: Client) -> None:
     for value in forged:
         headers = {"Cookie": f"snapshot_access={value}"}
         assert (await sharing_client.get(f"/api/snapshots/{key}", headers=headers)).status == 401
+
+
+async def test_a_hostile_cookie_is_refused_not_a_500(sharing_client: Client) -> None:
+    """A cookie value is the client's to write: an expiry too long for int(), a MAC with
+    non-ASCII text (which hmac.compare_digest refuses to compare as str) or bytes that are not
+    UTF-8 must each be no grant (401 on the API, the locked page), never a 500."""
+    made = await protected(sharing_client)
+    key, snapshot_id = made["key"], made["id"]
+    hostile = (
+        f"{snapshot_id}.{'9' * 4400}.mac".encode(),
+        f"{snapshot_id}.99999999999.\u00e9t\u00e9".encode(),
+        f"{snapshot_id}.99999999999.".encode() + b"\xff\xfe",
+    )
+    for value in hostile:
+        for path in (f"/api/snapshots/{key}", f"/dashboard/snapshot/{key}"):
+            response = await exchange(
+                sharing_client,
+                b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                b"Cookie: snapshot_access=%s\r\n\r\n" % (path.encode(), value),
+            )
+            assert response.status == 401, (path, value[:40])
+            assert SECRET_TITLE.encode() not in response.body
 
 
 async def test_the_cookie_expires_after_cookie_max_age(

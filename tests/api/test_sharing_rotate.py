@@ -69,6 +69,23 @@ async def test_the_old_key_works_until_the_grace_ends(
     assert (await sharing_client.get(f"/api/snapshots/{rotated['key']}")).status == 200
 
 
+async def test_the_etag_changes_with_the_answer(sharing_client: Client, clock: ManualClock) -> None:
+    """A rotation changes the answer (its updated time): a client revalidating the old URL
+    during the grace must get the new answer, not a 304 that keeps the old one."""
+    made = await create(sharing_client, expires=0)
+    before = await sharing_client.get(f"/api/snapshots/{made['key']}")
+    etag = before.headers["ETag"]
+    clock.advance(10)
+    rotated = await rotate(sharing_client, made["key"], graceSeconds=300)
+    for key in (made["key"], rotated["key"]):
+        again = await sharing_client.get(f"/api/snapshots/{key}", headers={"If-None-Match": etag})
+        assert again.status == 200
+        assert again.headers["ETag"] != etag
+        assert (await again.json())["meta"]["updated"] != (await before.json())["meta"]["updated"]
+    page = await sharing_client.get(f"/dashboard/snapshot/{rotated['key']}")
+    assert page.headers["ETag"] != etag[:-1] + '-html"'
+
+
 async def test_the_old_urls_are_purged(sharing_client: Client, purger: RecordingPurger) -> None:
     made = await create(sharing_client)
     await rotate(sharing_client, made["key"], graceSeconds=60)

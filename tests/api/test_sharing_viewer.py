@@ -5,7 +5,8 @@ right password only, and refuses posts from elsewhere (Origin, Sec-Fetch-Site, C
 from __future__ import annotations
 
 from snapshot_server.sharing.settings import SharingSettings
-from tests.api.conftest import Client, create
+from tests.api.conftest import Client, auth, create
+from tests.api.raw_http import exchange
 from tests.api.sharing_support import (
     PASSWORD,
     MakeSharing,
@@ -149,3 +150,51 @@ async def test_a_snapshot_without_a_password_never_shows_the_form(sharing_client
     assert page.status == 200
     assert 'type="password"' not in await page.text()
     assert page.headers["Cache-Control"].startswith("public, max-age=")
+
+
+async def test_a_hostile_csrf_token_or_form_cookie_is_refused_not_a_500(
+    sharing_client: Client,
+) -> None:
+    """The form's token and its cookie come from the client: non-ASCII text in either (which
+    hmac.compare_digest refuses to compare as str), or cookie bytes that are not UTF-8, are a
+    stale form (403), never a 500."""
+    key = await secret_snapshot(sharing_client)
+    token, nonce = await open_form(sharing_client, key)
+    for forged in (f"{nonce}.\u00e9t\u00e9", f"{nonce}.\ufffd"):
+        response = await sharing_client.post(
+            f"/dashboard/snapshot/{key}",
+            data={"password": PASSWORD, "csrf": forged},
+            headers={"Cookie": f"snapshot_form={nonce}"},
+            allow_redirects=False,
+        )
+        assert response.status == 403
+    body = f"password=x&csrf={token}".encode()
+    raw = await exchange(
+        sharing_client,
+        b"POST /dashboard/snapshot/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+        b"Cookie: snapshot_form=\xff%s\r\n\r\n%s"
+        % (key.encode(), len(body), nonce.encode()[1:], body),
+    )
+    assert raw.status == 403
+
+
+async def test_no_password_earns_no_cookie_that_a_later_password_would_honour(
+    sharing_client: Client,
+) -> None:
+    """A form posted after the owner removed the password goes to the page, but grants no access
+    cookie: one would open the snapshot without its password once a password is set again."""
+    key = await secret_snapshot(sharing_client)
+    token, nonce = await open_form(sharing_client, key)
+    removed = await sharing_client.patch(
+        f"/api/snapshots/{key}", json={"password": None}, headers=auth("editor")
+    )
+    assert removed.status == 200
+    response = await sharing_client.post(
+        f"/dashboard/snapshot/{key}",
+        data={"password": "anything at all", "csrf": token},
+        headers={"Cookie": f"snapshot_form={nonce}"},
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert "snapshot_access" not in set_cookies(response)

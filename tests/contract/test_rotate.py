@@ -64,6 +64,21 @@ class TestRotate:
         assert await store.delete_by_delete_key(hash_secret("dk"), clock()) == new
         await assert_unreachable(store, "new-key", "dk", new.id, clock())
 
+    async def test_a_new_etag_when_given_everywhere_the_meta_is_read(
+        self, store: SnapshotStore, clock: ManualClock
+    ) -> None:
+        stored = await store.insert(new_record(clock(), "e1", "dk", expires_in=60))
+        clock.advance(1)
+        new = await store.rotate(
+            "e1", "e2", clock(), expect_id=stored.id, updated=clock(), grace_until=clock() + 30,
+            etag='"rotated"',
+        )  # fmt: skip
+        assert new == dataclasses.replace(stored, key="e2", updated=clock(), etag='"rotated"')
+        for key in ("e1", "e2"):  # the alias too
+            assert (await store.get(key, clock())).meta == new
+        assert await store.get_by_delete_key(hash_secret("dk"), clock()) == new
+        assert await listed(store, clock()) == [new]
+
     async def test_delete_by_new_key(self, store: SnapshotStore, clock: ManualClock) -> None:
         stored = await store.insert(new_record(clock(), "k1", "dk"))
         new = await rotated(store, stored, "k2", clock())
