@@ -10,6 +10,11 @@ right or wrong, is refused until the window allows again, so a guesser learns no
 Attempts for one snapshot from one address take turns (``turn``) within a process: checked,
 verified and counted one after the other, so a burst of concurrent guesses cannot all pass the
 check before the first of them is counted. (Across ``serve --workers N`` at most N overlap.)
+
+When the counts live in each process's memory (no Redis) and ``serve --workers N`` runs N
+processes, each process allows only its share of every rate (``amount // N``, at least 1): a
+guesser whose connections land on every worker still gets no more than the configured rate in
+all, where whole rates per process would give N times it.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ MESSAGE = "Too many wrong passwords: the limit is {} for one snapshot from one a
 
 
 class PasswordAttempts:
-    def __init__(self, rates: str, storage: Storage) -> None:
+    def __init__(self, rates: str, storage: Storage, *, processes: int = 1) -> None:
+        """``processes``: how many processes count apart, each in its own ``storage`` (see
+        the module docstring); 1 when the storage is shared."""
         self.storage = storage
-        self._items = tuple(limits.parse_many(rates))
+        self._items = tuple(_share(item, processes) for item in limits.parse_many(rates))
         self._limiter = MovingWindowRateLimiter(storage)
         errors = storage.base_exceptions
         self._errors: tuple[type[Exception], ...] = (
@@ -104,3 +111,10 @@ class _Turn:
 
 def _seconds_until(moment: float) -> int:
     return max(1, math.floor(moment - time.time()) + 1)
+
+
+def _share(item: limits.RateLimitItem, processes: int) -> limits.RateLimitItem:
+    """``item`` with the amount one of ``processes`` independent counters may allow."""
+    if processes <= 1:
+        return item
+    return type(item)(max(1, item.amount // processes), item.multiples, item.namespace)

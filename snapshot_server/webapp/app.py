@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from limits.aio.storage import MemoryStorage
 
 from ..abuse.addresses import parse_networks
 from ..abuse.caps import OrgCaps
@@ -115,9 +116,12 @@ def create_app(
     # Always on: shares the rate limits' storage when they have one.
     attempts_storage = limits.storage if limits is not None else None
     own_attempts_storage = attempts_storage is None
+    attempts_storage = attempts_storage or (limiter_storage or memory_storage)()
     attempts = PasswordAttempts(
         config.sharing.password_attempts,
-        attempts_storage or (limiter_storage or memory_storage)(),
+        attempts_storage,
+        # Counted in each worker's own memory: each allows its share of the rate.
+        processes=config.server.workers if isinstance(attempts_storage, MemoryStorage) else 1,
     )
     passwords = passwords or Passwords()
     secret_of = cookie_secret or secret_source(config.sharing)

@@ -39,13 +39,19 @@ def make_sharing(
     clock: ManualClock,
     purger: RecordingPurger,
 ) -> MakeSharing:
-    """``await make_sharing(sharing=SharingSettings(...), **snapshots)``: a client of the app
-    over the backend under test, purges recorded by ``purger``."""
+    """``await make_sharing(sharing=SharingSettings(...), workers=N, **snapshots)``: a client
+    of the app over the backend under test, purges recorded by ``purger``."""
 
-    async def make(*, sharing: SharingSettings | None = None, **snapshots: Any) -> Client:
+    async def make(
+        *, sharing: SharingSettings | None = None, workers: int = 1, **snapshots: Any
+    ) -> Client:
         config = api_config(storage_config, **snapshots)
         if sharing is not None:
             config = dataclasses.replace(config, sharing=sharing)
+        if workers != 1:  # as one of `serve --workers N`'s processes
+            config = dataclasses.replace(
+                config, server=dataclasses.replace(config.server, workers=workers)
+            )
         dispatcher = PurgeDispatcher([purger], root_url=ROOT_URL, clock=clock)
         app = create_app(
             config, open_store, clock=clock, dispatcher=dispatcher, passwords=Passwords(CHEAP)

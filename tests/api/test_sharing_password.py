@@ -243,6 +243,20 @@ async def test_wrong_passwords_are_limited_always_and_the_limit_recovers(
     assert (await client.get(f"/api/snapshots/{key}", headers=with_password())).status == 200
 
 
+async def test_a_worker_counting_alone_allows_its_share_of_the_limit(
+    make_sharing: MakeSharing,
+) -> None:
+    """One of `serve --workers 2`'s processes, counting wrong passwords in its own memory (no
+    Redis rate-limit storage): it allows half the rate, so both together allow the rate."""
+    client = await make_sharing(sharing=SharingSettings(password_attempts="4/minute"), workers=2)
+    key = (await protected(client))["key"]
+    statuses = [
+        (await client.get(f"/api/snapshots/{key}", headers=with_password("nope nope"))).status
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 429, 429]
+
+
 async def test_the_default_hasher_is_argon2id_at_full_cost() -> None:
     passwords = Passwords()
     phc = await passwords.hash(PASSWORD)

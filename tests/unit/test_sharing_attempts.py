@@ -8,6 +8,7 @@ import asyncio
 
 from limits.aio.storage import MemoryStorage
 
+from snapshot_server.errors import TooManyRequests
 from snapshot_server.sharing.attempts import PasswordAttempts
 
 
@@ -40,3 +41,26 @@ async def test_a_latecomer_waits_for_the_turns_queued_before_it() -> None:
     # Another snapshot, or another address, never waits for these.
     async with attempts.turn(2, "127.0.0.1"), attempts.turn(1, "127.0.0.2"):
         pass
+
+
+async def allowed(attempts: PasswordAttempts, tries: int) -> int:
+    """How many of ``tries`` wrong passwords ``attempts`` lets through before it refuses."""
+    passed = 0
+    for _ in range(tries):
+        try:
+            await attempts.check(7, "127.0.0.1")
+        except TooManyRequests:
+            break
+        await attempts.failed(7, "127.0.0.1")
+        passed += 1
+    return passed
+
+
+async def test_workers_counting_apart_allow_the_configured_rate_in_all() -> None:
+    """``serve --workers 3`` on sqlite: each worker counts in its own memory, so each allows a
+    third of the rate, and a guesser spread over all three still gets 6 in all, not 18."""
+    workers = [PasswordAttempts("6/minute", MemoryStorage(), processes=3) for _ in range(3)]
+    assert [await allowed(worker, 10) for worker in workers] == [2, 2, 2]
+    # One process (or a shared storage) keeps the whole rate; a share is never 0.
+    assert await allowed(PasswordAttempts("6/minute", MemoryStorage()), 10) == 6
+    assert await allowed(PasswordAttempts("2/minute", MemoryStorage(), processes=4), 10) == 1
