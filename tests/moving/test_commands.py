@@ -23,7 +23,7 @@ from snapshot_server.models import NewSnapshot, Snapshot
 from snapshot_server.moving import commands
 from snapshot_server.moving.exchange import header, snapshot_line, trailer
 from snapshot_server.moving.progress import Progress
-from tests.operations.support import (
+from tests.moving.support import (
     assert_holds_exactly,
     config_file,
     fill,

@@ -20,7 +20,7 @@ from snapshot_server.cli import main
 from snapshot_server.config import Config, StorageConfig
 from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.service import SnapshotService
-from tests.operations.support import (
+from tests.moving.support import (
     Population,
     assert_holds_exactly,
     config_file,

@@ -24,7 +24,7 @@ from snapshot_server.errors import StorageUnavailable
 from snapshot_server.models import NewSnapshot, SnapshotMeta
 from snapshot_server.moving import commands
 from snapshot_server.storage import SnapshotStore
-from tests.operations.support import (
+from tests.moving.support import (
     Population,
     assert_holds_exactly,
     config_file,
