@@ -51,6 +51,12 @@ _REFERENCE = re.compile(
 )
 _REGEX_META = re.compile(r"[\\^$*+?.()|\[\]{}/]")
 _PROM_REGEX_META = re.compile(r"[$^*{}\[\]+?.()|]")
+# A custom All value is interpolated in turn, so one may name another (or itself): the nesting
+# and the text one interpolation may produce are bounded, else a few bytes of dashboard expand
+# without end (a RecursionError, or gigabytes of query).
+MAX_ALL_VALUE_DEPTH = 8
+MAX_INTERPOLATED_CHARS = 1 << 20
+MAX_REFERENCES = 100_000  # also bounds the work when the values are empty
 
 
 class VariableError(ValueError):
@@ -220,6 +226,39 @@ def interpolate(
     which Grafana applies to expressions only (legends and intervals are ``"glob"``).
     """
 
+    return _interpolate(text, variables, default_format, _Budget(), 0)
+
+
+class _Budget:
+    """The characters one ``interpolate`` call may still produce, and the references it may
+    still replace, over every nesting level."""
+
+    def __init__(self) -> None:
+        self.chars = MAX_INTERPOLATED_CHARS
+        self.references = MAX_REFERENCES
+
+    def spend(self, text: str, name: str) -> str:
+        self.chars -= len(text)
+        self.references -= 1
+        if self.references < 0:
+            raise VariableError(
+                f"variable {name!r}: more than {MAX_REFERENCES} variable references to expand"
+            )
+        if self.chars < 0:
+            raise VariableError(
+                f"variable {name!r}: the text it expands to is over {MAX_INTERPOLATED_CHARS}"
+                " characters"
+            )
+        return text
+
+
+def _interpolate(
+    text: str,
+    variables: Mapping[str, Variable],
+    default_format: str | None,
+    budget: _Budget,
+    depth: int,
+) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(4)
         fmt = match.group(3) or match.group(6)
@@ -229,14 +268,22 @@ def interpolate(
             return match.group(0)
         if variable.is_all:
             if variable.all_value is not None and fmt not in ("text", "percentencode"):
+                if depth >= MAX_ALL_VALUE_DEPTH:
+                    raise VariableError(
+                        f"variable {name!r}: its All value names variables nested more than"
+                        f" {MAX_ALL_VALUE_DEPTH} deep (or itself)"
+                    )
                 # Grafana leaves a custom all value unescaped, but interpolates it in turn.
-                return interpolate(variable.all_value, variables, default_format)
+                nested = _interpolate(
+                    variable.all_value, variables, default_format, budget, depth + 1
+                )
+                return budget.spend(nested, name)
             if not variable.options:
                 return _EVERYTHING
             values = variable.options
         else:
             values = variable.values
-        return _format(values, variable, fmt or default_format)
+        return budget.spend(_format(values, variable, fmt or default_format), name)
 
     return _REFERENCE.sub(replace, text)
 

@@ -187,3 +187,21 @@ async def test_a_result_capture_cannot_use_is_502(
     client = await make_capture_client(stub.url)
     message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
     assert message.startswith("A Prometheus datasource answered what capture cannot use: ")
+
+
+async def test_a_self_referencing_all_value_is_400(make_capture_client: MakeClient) -> None:
+    # Planning refuses it before any query (the port is closed): it was a RecursionError, a 500.
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}")
+    board = dashboard()
+    board["templating"]["list"] = [
+        {
+            "name": "job",
+            "type": "custom",
+            "includeAll": True,
+            "allValue": "$job",
+            "current": {"value": "$__all"},
+        }
+    ]
+    board["panels"][0]["targets"][0]["expr"] = 'up{job=~"$job"}'
+    message = await refused(client, {"dashboard": board, "capture": True}, 400)
+    assert message.startswith("Cannot capture: variable 'job': its All value names variables")
