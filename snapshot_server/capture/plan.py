@@ -49,6 +49,9 @@ configured datasource, or ``None`` when it is not one of ours."""
 # position gets Scenes' fallback of 500.
 GRID_COLUMN_PX = 80
 DEFAULT_MAX_DATA_POINTS = 500
+# The queries' text a plan may hold, interpolated: variables bound each interpolation
+# (``variables.MAX_INTERPOLATED_CHARS``), this their sum over thousands of targets.
+MAX_PLAN_CHARS = 16 << 20
 
 
 class PlanError(ValueError):
@@ -101,11 +104,18 @@ def plan_capture(
     )
     queries: list[PlannedQuery] = []
     panels = 0
+    chars = 0
     for index, panel in iter_panels(dashboard):
         planned = list(_panel_queries(scope, index, panel))
         if planned:
             panels += 1
             queries.extend(planned)
+            chars += sum(len(q.expr) + len(q.legend_format) for q in planned)
+            if chars > MAX_PLAN_CHARS:
+                raise PlanError(
+                    f"the dashboard's queries, variables interpolated, are over {MAX_PLAN_CHARS}"
+                    " characters"
+                )
     return CapturePlan(
         queries=tuple(queries),
         from_ms=from_ms,

@@ -15,7 +15,7 @@ from snapshot_server.capture.plan import PlanError, dashboard_zone, plan_capture
 from snapshot_server.capture.timeparse import TimeParseError
 from snapshot_server.capture.variables import VariableError
 
-from .sample import MAIN, NOW_MS, SLOW, resolve, sample_dashboard
+from .sample import MAIN, NOW_MS, PROM, SLOW, resolve, sample_dashboard
 
 SIX_HOURS = 6 * 3_600_000
 
@@ -363,3 +363,16 @@ def test_fractional_or_odd_point_counts_never_divide_by_zero(
         panel["gridPos"] = {"w": width}
     [query] = plan_capture({"panels": [panel]}, CaptureRequest(), resolve, NOW_MS).queries
     assert query.step_ms > 0
+
+
+def test_the_interpolated_queries_of_a_plan_are_bounded_in_sum() -> None:
+    # 40 targets each under the one-interpolation bound (900 kB), 36 MB in all without a sum.
+    variables: dict[str, str | list[str]] = {"v": ["x" * 900] * 1000}
+    dashboard = {
+        "panels": [
+            {"id": i, "datasource": PROM, "targets": [{"refId": "A", "expr": "$v"}]}
+            for i in range(40)
+        ]
+    }
+    with pytest.raises(PlanError, match="over 16777216 characters"):
+        plan_capture(dashboard, CaptureRequest(variables=variables), resolve, NOW_MS)
