@@ -205,3 +205,10 @@ async def test_a_self_referencing_all_value_is_400(make_capture_client: MakeClie
     board["panels"][0]["targets"][0]["expr"] = 'up{job=~"$job"}'
     message = await refused(client, {"dashboard": board, "capture": True}, 400)
     assert message.startswith("Cannot capture: variable 'job': its All value names variables")
+
+
+async def test_a_time_past_what_a_date_holds_is_400(make_capture_client: MakeClient) -> None:
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}")
+    body = {"dashboard": dashboard(), "capture": {"from": "now-99999999999999m"}}
+    message = await refused(client, body, 400)  # was an OverflowError: a 500
+    assert message == "Cannot capture: time 'now-99999999999999m' is out of range"
