@@ -273,12 +273,18 @@ def _max_data_points(panel: Mapping[str, Any], request: CaptureRequest) -> int:
         return request.max_data_points
     chosen = panel.get("maxDataPoints")
     if _positive(chosen):
-        return max(int(chosen), 1)
+        return _points(chosen)
     grid = panel.get("gridPos")
     width = grid.get("w") if isinstance(grid, Mapping) else None
     if _positive(width):
-        return max(int(width * GRID_COLUMN_PX), 1)
+        return _points(width * GRID_COLUMN_PX)
     return DEFAULT_MAX_DATA_POINTS
+
+
+def _points(value: float) -> int:
+    # A finite width times the column's pixels may overflow to infinity, which int() refuses;
+    # past 2**53 points the step is the range's over 11,000 anyway.
+    return max(int(min(value, 2**53)), 1)
 
 
 def _positive(value: object) -> TypeGuard[int | float]:

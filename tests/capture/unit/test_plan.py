@@ -376,3 +376,11 @@ def test_the_interpolated_queries_of_a_plan_are_bounded_in_sum() -> None:
     }
     with pytest.raises(PlanError, match="over 16777216 characters"):
         plan_capture(dashboard, CaptureRequest(variables=variables), resolve, NOW_MS)
+
+
+def test_a_width_overflowing_to_infinity_plans_like_a_wide_panel() -> None:
+    # 1e307 columns of 80 px is infinity, which int() refused (an OverflowError: a 500).
+    wide = {"id": 1, "gridPos": {"w": 1e307}, "targets": [{"refId": "A", "expr": "up"}]}
+    many = {"id": 2, "maxDataPoints": 1e15, "targets": [{"refId": "B", "expr": "up"}]}
+    steps = {row[2]: row[5] for row in summary({"panels": [wide, many]})}
+    assert steps["A"] == steps["B"] == MAIN.scrape_interval_ms  # the floor of every step
