@@ -103,7 +103,9 @@ class Capturer:
                 f"The dashboard has {len(plan.queries)} queries to capture; at most"
                 f" {s.max_queries} are allowed (capture.max_queries)"
             )
-        range_s = (plan.to_ms - plan.from_ms) / 1000
+        # Each query's own range: a panel's relative time ("timeFrom": "1y") widens its own.
+        range_ms = max([plan.to_ms - plan.from_ms, *(q.end_ms - q.start_ms for q in plan.queries)])
+        range_s = range_ms / 1000
         if s.max_range and range_s > s.max_range:
             raise PayloadTooLarge(
                 f"The time range to capture is {range_s:g} s; at most {s.max_range} s is"

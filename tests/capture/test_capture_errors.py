@@ -212,3 +212,17 @@ async def test_a_time_past_what_a_date_holds_is_400(make_capture_client: MakeCli
     body = {"dashboard": dashboard(), "capture": {"from": "now-99999999999999m"}}
     message = await refused(client, body, 400)  # was an OverflowError: a 500
     assert message == "Cannot capture: time 'now-99999999999999m' is out of range"
+
+
+async def test_a_panels_relative_time_counts_against_the_range_cap(
+    make_capture_client: MakeClient,
+) -> None:
+    # An hour's dashboard, but one panel's "Relative time" asks a year: refused before any
+    # query (the port is closed). It ran before: the cap read the dashboard's range only.
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}", max_range=7200)
+    board = dashboard()
+    board["time"] = {"from": "now-1h", "to": "now"}
+    board["panels"][0]["timeFrom"] = "1y"
+    message = await refused(client, {"dashboard": board, "capture": True}, 413)
+    assert message.startswith("The time range to capture is 3.1536e+07 s")
+    assert message.endswith("at most 7200 s is allowed (capture.max_range)")
