@@ -18,7 +18,7 @@ from ..errors import BadGateway, GatewayTimeout, InvalidSnapshot, PayloadTooLarg
 from .datasources import DatasourceResolver, without_panels_with_data
 from .embed import capture_stats, embed_capture
 from .failures import CaptureObserver, failure_reason
-from .frames import FrameError
+from .frames import FrameError, series_and_points
 from .model import CapturePlan, CaptureRequest, CaptureStats, PlannedQuery, QueryResult
 from .plan import plan_capture
 from .prometheus import ByteBudget, PrometheusClient, auth_headers
@@ -161,18 +161,8 @@ class _Tally:
         self.points = 0
 
     def add(self, data: dict[str, Any]) -> None:
-        result = data.get("result")
-        if data.get("resultType") == "scalar":
-            series, points = 1, 1
-        elif isinstance(result, list):
-            series = len(result)
-            points = sum(
-                len(s.get("values") or ()) + (1 if "value" in s else 0)
-                for s in result
-                if isinstance(s, dict)
-            )
-        else:
-            series = points = 0
+        # As the answer's stats count them: an answer's entries may be of any type here.
+        series, points = series_and_points(data)
         self.series += series
         self.points += points
         s = self.settings

@@ -226,3 +226,16 @@ async def test_a_panels_relative_time_counts_against_the_range_cap(
     message = await refused(client, {"dashboard": board, "capture": True}, 413)
     assert message.startswith("The time range to capture is 3.1536e+07 s")
     assert message.endswith("at most 7200 s is allowed (capture.max_range)")
+
+
+@pytest.mark.parametrize("values", [5, None, {"a": 1}])
+async def test_series_values_of_the_wrong_type_are_502(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory, values: object
+) -> None:
+    # Counting them against the caps raised a TypeError (a 500) for a number.
+    series = {"metric": {"__name__": "up"}, "values": values}
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": [series]}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url, max_points=1000)
+    message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
+    assert message.startswith("A Prometheus datasource answered what capture cannot use: ")
