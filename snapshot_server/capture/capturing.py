@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import BadGateway, GatewayTimeout, InvalidSnapshot, PayloadTooLarge, SnapshotError
 from .datasources import DatasourceResolver, without_panels_with_data
-from .embed import capture_stats, embed_capture
+from .embed import NestingError, capture_stats, embed_capture
 from .failures import CaptureObserver, failure_reason
 from .frames import FrameError, series_and_points
 from .model import CapturePlan, CaptureRequest, CaptureStats, PlannedQuery, QueryResult
@@ -93,6 +93,8 @@ class Capturer:
             raise BadGateway(
                 f"A Prometheus datasource answered what capture cannot use: {exc}"
             ) from None
+        except NestingError as exc:  # the message the store's own check gives
+            raise InvalidSnapshot(str(exc)) from None
         self.observer.capture_done(stats)
         return Captured(embedded, stats)
 

@@ -239,3 +239,20 @@ async def test_series_values_of_the_wrong_type_are_502(
     client = await make_capture_client(stub.url, max_points=1000)
     message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
     assert message.startswith("A Prometheus datasource answered what capture cannot use: ")
+
+
+async def test_a_dashboard_nested_too_deeply_is_400(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory
+) -> None:
+    # Deeper than the stored JSON may be (254 levels), yet readable (1024): copying it to
+    # embed the data raised a RecursionError (a 500).
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url)
+    deep: list[object] = []
+    for _ in range(900):
+        deep = [deep]
+    board = dashboard()
+    board["panels"][0]["options"] = deep
+    message = await refused(client, {"dashboard": board, "capture": True}, 400)
+    assert message == "dashboard is nested too deeply"
