@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import BadGateway, GatewayTimeout, InvalidSnapshot, PayloadTooLarge, SnapshotError
 from .datasources import DatasourceResolver, without_panels_with_data
-from .embed import NestingError, capture_stats, embed_capture
+from .embed import NestingError, capture_stats, embed_capture, storable_json
 from .failures import CaptureObserver, failure_reason
 from .frames import FrameError, series_and_points
 from .model import CapturePlan, CaptureRequest, CaptureStats, PlannedQuery, QueryResult
@@ -75,6 +75,10 @@ class Capturer:
         self, dashboard: Mapping[str, Any], request: CaptureRequest, only_without_data: bool
     ) -> Captured | None:
         started = time.perf_counter()
+        try:
+            storable_json(dashboard)  # before anything reads it: see its docstring
+        except NestingError as exc:  # the message the store's own check gives
+            raise InvalidSnapshot(str(exc)) from None
         resolver = DatasourceResolver(self.settings)
         try:
             plan = plan_capture(dashboard, request, resolver.resolve, int(self.clock() * 1000))
@@ -93,8 +97,6 @@ class Capturer:
             raise BadGateway(
                 f"A Prometheus datasource answered what capture cannot use: {exc}"
             ) from None
-        except NestingError as exc:  # the message the store's own check gives
-            raise InvalidSnapshot(str(exc)) from None
         self.observer.capture_done(stats)
         return Captured(embedded, stats)
 

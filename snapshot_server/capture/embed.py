@@ -22,7 +22,14 @@ from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
 from .panels import iter_panels
 from .timeparse import iso_ms
 
-__all__ = ["GRAFANA_DATASOURCE", "NestingError", "capture_stats", "embed_capture", "iso_ms"]
+__all__ = [
+    "GRAFANA_DATASOURCE",
+    "NestingError",
+    "capture_stats",
+    "embed_capture",
+    "iso_ms",
+    "storable_json",
+]
 
 GRAFANA_DATASOURCE = {"type": "grafana", "uid": "grafana"}
 
@@ -39,14 +46,11 @@ def embed_capture(
     ``results`` are the answers to ``plan.queries`` (any order); a panel is rewritten only if
     at least one of its queries is planned, and then holds exactly the frames of its results
     as Grafana's browser would have made them (``browser.panel_frames``). Raises
-    ``NestingError`` for a dashboard too deep to store.
+    ``NestingError`` for a dashboard too deep to store (``storable_json``).
     """
     # Copied through JSON, not copy.deepcopy: a dashboard read with 1024 levels of nesting
     # would exhaust Python's recursion limit (a RecursionError) long before the store's check.
-    try:
-        embedded: dict[str, Any] = orjson.loads(orjson.dumps(dashboard))
-    except orjson.JSONEncodeError:
-        raise NestingError("dashboard is nested too deeply") from None
+    embedded: dict[str, Any] = orjson.loads(storable_json(dashboard))
     by_panel: dict[int, list[QueryResult]] = {}
     order: dict[PlannedQuery, int] = {}
     for position, query in enumerate(plan.queries):
@@ -79,6 +83,16 @@ def embed_capture(
         "timestamp": iso_ms(plan.captured_at_ms),
     }
     return embedded
+
+
+def storable_json(dashboard: Mapping[str, Any]) -> bytes:
+    """``dashboard`` as the JSON a store keeps. Raises ``NestingError`` when it is nested too
+    deeply to be stored: capture checks this first, as Python's own recursion (``str`` of a
+    value, a copy) fails on such a dashboard with a RecursionError."""
+    try:
+        return orjson.dumps(dashboard)
+    except orjson.JSONEncodeError:
+        raise NestingError("dashboard is nested too deeply") from None
 
 
 def capture_stats(plan: CapturePlan, results: list[QueryResult], elapsed_ms: int) -> CaptureStats:

@@ -3,6 +3,7 @@ promises, and nothing stored (the list stays empty)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -256,3 +257,26 @@ async def test_a_dashboard_nested_too_deeply_is_400(
     board["panels"][0]["options"] = deep
     message = await refused(client, {"dashboard": board, "capture": True}, 400)
     assert message == "dashboard is nested too deeply"
+
+
+@pytest.mark.parametrize("place", ["title", "variable"])
+async def test_a_deep_value_planning_reads_is_400_before_any_query(
+    make_capture_client: MakeClient, place: str
+) -> None:
+    # Planning names a panel by its title and reads variables' values as text: str() of a
+    # value 1000 levels deep raised a RecursionError (a 500). The port is closed: nothing ran.
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}")
+    board = dashboard()
+    if place == "title":
+        board["panels"][0]["title"] = "DEEP"
+    else:
+        board["templating"]["list"][0]["current"] = {"value": ["DEEP"]}
+    # Written by hand: JSON encoders refuse this depth, the server's parser reads 1024 levels.
+    raw = json.dumps({"dashboard": board, "capture": True}).replace(
+        '"DEEP"', "[" * 1000 + "]" * 1000
+    )
+    response = await client.post(
+        "/api/snapshots", data=raw, headers={**auth("editor"), "Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert await response.json() == {"message": "dashboard is nested too deeply"}
