@@ -280,3 +280,23 @@ async def test_a_deep_value_planning_reads_is_400_before_any_query(
     )
     assert response.status == 400
     assert await response.json() == {"message": "dashboard is nested too deeply"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"key": "not a key!"}, "key must match"),
+        ({"key": "same-key-123", "deleteKey": "same-key-123"}, "key and deleteKey must differ"),
+        ({"expires": 200 * 365 * 86400}, "expires must be at most"),
+    ],
+)
+async def test_a_create_bound_to_fail_runs_no_query(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory, fields: Any, message: str
+) -> None:
+    # The create's own checks come first: the capture ran before them, every query for nothing.
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url)
+    body = {"dashboard": dashboard(), "capture": True, **fields}
+    assert (await refused(client, body, 400)).startswith(message)
+    assert stub.received == []
