@@ -89,7 +89,8 @@ def dashboard_variables(
     """The variables of ``dashboard.templating.list`` by name, with ``overrides`` applied.
 
     An override replaces a variable's current value (``"$__all"`` selects All); an override of
-    a name the dashboard does not define adds a plain variable. Ad hoc filters and unknown types
+    a name the dashboard does not define adds a plain variable; one of a name starting with
+    ``__`` (Grafana's global variables) is a ``VariableError``. Ad hoc filters and unknown types
     are left out (a query naming them keeps the reference as written). With ``time_range``
     (``from_ms``, ``to_ms``), ``__from`` and ``__to`` are defined and "auto" interval variables
     take their value (also as ``__auto_interval_<name>``, as Grafana defines it).
@@ -169,6 +170,10 @@ def seconds_to_hms(seconds: float) -> str:
 
 
 def _override_values(name: str, value: object) -> tuple[str, ...]:
+    if name.startswith("__"):
+        # Grafana reserves these names for its global variables: ``__from`` / ``__to`` are
+        # the range (an override of 10**30 ms would be no date), the others built in too.
+        raise VariableError(f"variable {name!r}: names starting with __ are Grafana's own")
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
@@ -310,7 +315,7 @@ def _format(values: tuple[str, ...], variable: Variable, fmt: str | None) -> str
     if fmt == "singlequote":
         return ",".join("'" + value.replace("'", "\\'") + "'" for value in values)
     if fmt.startswith("date") and variable.name in ("__from", "__to"):
-        return _date(int(values[0]), fmt, variable)
+        return _date(values[0], fmt, variable)
     if fmt == "glob":
         return "{" + ",".join(values) + "}" if many else values[0]
     raise VariableError(f"variable {variable.name!r}: format {fmt!r} is not supported")
@@ -326,9 +331,14 @@ def _prometheus_format(values: tuple[str, ...], variable: Variable) -> str:
     return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
 
 
-def _date(epoch_ms: int, fmt: str, variable: Variable) -> str:
+def _date(value: str, fmt: str, variable: Variable) -> str:
+    try:  # the range's end, unless a dashboard's own variable took the name
+        epoch_ms = int(value)
+        iso = iso_ms(epoch_ms)
+    except (ValueError, OverflowError, OSError):
+        raise VariableError(f"variable {variable.name!r}: {value[:40]!r} is no time") from None
     if fmt in ("date", "date:iso"):
-        return iso_ms(epoch_ms)
+        return iso
     if fmt == "date:seconds":
         return str(epoch_ms // 1000)
     raise VariableError(f"variable {variable.name!r}: format {fmt!r} is not supported")

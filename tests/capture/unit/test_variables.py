@@ -312,3 +312,19 @@ def test_a_huge_multi_value_repeated_stops_at_the_size_bound() -> None:
 def test_a_large_selection_under_the_bound_interpolates() -> None:
     variables = dashboard_variables({}, {"host": [f"host-{i:05}" for i in range(20_000)]})
     assert interpolate('up{host=~"$host"}', variables).count("|") == 19_999
+
+
+@pytest.mark.parametrize("name", ["__from", "__to", "__auto_interval_smooth", "__interval"])
+def test_grafanas_global_variables_cannot_be_overridden(name: str) -> None:
+    # An override of __from with 10**30 ms reached the date format: an OverflowError (a 500).
+    with pytest.raises(VariableError, match=f"'{name}': names starting with __ are Grafana's"):
+        dashboard_variables({}, {name: "9" * 30}, (0, 6 * H))
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "soon"])
+def test_a_dashboard_variable_named_like_the_range_is_no_date(value: str) -> None:
+    # The dashboard's own "__from" replaces the range's: 10**30 ms was an OverflowError.
+    dashboard = {"templating": {"list": [var("__from", "constant", query=value)]}}
+    variables = dashboard_variables(dashboard, {}, (0, 6 * H))
+    with pytest.raises(VariableError, match=r"'__from': .* is no time"):
+        interpolate("${__from:date}", variables)
