@@ -3,6 +3,7 @@ from Grafana's rules, see test_interval.py for the rules themselves)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC
 from typing import Any
 
@@ -384,3 +385,22 @@ def test_a_width_overflowing_to_infinity_plans_like_a_wide_panel() -> None:
     many = {"id": 2, "maxDataPoints": 1e15, "targets": [{"refId": "B", "expr": "up"}]}
     steps = {row[2]: row[5] for row in summary({"panels": [wide, many]})}
     assert steps["A"] == steps["B"] == MAIN.scrape_interval_ms  # the floor of every step
+
+
+def test_datasource_variables_cost_no_copy_of_every_variable_per_reference() -> None:
+    # Each "$ds" reference copied all 5,000 variables: 5 million copies, ~10 s here, and a
+    # 1 MB body could hold the event loop for minutes. Read on lookup it takes milliseconds.
+    variables = [{"name": f"v{i}", "type": "constant", "query": "x"} for i in range(5_000)]
+    variables.append({"name": "ds", "type": "datasource", "current": {"value": "prom-uid"}})
+    dashboard = {
+        "templating": {"list": variables},
+        "panels": [
+            {"id": i, "datasource": "$ds", "targets": [{"refId": "A", "expr": "up"}]}
+            for i in range(1_000)
+        ],
+    }
+    started = time.perf_counter()
+    plan = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS)
+    assert time.perf_counter() - started < 2
+    assert {q.datasource for q in plan.queries} == {MAIN}
+    assert len(plan.queries) == 1_000
