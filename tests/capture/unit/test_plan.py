@@ -390,7 +390,9 @@ def test_a_width_overflowing_to_infinity_plans_like_a_wide_panel() -> None:
 def test_datasource_variables_cost_no_copy_of_every_variable_per_reference() -> None:
     # Each "$ds" reference copied all 5,000 variables: 5 million copies, ~10 s here, and a
     # 1 MB body could hold the event loop for minutes. Read on lookup it takes milliseconds.
-    variables = [{"name": f"v{i}", "type": "constant", "query": "x"} for i in range(5_000)]
+    variables: list[dict[str, Any]] = [
+        {"name": f"v{i}", "type": "constant", "query": "x"} for i in range(5_000)
+    ]
     variables.append({"name": "ds", "type": "datasource", "current": {"value": "prom-uid"}})
     dashboard = {
         "templating": {"list": variables},
