@@ -101,17 +101,7 @@ class Creator:
 
         Raises ``Forbidden`` (external while publishing is disabled) and ``InvalidSnapshot``
         (keys, expiry, nesting)."""
-        if request.external and not self._config.snapshots.external_enabled:
-            raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
-        for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
-            if value is not None and not KEY_RE.fullmatch(value):
-                raise InvalidSnapshot(f"{field} must match {KEY_RE.pattern}")
-        if request.password is not None and request.external:
-            # The password would guard a pointer; the data is served by the other server.
-            raise InvalidSnapshot("password cannot protect an external snapshot")
-        if request.key is not None and request.key == request.delete_key:
-            # Otherwise everyone the view link is shared with could delete the snapshot.
-            raise InvalidSnapshot("key and deleteKey must differ")
+        self.check(request)
         now = self._clock()
         expires = self._expiry(now, request.expires)
         sanitize_dashboard(request.dashboard, scrub=self._config.snapshots.scrub)
@@ -131,6 +121,23 @@ class Creator:
             request.external,
             request.password,
         )
+
+    def check(self, request: CreateRequest) -> None:
+        """The checks of ``request`` that do not read its dashboard: the service runs them
+        before a capture too, so a create bound to fail costs no Prometheus query. Raises
+        ``Forbidden`` and ``InvalidSnapshot`` as ``prepare`` does (but nesting)."""
+        if request.external and not self._config.snapshots.external_enabled:
+            raise Forbidden(EXTERNAL_DISABLED_MESSAGE)
+        for field, value in (("key", request.key), ("deleteKey", request.delete_key)):
+            if value is not None and not KEY_RE.fullmatch(value):
+                raise InvalidSnapshot(f"{field} must match {KEY_RE.pattern}")
+        if request.password is not None and request.external:
+            # The password would guard a pointer; the data is served by the other server.
+            raise InvalidSnapshot("password cannot protect an external snapshot")
+        if request.key is not None and request.key == request.delete_key:
+            # Otherwise everyone the view link is shared with could delete the snapshot.
+            raise InvalidSnapshot("key and deleteKey must differ")
+        self._expiry(self._clock(), request.expires)
 
     async def store(self, prepared: PreparedCreate) -> Created:
         """Store ``prepared``. Raises ``SnapshotExists`` (a client-chosen key taken),

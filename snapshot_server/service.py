@@ -148,10 +148,12 @@ class SnapshotService:
         An explicit ``capture`` raises ``Forbidden`` when capture is disabled, for anonymous
         ``public_mode`` callers and for tokens without ``snapshots:capture``; ``auto`` applies
         only to tokens holding it, and only when the body has no ``capture`` member. Raises
-        what ``Capturer.capture`` raises."""
+        what ``Capturer.capture`` raises, and first what ``prepare_create``'s checks of the
+        request raise (a create bound to fail runs no query)."""
         member, settings = request.capture, self.config.capture
         if member.request is not None:
             self._authorize_capture(identity)
+            self._creator.check(request)
             captured = await self.capturer.capture(request.dashboard, member.request)
             if captured is None:  # asked for, but nothing in the dashboard to capture
                 return request, CaptureStats(panels=0, queries=0, series=0, points=0, ms=0)
@@ -162,6 +164,7 @@ class SnapshotService:
             and not identity.anonymous
             and identity.can(CAPTURE_SCOPE)
         ):
+            self._creator.check(request)
             captured = await self.capturer.capture(
                 request.dashboard, CaptureRequest(), only_without_data=True
             )

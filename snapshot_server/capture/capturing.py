@@ -16,9 +16,9 @@ from typing import Any
 
 from ..errors import BadGateway, GatewayTimeout, InvalidSnapshot, PayloadTooLarge, SnapshotError
 from .datasources import DatasourceResolver, without_panels_with_data
-from .embed import capture_stats, embed_capture
+from .embed import NestingError, capture_stats, embed_capture, storable_json
 from .failures import CaptureObserver, failure_reason
-from .frames import FrameError
+from .frames import FrameError, series_and_points
 from .model import CapturePlan, CaptureRequest, CaptureStats, PlannedQuery, QueryResult
 from .plan import plan_capture
 from .prometheus import ByteBudget, PrometheusClient, auth_headers
@@ -75,6 +75,10 @@ class Capturer:
         self, dashboard: Mapping[str, Any], request: CaptureRequest, only_without_data: bool
     ) -> Captured | None:
         started = time.perf_counter()
+        try:
+            storable_json(dashboard)  # before anything reads it: see its docstring
+        except NestingError as exc:  # the message the store's own check gives
+            raise InvalidSnapshot(str(exc)) from None
         resolver = DatasourceResolver(self.settings)
         try:
             plan = plan_capture(dashboard, request, resolver.resolve, int(self.clock() * 1000))
@@ -103,7 +107,9 @@ class Capturer:
                 f"The dashboard has {len(plan.queries)} queries to capture; at most"
                 f" {s.max_queries} are allowed (capture.max_queries)"
             )
-        range_s = (plan.to_ms - plan.from_ms) / 1000
+        # Each query's own range: a panel's relative time ("timeFrom": "1y") widens its own.
+        range_ms = max([plan.to_ms - plan.from_ms, *(q.end_ms - q.start_ms for q in plan.queries)])
+        range_s = range_ms / 1000
         if s.max_range and range_s > s.max_range:
             raise PayloadTooLarge(
                 f"The time range to capture is {range_s:g} s; at most {s.max_range} s is"
@@ -159,18 +165,8 @@ class _Tally:
         self.points = 0
 
     def add(self, data: dict[str, Any]) -> None:
-        result = data.get("result")
-        if data.get("resultType") == "scalar":
-            series, points = 1, 1
-        elif isinstance(result, list):
-            series = len(result)
-            points = sum(
-                len(s.get("values") or ()) + (1 if "value" in s else 0)
-                for s in result
-                if isinstance(s, dict)
-            )
-        else:
-            series = points = 0
+        # As the answer's stats count them: an answer's entries may be of any type here.
+        series, points = series_and_points(data)
         self.series += series
         self.points += points
         s = self.settings

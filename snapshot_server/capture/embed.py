@@ -11,9 +11,10 @@ evaluated kept under ``raw``, and ``dashboard.snapshot.timestamp`` the capture's
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from .browser import panel_frames
 from .frames import series_and_points
@@ -21,9 +22,20 @@ from .model import CapturePlan, CaptureStats, PlannedQuery, QueryResult
 from .panels import iter_panels
 from .timeparse import iso_ms
 
-__all__ = ["GRAFANA_DATASOURCE", "capture_stats", "embed_capture", "iso_ms"]
+__all__ = [
+    "GRAFANA_DATASOURCE",
+    "NestingError",
+    "capture_stats",
+    "embed_capture",
+    "iso_ms",
+    "storable_json",
+]
 
 GRAFANA_DATASOURCE = {"type": "grafana", "uid": "grafana"}
+
+
+class NestingError(ValueError):
+    """A dashboard nested deeper than a stored one may be (``orjson`` writes 254 levels)."""
 
 
 def embed_capture(
@@ -33,9 +45,12 @@ def embed_capture(
 
     ``results`` are the answers to ``plan.queries`` (any order); a panel is rewritten only if
     at least one of its queries is planned, and then holds exactly the frames of its results
-    as Grafana's browser would have made them (``browser.panel_frames``).
+    as Grafana's browser would have made them (``browser.panel_frames``). Raises
+    ``NestingError`` for a dashboard too deep to store (``storable_json``).
     """
-    embedded: dict[str, Any] = copy.deepcopy(dict(dashboard))
+    # Copied through JSON, not copy.deepcopy: a dashboard read with 1024 levels of nesting
+    # would exhaust Python's recursion limit (a RecursionError) long before the store's check.
+    embedded: dict[str, Any] = orjson.loads(storable_json(dashboard))
     by_panel: dict[int, list[QueryResult]] = {}
     order: dict[PlannedQuery, int] = {}
     for position, query in enumerate(plan.queries):
@@ -68,6 +83,16 @@ def embed_capture(
         "timestamp": iso_ms(plan.captured_at_ms),
     }
     return embedded
+
+
+def storable_json(dashboard: Mapping[str, Any]) -> bytes:
+    """``dashboard`` as the JSON a store keeps. Raises ``NestingError`` when it is nested too
+    deeply to be stored: capture checks this first, as Python's own recursion (``str`` of a
+    value, a copy) fails on such a dashboard with a RecursionError."""
+    try:
+        return orjson.dumps(dashboard)
+    except orjson.JSONEncodeError:
+        raise NestingError("dashboard is nested too deeply") from None
 
 
 def capture_stats(plan: CapturePlan, results: list[QueryResult], elapsed_ms: int) -> CaptureStats:

@@ -155,14 +155,21 @@ def _series(result_type: str, raw: object) -> _Series:
     return found
 
 
+_MAX_STAMP_MS = 2**53
+
+
 def _samples(raw: list[Any]) -> tuple[list[int], list[float | None]]:
     """Epoch milliseconds and values of ``[seconds, "value"]`` pairs (a hot loop: a capture
     converts every point it embeds)."""
     try:
         stamps = [round(float(stamp) * 1000) for stamp, _ in raw]
         values = [float(text) for _, text in raw]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: a time of "inf"
         raise FrameError('a sample is a [seconds, "number"] pair') from None
+    # A time of 1e300 s is a number, but no date: the stored JSON (64-bit integers) and the
+    # browser (integers up to 2**53) cannot hold it.
+    if stamps and not -_MAX_STAMP_MS <= min(stamps) <= max(stamps) <= _MAX_STAMP_MS:
+        raise FrameError("a sample's time is out of range")
     # JSON has no NaN or infinity: the browser's JSON.stringify writes them as null.
     # (v - v is 0 exactly when v is finite.)
     return stamps, [value if value - value == 0 else None for value in values]

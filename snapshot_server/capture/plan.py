@@ -49,6 +49,9 @@ configured datasource, or ``None`` when it is not one of ours."""
 # position gets Scenes' fallback of 500.
 GRID_COLUMN_PX = 80
 DEFAULT_MAX_DATA_POINTS = 500
+# The queries' text a plan may hold, interpolated: variables bound each interpolation
+# (``variables.MAX_INTERPOLATED_CHARS``), this their sum over thousands of targets.
+MAX_PLAN_CHARS = 16 << 20
 
 
 class PlanError(ValueError):
@@ -101,11 +104,18 @@ def plan_capture(
     )
     queries: list[PlannedQuery] = []
     panels = 0
+    chars = 0
     for index, panel in iter_panels(dashboard):
         planned = list(_panel_queries(scope, index, panel))
         if planned:
             panels += 1
             queries.extend(planned)
+            chars += sum(len(q.expr) + len(q.legend_format) for q in planned)
+            if chars > MAX_PLAN_CHARS:
+                raise PlanError(
+                    f"the dashboard's queries, variables interpolated, are over {MAX_PLAN_CHARS}"
+                    " characters"
+                )
     return CapturePlan(
         queries=tuple(queries),
         from_ms=from_ms,
@@ -263,12 +273,18 @@ def _max_data_points(panel: Mapping[str, Any], request: CaptureRequest) -> int:
         return request.max_data_points
     chosen = panel.get("maxDataPoints")
     if _positive(chosen):
-        return max(int(chosen), 1)
+        return _points(chosen)
     grid = panel.get("gridPos")
     width = grid.get("w") if isinstance(grid, Mapping) else None
     if _positive(width):
-        return max(int(width * GRID_COLUMN_PX), 1)
+        return _points(width * GRID_COLUMN_PX)
     return DEFAULT_MAX_DATA_POINTS
+
+
+def _points(value: float) -> int:
+    # A finite width times the column's pixels may overflow to infinity, which int() refuses;
+    # past 2**53 points the step is the range's over 11,000 anyway.
+    return max(int(min(value, 2**53)), 1)
 
 
 def _positive(value: object) -> TypeGuard[int | float]:

@@ -60,15 +60,25 @@ def parse_time(
     if isinstance(expression, bool) or not isinstance(expression, str | int):
         raise TimeParseError(f"time {expression!r} is not a string or a number")
     if isinstance(expression, int):
-        return expression
+        return _in_range(expression, expression)
     text = expression.strip()
     if not text:
         raise TimeParseError("time is empty")
     if text.isdigit():
-        return int(text)
+        return _in_range(int(text), text)
     if text.startswith("now"):
-        return _date_math(text, now_ms, round_up=round_up, week_start=week_start, tz=tz)
+        try:
+            return _date_math(text, now_ms, round_up=round_up, week_start=week_start, tz=tz)
+        except OverflowError:  # a step past what a date can hold ("now-99999999999999m")
+            raise TimeParseError(f"time {text!r} is out of range") from None
     return _absolute(text, tz)
+
+
+def _in_range(epoch_ms: int, expression: str | int) -> int:
+    # Later steps (zone offsets, alignment, dates in messages) need a representable date.
+    if not _MIN_MS <= epoch_ms <= _MAX_MS:
+        raise TimeParseError(f"time {expression!r} is out of range (years 1 to 9999)")
+    return epoch_ms
 
 
 def _absolute(text: str, tz: tzinfo) -> int:
@@ -169,6 +179,10 @@ def _truncate(moment: datetime, unit: str, first_day: int) -> datetime:
 def _to_ms(moment: datetime) -> int:
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+_MIN_MS = _to_ms(datetime(1, 1, 2, tzinfo=UTC))  # a day in: any zone's offset still fits
+_MAX_MS = _to_ms(datetime(9999, 12, 30, tzinfo=UTC))
 
 
 def iso_ms(epoch_ms: int) -> str:

@@ -51,6 +51,12 @@ _REFERENCE = re.compile(
 )
 _REGEX_META = re.compile(r"[\\^$*+?.()|\[\]{}/]")
 _PROM_REGEX_META = re.compile(r"[$^*{}\[\]+?.()|]")
+# A custom All value is interpolated in turn, so one may name another (or itself): the nesting
+# and the text one interpolation may produce are bounded, else a few bytes of dashboard expand
+# without end (a RecursionError, or gigabytes of query).
+MAX_ALL_VALUE_DEPTH = 8
+MAX_INTERPOLATED_CHARS = 1 << 20
+MAX_REFERENCES = 100_000  # also bounds the work when the values are empty
 
 
 class VariableError(ValueError):
@@ -83,7 +89,8 @@ def dashboard_variables(
     """The variables of ``dashboard.templating.list`` by name, with ``overrides`` applied.
 
     An override replaces a variable's current value (``"$__all"`` selects All); an override of
-    a name the dashboard does not define adds a plain variable. Ad hoc filters and unknown types
+    a name the dashboard does not define adds a plain variable; one of a name starting with
+    ``__`` (Grafana's global variables) is a ``VariableError``. Ad hoc filters and unknown types
     are left out (a query naming them keeps the reference as written). With ``time_range``
     (``from_ms``, ``to_ms``), ``__from`` and ``__to`` are defined and "auto" interval variables
     take their value (also as ``__auto_interval_<name>``, as Grafana defines it).
@@ -163,6 +170,10 @@ def seconds_to_hms(seconds: float) -> str:
 
 
 def _override_values(name: str, value: object) -> tuple[str, ...]:
+    if name.startswith("__"):
+        # Grafana reserves these names for its global variables: ``__from`` / ``__to`` are
+        # the range (an override of 10**30 ms would be no date), the others built in too.
+        raise VariableError(f"variable {name!r}: names starting with __ are Grafana's own")
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
@@ -220,6 +231,39 @@ def interpolate(
     which Grafana applies to expressions only (legends and intervals are ``"glob"``).
     """
 
+    return _interpolate(text, variables, default_format, _Budget(), 0)
+
+
+class _Budget:
+    """The characters one ``interpolate`` call may still produce, and the references it may
+    still replace, over every nesting level."""
+
+    def __init__(self) -> None:
+        self.chars = MAX_INTERPOLATED_CHARS
+        self.references = MAX_REFERENCES
+
+    def spend(self, text: str, name: str) -> str:
+        self.chars -= len(text)
+        self.references -= 1
+        if self.references < 0:
+            raise VariableError(
+                f"variable {name!r}: more than {MAX_REFERENCES} variable references to expand"
+            )
+        if self.chars < 0:
+            raise VariableError(
+                f"variable {name!r}: the text it expands to is over {MAX_INTERPOLATED_CHARS}"
+                " characters"
+            )
+        return text
+
+
+def _interpolate(
+    text: str,
+    variables: Mapping[str, Variable],
+    default_format: str | None,
+    budget: _Budget,
+    depth: int,
+) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(4)
         fmt = match.group(3) or match.group(6)
@@ -229,14 +273,22 @@ def interpolate(
             return match.group(0)
         if variable.is_all:
             if variable.all_value is not None and fmt not in ("text", "percentencode"):
+                if depth >= MAX_ALL_VALUE_DEPTH:
+                    raise VariableError(
+                        f"variable {name!r}: its All value names variables nested more than"
+                        f" {MAX_ALL_VALUE_DEPTH} deep (or itself)"
+                    )
                 # Grafana leaves a custom all value unescaped, but interpolates it in turn.
-                return interpolate(variable.all_value, variables, default_format)
+                nested = _interpolate(
+                    variable.all_value, variables, default_format, budget, depth + 1
+                )
+                return budget.spend(nested, name)
             if not variable.options:
                 return _EVERYTHING
             values = variable.options
         else:
             values = variable.values
-        return _format(values, variable, fmt or default_format)
+        return budget.spend(_format(values, variable, fmt or default_format), name)
 
     return _REFERENCE.sub(replace, text)
 
@@ -263,7 +315,7 @@ def _format(values: tuple[str, ...], variable: Variable, fmt: str | None) -> str
     if fmt == "singlequote":
         return ",".join("'" + value.replace("'", "\\'") + "'" for value in values)
     if fmt.startswith("date") and variable.name in ("__from", "__to"):
-        return _date(int(values[0]), fmt, variable)
+        return _date(values[0], fmt, variable)
     if fmt == "glob":
         return "{" + ",".join(values) + "}" if many else values[0]
     raise VariableError(f"variable {variable.name!r}: format {fmt!r} is not supported")
@@ -279,9 +331,14 @@ def _prometheus_format(values: tuple[str, ...], variable: Variable) -> str:
     return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
 
 
-def _date(epoch_ms: int, fmt: str, variable: Variable) -> str:
+def _date(value: str, fmt: str, variable: Variable) -> str:
+    try:  # the range's end, unless a dashboard's own variable took the name
+        epoch_ms = int(value)
+        iso = iso_ms(epoch_ms)
+    except (ValueError, OverflowError, OSError):
+        raise VariableError(f"variable {variable.name!r}: {value[:40]!r} is no time") from None
     if fmt in ("date", "date:iso"):
-        return iso_ms(epoch_ms)
+        return iso
     if fmt == "date:seconds":
         return str(epoch_ms // 1000)
     raise VariableError(f"variable {variable.name!r}: format {fmt!r} is not supported")

@@ -3,6 +3,7 @@ promises, and nothing stored (the list stays empty)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -187,3 +188,115 @@ async def test_a_result_capture_cannot_use_is_502(
     client = await make_capture_client(stub.url)
     message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
     assert message.startswith("A Prometheus datasource answered what capture cannot use: ")
+
+
+async def test_a_self_referencing_all_value_is_400(make_capture_client: MakeClient) -> None:
+    # Planning refuses it before any query (the port is closed): it was a RecursionError, a 500.
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}")
+    board = dashboard()
+    board["templating"]["list"] = [
+        {
+            "name": "job",
+            "type": "custom",
+            "includeAll": True,
+            "allValue": "$job",
+            "current": {"value": "$__all"},
+        }
+    ]
+    board["panels"][0]["targets"][0]["expr"] = 'up{job=~"$job"}'
+    message = await refused(client, {"dashboard": board, "capture": True}, 400)
+    assert message.startswith("Cannot capture: variable 'job': its All value names variables")
+
+
+async def test_a_time_past_what_a_date_holds_is_400(make_capture_client: MakeClient) -> None:
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}")
+    body = {"dashboard": dashboard(), "capture": {"from": "now-99999999999999m"}}
+    message = await refused(client, body, 400)  # was an OverflowError: a 500
+    assert message == "Cannot capture: time 'now-99999999999999m' is out of range"
+
+
+async def test_a_panels_relative_time_counts_against_the_range_cap(
+    make_capture_client: MakeClient,
+) -> None:
+    # An hour's dashboard, but one panel's "Relative time" asks a year: refused before any
+    # query (the port is closed). It ran before: the cap read the dashboard's range only.
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}", max_range=7200)
+    board = dashboard()
+    board["time"] = {"from": "now-1h", "to": "now"}
+    board["panels"][0]["timeFrom"] = "1y"
+    message = await refused(client, {"dashboard": board, "capture": True}, 413)
+    assert message.startswith("The time range to capture is 3.1536e+07 s")
+    assert message.endswith("at most 7200 s is allowed (capture.max_range)")
+
+
+@pytest.mark.parametrize("values", [5, None, {"a": 1}])
+async def test_series_values_of_the_wrong_type_are_502(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory, values: object
+) -> None:
+    # Counting them against the caps raised a TypeError (a 500) for a number.
+    series = {"metric": {"__name__": "up"}, "values": values}
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": [series]}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url, max_points=1000)
+    message = await refused(client, {"dashboard": dashboard(), "capture": True}, 502)
+    assert message.startswith("A Prometheus datasource answered what capture cannot use: ")
+
+
+async def test_a_dashboard_nested_too_deeply_is_400(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory
+) -> None:
+    # Deeper than the stored JSON may be (254 levels), yet readable (1024): copying it to
+    # embed the data raised a RecursionError (a 500).
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url)
+    deep: list[object] = []
+    for _ in range(900):
+        deep = [deep]
+    board = dashboard()
+    board["panels"][0]["options"] = deep
+    message = await refused(client, {"dashboard": board, "capture": True}, 400)
+    assert message == "dashboard is nested too deeply"
+
+
+@pytest.mark.parametrize("place", ["title", "variable"])
+async def test_a_deep_value_planning_reads_is_400_before_any_query(
+    make_capture_client: MakeClient, place: str
+) -> None:
+    # Planning names a panel by its title and reads variables' values as text: str() of a
+    # value 1000 levels deep raised a RecursionError (a 500). The port is closed: nothing ran.
+    client = await make_capture_client(f"http://127.0.0.1:{free_port()}")
+    board = dashboard()
+    if place == "title":
+        board["panels"][0]["title"] = "DEEP"
+    else:
+        board["templating"]["list"][0]["current"] = {"value": ["DEEP"]}
+    # Written by hand: JSON encoders refuse this depth, the server's parser reads 1024 levels.
+    raw = json.dumps({"dashboard": board, "capture": True}).replace(
+        '"DEEP"', "[" * 1000 + "]" * 1000
+    )
+    response = await client.post(
+        "/api/snapshots", data=raw, headers={**auth("editor"), "Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert await response.json() == {"message": "dashboard is nested too deeply"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"key": "not a key!"}, "key must match"),
+        ({"key": "same-key-123", "deleteKey": "same-key-123"}, "key and deleteKey must differ"),
+        ({"expires": 200 * 365 * 86400}, "expires must be at most"),
+    ],
+)
+async def test_a_create_bound_to_fail_runs_no_query(
+    make_capture_client: MakeClient, aiohttp_server: stubs.ServerFactory, fields: Any, message: str
+) -> None:
+    # The create's own checks come first: the capture ran before them, every query for nothing.
+    answer = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    stub = await stubs.start_stub(aiohttp_server, stubs.answering(200, answer))
+    client = await make_capture_client(stub.url)
+    body = {"dashboard": dashboard(), "capture": True, **fields}
+    assert (await refused(client, body, 400)).startswith(message)
+    assert stub.received == []

@@ -195,6 +195,11 @@ def test_points_are_counted_over_all_frames() -> None:
         ({"resultType": "matrix", "result": [{"metric": {}, "values": [[1]]}]}, "pair"),
         ({"resultType": "vector", "result": [{"metric": {}, "value": [1, "x"]}]}, "pair"),
         ({"resultType": "vector", "result": ["x"]}, "'metric' object"),
+        # An infinite time was an OverflowError (a 500); one of 1e300 s an integer the stored
+        # JSON cannot hold (a misleading 400).
+        ({"resultType": "vector", "result": [{"metric": {}, "value": ["inf", "1"]}]}, "pair"),
+        ({"resultType": "matrix", "result": [{"metric": {}, "values": [[1e300, "1"]]}]}, "time"),
+        ({"resultType": "scalar", "result": [-1e300, "1"]}, "out of range"),
     ],
 )
 def test_malformed_answers_are_frame_errors(data: dict[str, Any], message: str) -> None:

@@ -3,6 +3,7 @@ from Grafana's rules, see test_interval.py for the rules themselves)."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC
 from typing import Any
 
@@ -15,7 +16,7 @@ from snapshot_server.capture.plan import PlanError, dashboard_zone, plan_capture
 from snapshot_server.capture.timeparse import TimeParseError
 from snapshot_server.capture.variables import VariableError
 
-from .sample import MAIN, NOW_MS, SLOW, resolve, sample_dashboard
+from .sample import MAIN, NOW_MS, PROM, SLOW, resolve, sample_dashboard
 
 SIX_HOURS = 6 * 3_600_000
 
@@ -363,3 +364,45 @@ def test_fractional_or_odd_point_counts_never_divide_by_zero(
         panel["gridPos"] = {"w": width}
     [query] = plan_capture({"panels": [panel]}, CaptureRequest(), resolve, NOW_MS).queries
     assert query.step_ms > 0
+
+
+def test_the_interpolated_queries_of_a_plan_are_bounded_in_sum() -> None:
+    # 40 targets each under the one-interpolation bound (900 kB), 36 MB in all without a sum.
+    variables: dict[str, str | list[str]] = {"v": ["x" * 900] * 1000}
+    dashboard = {
+        "panels": [
+            {"id": i, "datasource": PROM, "targets": [{"refId": "A", "expr": "$v"}]}
+            for i in range(40)
+        ]
+    }
+    with pytest.raises(PlanError, match="over 16777216 characters"):
+        plan_capture(dashboard, CaptureRequest(variables=variables), resolve, NOW_MS)
+
+
+def test_a_width_overflowing_to_infinity_plans_like_a_wide_panel() -> None:
+    # 1e307 columns of 80 px is infinity, which int() refused (an OverflowError: a 500).
+    wide = {"id": 1, "gridPos": {"w": 1e307}, "targets": [{"refId": "A", "expr": "up"}]}
+    many = {"id": 2, "maxDataPoints": 1e15, "targets": [{"refId": "B", "expr": "up"}]}
+    steps = {row[2]: row[5] for row in summary({"panels": [wide, many]})}
+    assert steps["A"] == steps["B"] == MAIN.scrape_interval_ms  # the floor of every step
+
+
+def test_datasource_variables_cost_no_copy_of_every_variable_per_reference() -> None:
+    # Each "$ds" reference copied all 5,000 variables: 5 million copies, ~10 s here, and a
+    # 1 MB body could hold the event loop for minutes. Read on lookup it takes milliseconds.
+    variables: list[dict[str, Any]] = [
+        {"name": f"v{i}", "type": "constant", "query": "x"} for i in range(5_000)
+    ]
+    variables.append({"name": "ds", "type": "datasource", "current": {"value": "prom-uid"}})
+    dashboard = {
+        "templating": {"list": variables},
+        "panels": [
+            {"id": i, "datasource": "$ds", "targets": [{"refId": "A", "expr": "up"}]}
+            for i in range(1_000)
+        ],
+    }
+    started = time.perf_counter()
+    plan = plan_capture(dashboard, CaptureRequest(), resolve, NOW_MS)
+    assert time.perf_counter() - started < 2
+    assert {q.datasource for q in plan.queries} == {MAIN}
+    assert len(plan.queries) == 1_000

@@ -102,3 +102,24 @@ def test_days_are_calendar_days_and_hours_absolute_across_daylight_saving() -> N
     assert parse_time("now-1d", noon, tz=BERLIN) == ms(2024, 3, 30, 13)
     assert parse_time("now-24h", noon, tz=BERLIN) == ms(2024, 3, 30, 12)
     assert parse_time("now/d", noon, tz=BERLIN) == ms(2024, 3, 30, 23)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "now-99999999999999m",  # past what timedelta holds: was an OverflowError (a 500)
+        "now+9999999999d",
+        "now-999999999999999999s",
+        "10000000000000000",  # epoch ms in the year 318857: later steps cannot date it
+        "1000000000000000000000000000000",
+        2**63,
+    ],
+)
+def test_a_time_past_what_a_date_holds_is_out_of_range(expression: str | int) -> None:
+    with pytest.raises(TimeParseError, match="out of range"):
+        parse_time(expression, NOW)
+
+
+def test_the_years_one_to_9999_are_in_range() -> None:
+    assert parse_time("253402128000000", NOW) == ms(9999, 12, 30)
+    assert parse_time("now-2023y", NOW) == ms(1, 1, 31, 15, 45, 30) + 250

@@ -263,3 +263,68 @@ def test_an_unreadable_auto_minimum_is_an_error_naming_the_variable() -> None:
     dashboard = auto_interval(auto_min="soon", **current("$__auto"))
     with pytest.raises(VariableError, match="'smooth': auto_min"):
         dashboard_variables(dashboard, {}, (0, 6 * H))
+
+
+def all_of(name: str, all_value: str) -> dict[str, Any]:
+    return var(name, includeAll=True, allValue=all_value, **current("$__all"))
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [all_of("x", "$x")],  # itself (was a RecursionError: a 500)
+        [all_of("a", "$b"), all_of("b", "[[a]]")],  # each other
+    ],
+)
+def test_an_all_value_naming_itself_is_an_error_naming_the_variable(
+    entries: list[dict[str, Any]],
+) -> None:
+    variables = dashboard_variables({"templating": {"list": entries}}, {})
+    with pytest.raises(VariableError, match="All value names variables nested"):
+        interpolate('up{job=~"$' + entries[0]["name"] + '"}', variables)
+
+
+def test_all_values_doubling_at_each_level_stop_at_the_size_bound() -> None:
+    # Each level doubles: 64 copies of 20 kB here, and as many levels as allowed, 256.
+    chain = [all_of(f"v{i}", f"$v{i + 1}$v{i + 1}") for i in range(6)]
+    chain.append(var("v6", "constant", query="x" * 20_000))
+    variables = dashboard_variables({"templating": {"list": chain}}, {})
+    with pytest.raises(VariableError, match="over 1048576 characters"):
+        interpolate("$v0", variables)
+
+
+def test_all_values_fanning_out_to_empty_values_stop_at_the_reference_bound() -> None:
+    # Nothing is produced, but 1000**3 references would be replaced without a bound.
+    fan = [all_of(f"v{i}", f"$v{i + 1}" * 1000) for i in range(3)]
+    fan.append(var("v3", "constant", query=""))
+    variables = dashboard_variables({"templating": {"list": fan}}, {})
+    with pytest.raises(VariableError, match="more than 100000 variable references"):
+        interpolate("$v0", variables)
+
+
+def test_a_huge_multi_value_repeated_stops_at_the_size_bound() -> None:
+    # 1 MB of values referenced 2000 times: 2 GB of query without a bound.
+    variables = dashboard_variables({}, {"v": ["x" * 1000] * 1000})
+    with pytest.raises(VariableError, match="'v': the text it expands to is over"):
+        interpolate("$v" * 2000, variables)
+
+
+def test_a_large_selection_under_the_bound_interpolates() -> None:
+    variables = dashboard_variables({}, {"host": [f"host-{i:05}" for i in range(20_000)]})
+    assert interpolate('up{host=~"$host"}', variables).count("|") == 19_999
+
+
+@pytest.mark.parametrize("name", ["__from", "__to", "__auto_interval_smooth", "__interval"])
+def test_grafanas_global_variables_cannot_be_overridden(name: str) -> None:
+    # An override of __from with 10**30 ms reached the date format: an OverflowError (a 500).
+    with pytest.raises(VariableError, match=f"'{name}': names starting with __ are Grafana's"):
+        dashboard_variables({}, {name: "9" * 30}, (0, 6 * H))
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "soon"])
+def test_a_dashboard_variable_named_like_the_range_is_no_date(value: str) -> None:
+    # The dashboard's own "__from" replaces the range's: 10**30 ms was an OverflowError.
+    dashboard = {"templating": {"list": [var("__from", "constant", query=value)]}}
+    variables = dashboard_variables(dashboard, {}, (0, 6 * H))
+    with pytest.raises(VariableError, match=r"'__from': .* is no time"):
+        interpolate("${__from:date}", variables)
