@@ -75,28 +75,19 @@ class Capturer:
         self, dashboard: Mapping[str, Any], request: CaptureRequest, only_without_data: bool
     ) -> Captured | None:
         started = time.perf_counter()
-        try:
-            storable_json(dashboard)  # before anything reads it: see its docstring
-        except NestingError as exc:  # the message the store's own check gives
-            raise InvalidSnapshot(str(exc)) from None
         resolver = DatasourceResolver(self.settings)
-        try:
-            plan = plan_capture(dashboard, request, resolver.resolve, int(self.clock() * 1000))
-        except ValueError as exc:  # the engine's errors: a bad time, interval or variable
-            raise InvalidSnapshot(f"Cannot capture: {exc}") from None
-        if only_without_data:
-            plan = without_panels_with_data(dashboard, plan)
+        now_ms = int(self.clock() * 1000)
+        # Planning and embedding are pure Python over the whole dashboard (about half a second
+        # per MB of body): in a worker thread, so one large create never stalls every other
+        # request of the server meanwhile.
+        plan = await asyncio.to_thread(
+            _plan, dashboard, request, resolver, now_ms, only_without_data
+        )
         if not plan.queries:
             return None
         self._check_plan(plan)
         results = await self._run(plan, resolver)
-        try:
-            embedded = embed_capture(dashboard, plan, results)
-            stats = capture_stats(plan, results, round((time.perf_counter() - started) * 1000))
-        except FrameError as exc:
-            raise BadGateway(
-                f"A Prometheus datasource answered what capture cannot use: {exc}"
-            ) from None
+        embedded, stats = await asyncio.to_thread(_embed, dashboard, plan, results, started)
         self.observer.capture_done(stats)
         return Captured(embedded, stats)
 
@@ -189,3 +180,36 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
         if isinstance(error, SnapshotError):
             return error
     return group
+
+
+def _plan(
+    dashboard: Mapping[str, Any],
+    request: CaptureRequest,
+    resolver: DatasourceResolver,
+    now_ms: int,
+    only_without_data: bool,
+) -> CapturePlan:
+    """``dashboard``'s capture plan (run in a worker thread: see ``Capturer._capture``)."""
+    try:
+        storable_json(dashboard)  # before anything reads it: see its docstring
+    except NestingError as exc:  # the message the store's own check gives
+        raise InvalidSnapshot(str(exc)) from None
+    try:
+        plan = plan_capture(dashboard, request, resolver.resolve, now_ms)
+    except ValueError as exc:  # the engine's errors: a bad time, interval or variable
+        raise InvalidSnapshot(f"Cannot capture: {exc}") from None
+    return without_panels_with_data(dashboard, plan) if only_without_data else plan
+
+
+def _embed(
+    dashboard: Mapping[str, Any], plan: CapturePlan, results: list[QueryResult], started: float
+) -> tuple[dict[str, Any], CaptureStats]:
+    """``dashboard`` with ``results`` embedded, and the stats of a capture ``started`` at that
+    ``perf_counter`` (run in a worker thread)."""
+    try:
+        embedded = embed_capture(dashboard, plan, results)
+        return embedded, capture_stats(plan, results, round((time.perf_counter() - started) * 1000))
+    except FrameError as exc:
+        raise BadGateway(
+            f"A Prometheus datasource answered what capture cannot use: {exc}"
+        ) from None
