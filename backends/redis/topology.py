@@ -65,8 +65,7 @@ class Topology(ABC):
     async def insert(self, record: NewSnapshot) -> int:
         """Commit ``record``: its new id, or -1 if its key is taken, -2 if its deleteKey is."""
         ks = self.keys
-        ms = "" if record.meta.expires is None else str(pxat(record.meta.expires))
-        score = "" if record.meta.expires is None else repr(record.meta.expires)
+        ms, score = _expiry(record.meta)
         keys = [
             ks.claim(record.meta.key),
             ks.delete_key(record.meta.delete_key_hash),
@@ -232,7 +231,7 @@ class Cluster(Topology):
     async def insert(self, record: NewSnapshot) -> int:
         result = await super().insert(record)
         if result > 0:
-            ms = "" if record.meta.expires is None else str(pxat(record.meta.expires))
+            ms, _score = _expiry(record.meta)
             body = self._write_body(
                 keys=[self.keys.body(record.meta.key)], args=[result, ms, record.dashboard]
             )
@@ -261,7 +260,7 @@ class Cluster(Topology):
         body never goes before its snapshot), after the commit when it shrinks. A failure of
         that second step leaves the body longer than its snapshot: logged, not raised (the
         update happened; the body is still deleted with its snapshot, through the trash)."""
-        ms = "" if new.expires is None else str(pxat(new.expires))
+        ms, _score = _expiry(new)
         body = self.keys.body(new.key)
         grows = new.expires is None or (old.expires is not None and new.expires > old.expires)
         if grows:
@@ -286,7 +285,7 @@ class Cluster(Topology):
         new key, or through the alias) finds it at every moment: copied to the new key first
         (unless another id's body is there), then the commit (which queues the old body in the
         trash), then the old body deleted. A rotate that does not commit removes its copy."""
-        ms = "" if new.expires is None else str(pxat(new.expires))
+        ms, _score = _expiry(new)
         old_body, new_body = self.keys.body(old.key), self.keys.body(new.key)
         body_id, body = cast(
             list[bytes | None],
