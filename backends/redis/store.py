@@ -25,7 +25,7 @@ from snapshot_server.storage import OrgUsage, StoreSettings
 from ..batching import ReadBatcher
 from .client import DRIVER_ERRORS, Connection
 from .deletions import RedisDeletions
-from .layout import Alias, KeySpace, glob_escaped, live_meta, matching, read_meta
+from .layout import Alias, KeySpace, glob_escaped, live_meta, matching, own_body, read_meta
 from .scripts import ORG_USAGE
 from .settings import RedisSettings
 from .topology import Topology, topology_for
@@ -93,11 +93,10 @@ class RedisStore:
         if raw is None:
             return await self._via_alias(key, now)
         meta = live_meta(raw, now, self._keys.claim(key))
-        # The body must be this snapshot's: not yet written, or left by a deleted predecessor
-        # of the same key, means "not found".
-        if body is None or body_id != b"%d" % meta.id:
+        dashboard = own_body(meta.id, body_id, body)
+        if dashboard is None:
             raise SnapshotNotFound()
-        return Snapshot(meta, body)
+        return Snapshot(meta, dashboard)
 
     async def _fetch(self, keys: list[str]) -> dict[str, _Read]:
         pipe = self._redis.client.pipeline(transaction=False)
@@ -133,8 +132,9 @@ class RedisStore:
                     self._redis.client.hmget(self._keys.body(where), ["id", "body"])
                 ),
             )
-            if body is not None and body_id == b"%d" % meta.id:
-                return Snapshot(meta, body)
+            dashboard = own_body(meta.id, body_id, body)
+            if dashboard is not None:
+                return Snapshot(meta, dashboard)
         raise SnapshotNotFound()
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
@@ -383,8 +383,9 @@ class RedisStore:
                 # The claim may hold a newer snapshot of the key (exported under its own id).
                 if claimed is None or claimed.id != meta.id or claimed.is_expired(now):
                     continue
-                if body is not None and body_id == b"%d" % meta.id:
-                    page.append(Snapshot(claimed, body))
+                dashboard = own_body(meta.id, body_id, body)
+                if dashboard is not None:
+                    page.append(Snapshot(claimed, dashboard))
             if fetched < want or not members:
                 break
             after_id = int(members[-1][1])

@@ -29,7 +29,16 @@ from snapshot_server.models import NewSnapshot, SnapshotMeta
 
 from . import scripts
 from .client import Client, Connection, retry_policy
-from .layout import Alias, KeySpace, encode_full, encode_meta, meta_tail, pxat, trash_member
+from .layout import (
+    Alias,
+    KeySpace,
+    encode_full,
+    encode_meta,
+    meta_tail,
+    own_body,
+    pxat,
+    trash_member,
+)
 from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -292,7 +301,7 @@ class Cluster(Topology):
             await self.redis.call(self.redis.client.hmget(old_body, ["id", "body"])),
         )
         # Not ours: a half-created snapshot (its body never written); there is nothing to move.
-        dashboard = body if body_id == b"%d" % old.id else None
+        dashboard = own_body(old.id, body_id, body)
         copied = False
         if dashboard is not None:
             args: list[bytes | str | int] = [old.id, ms, dashboard]
