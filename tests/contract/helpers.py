@@ -1,4 +1,4 @@
-"""Helpers shared by the contract tests of update, rotate and deletion watches."""
+"""Helpers shared by the store tests (contract and per backend) of update, rotate and deletes."""
 
 from __future__ import annotations
 
