@@ -140,9 +140,7 @@ class MemoryStore:
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         self._check_open()
-        meta = self._live(key, now).meta
-        if meta.id != expect_id:
-            raise SnapshotNotFound()
+        meta = self._current(key, now, expect_id).meta
         self._remove(meta)
         return meta
 
@@ -156,9 +154,7 @@ class MemoryStore:
         self, key: str, now: float, *, expect_id: int, changes: SnapshotChanges
     ) -> SnapshotMeta:
         self._check_open()
-        snapshot = self._live(key, now)
-        if snapshot.meta.id != expect_id:
-            raise SnapshotNotFound()
+        snapshot = self._current(key, now, expect_id)
         meta = changes.applied_to(snapshot.meta)
         self._replace(snapshot, meta)
         if changes.expires is not UNCHANGED and meta.expires is not None:
@@ -177,9 +173,7 @@ class MemoryStore:
         etag: str | None = None,
     ) -> SnapshotMeta:
         self._check_open()
-        snapshot = self._live(key, now)
-        if snapshot.meta.id != expect_id:
-            raise SnapshotNotFound()
+        snapshot = self._current(key, now, expect_id)
         if new_key in self._by_key or self._alias(new_key, now):
             raise SnapshotExists("key")
         meta = dataclasses.replace(
@@ -253,6 +247,14 @@ class MemoryStore:
     def _live(self, key: str | None, now: float) -> Snapshot:
         snapshot = None if key is None else self._by_key.get(key)
         if snapshot is None or snapshot.meta.is_expired(now):
+            raise SnapshotNotFound()
+        return snapshot
+
+    def _current(self, key: str, now: float, expect_id: int) -> Snapshot:
+        """``_live(key)`` if it is still snapshot ``expect_id``: what delete, update and rotate
+        act on."""
+        snapshot = self._live(key, now)
+        if snapshot.meta.id != expect_id:
             raise SnapshotNotFound()
         return snapshot
 

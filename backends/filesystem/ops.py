@@ -111,8 +111,7 @@ class SyncStore:
         An index file found dangling is removed (under the lock, after checking again)."""
         if not HASH_RE.fullmatch(delete_key_hash):
             return None
-        snapshot = self.sharing.holding(delete_key_hash)
-        meta = None if snapshot is None else snapshot.meta
+        meta = self.sharing.holder(delete_key_hash)
         if meta is None and exists(self.layout, self.layout.index_path(delete_key_hash)):
             with exclusive_lock(self.layout):
                 self._drop_dangling_index(delete_key_hash)
@@ -196,8 +195,7 @@ class SyncStore:
         if not HASH_RE.fullmatch(delete_key_hash):
             return None
         with exclusive_lock(self.layout):
-            snapshot = self.sharing.holding(delete_key_hash)
-            meta = None if snapshot is None else snapshot.meta
+            meta = self.sharing.holder(delete_key_hash)
             if meta is None:
                 self._drop_dangling_index(delete_key_hash)
                 return None

@@ -121,16 +121,9 @@ class Records:
     def holder(self, delete_key_hash: str) -> SnapshotMeta | None:
         """The record that owns ``delete_key_hash``: the index names a key, and that key's
         record must name the same hash (so a dangling or stale index never matches)."""
-        snapshot = self.holding(delete_key_hash)
-        return None if snapshot is None else snapshot.meta
-
-    def holding(self, delete_key_hash: str) -> Snapshot | None:
-        """``holder``, with the dashboard."""
         key = read_index(self.layout, self.layout.index_path(delete_key_hash))
-        snapshot = None if key is None else self.snapshot(key)
-        if snapshot is None or snapshot.meta.delete_key_hash != delete_key_hash:
-            return None
-        return snapshot
+        meta = None if key is None else self.meta(key)
+        return meta if meta is not None and meta.delete_key_hash == delete_key_hash else None
 
     def scan(self) -> list[tuple[SnapshotMeta, int]]:
         """The headers of every intact record file, with their dashboards' lengths:

@@ -81,18 +81,16 @@ class Sharing:
             return moved if now < alias.grace_until else None
         return None if snapshot is None else self.current(key)
 
-    def holding(self, delete_key_hash: str) -> Snapshot | None:
-        """The current record of the snapshot that holds ``delete_key_hash``, also while its
-        index still names the key a rotate moved it from (a rotate interrupted after its
-        commit)."""
-        snapshot = self.records.holding(delete_key_hash)
-        if snapshot is None or self.current(snapshot.meta.key) is not None:
-            return snapshot
-        entry = self.journal.entry(snapshot.meta.id)
-        moved = None if entry is None else self.records.snapshot(entry.key)
-        if moved is None or moved.meta.id != snapshot.meta.id:
-            return None
-        return moved
+    def holder(self, delete_key_hash: str) -> SnapshotMeta | None:
+        """The current record's metadata of the snapshot that holds ``delete_key_hash``, also
+        while its index still names the key a rotate moved it from (a rotate interrupted after
+        its commit)."""
+        meta = self.records.holder(delete_key_hash)
+        if meta is None or self.current(meta.key) is not None:
+            return meta
+        entry = self.journal.entry(meta.id)
+        moved = None if entry is None else self.records.meta(entry.key)
+        return moved if moved is not None and moved.id == meta.id else None
 
     def alias_holds(self, key: str, now: float) -> bool:
         """Whether ``key`` is a live alias at ``now`` (its snapshot moved, its grace running)."""

@@ -210,6 +210,13 @@ def matching(raw: bytes | str, name: str, now: float, needle: str) -> SnapshotMe
     return None if meta.is_expired(now) or needle not in meta.name.casefold() else meta
 
 
+def own_body(snapshot_id: int, body_id: bytes | None, body: bytes | None) -> bytes | None:
+    """``body`` (the ``body`` field of a body hash) if the hash's ``id`` field names snapshot
+    ``snapshot_id``; ``None`` for no body or one that is not its own yet (not yet written, or
+    left by a deleted predecessor of the same key)."""
+    return body if body is not None and body_id == b"%d" % snapshot_id else None
+
+
 def glob_escaped(text: str) -> str:
     """``text`` as a literal in a Redis ``MATCH`` pattern."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -25,7 +25,7 @@ from snapshot_server.storage import OrgUsage, StoreSettings
 from ..batching import ReadBatcher
 from .client import DRIVER_ERRORS, Connection
 from .deletions import RedisDeletions
-from .layout import Alias, KeySpace, glob_escaped, live_meta, matching, read_meta
+from .layout import Alias, KeySpace, glob_escaped, live_meta, matching, own_body, read_meta
 from .scripts import ORG_USAGE
 from .settings import RedisSettings
 from .topology import Topology, topology_for
@@ -93,11 +93,10 @@ class RedisStore:
         if raw is None:
             return await self._via_alias(key, now)
         meta = live_meta(raw, now, self._keys.claim(key))
-        # The body must be this snapshot's: not yet written, or left by a deleted predecessor
-        # of the same key, means "not found".
-        if body is None or body_id != b"%d" % meta.id:
+        dashboard = own_body(meta.id, body_id, body)
+        if dashboard is None:
             raise SnapshotNotFound()
-        return Snapshot(meta, body)
+        return Snapshot(meta, dashboard)
 
     async def _fetch(self, keys: list[str]) -> dict[str, _Read]:
         pipe = self._redis.client.pipeline(transaction=False)
@@ -133,8 +132,9 @@ class RedisStore:
                     self._redis.client.hmget(self._keys.body(where), ["id", "body"])
                 ),
             )
-            if body is not None and body_id == b"%d" % meta.id:
-                return Snapshot(meta, body)
+            dashboard = own_body(meta.id, body_id, body)
+            if dashboard is not None:
+                return Snapshot(meta, dashboard)
         raise SnapshotNotFound()
 
     async def get_by_delete_key(self, delete_key_hash: str, now: float) -> SnapshotMeta:
@@ -199,19 +199,9 @@ class RedisStore:
         ``SnapshotNotFound`` if the snapshot is gone (a concurrent delete won) or was never
         there."""
         for _ in range(_CHANGE_ATTEMPTS):
-            raw = await self._redis.call(self._redis.client.get(name))
-            meta = live_meta(raw, now, name)
-            if expect_id is not None and meta.id != expect_id:
-                raise SnapshotNotFound()  # the key was deleted and created again since the read
+            raw, meta = await self._claimed(name, now, expect_id)
             expect_id = meta.id
-            assert raw is not None
-            try:
-                deleted = await self._topology.delete(raw, meta)
-            except StorageUnavailable:
-                await self._announce()  # it may have happened
-                raise
-            if deleted:
-                await self._announce()
+            if await self._changing(self._topology.delete(raw, meta), changed=bool):
                 return meta
         raise StorageUnavailable("the snapshot kept changing during the delete")
 
@@ -228,7 +218,7 @@ class RedisStore:
         snapshot makes the script refuse; the read and the script are then tried again, so
         each update applies whole, one after another."""
         for _ in range(_CHANGE_ATTEMPTS):
-            raw, meta = await self._claimed(key, now, expect_id)
+            raw, meta = await self._claimed(self._keys.claim(key), now, expect_id)
             new = changes.applied_to(meta)
             if await self._changing(self._topology.update(raw, meta, new), changed=bool):
                 return new
@@ -248,7 +238,7 @@ class RedisStore:
         """See ``SnapshotStore.rotate``: as ``update``, one script over the metadata (the old
         claim compared with what was read); the body moves with it (``Topology.rotate``)."""
         for _ in range(_CHANGE_ATTEMPTS):
-            raw, meta = await self._claimed(key, now, expect_id)
+            raw, meta = await self._claimed(self._keys.claim(key), now, expect_id)
             if new_key == key:
                 raise SnapshotExists("key")  # held by itself (and its body must stay put)
             new = dataclasses.replace(meta, key=new_key, updated=updated, etag=etag or meta.etag)
@@ -265,22 +255,21 @@ class RedisStore:
         raise StorageUnavailable("the snapshot kept changing during the rotate")
 
     async def _claimed(
-        self, key: str, now: float, expect_id: int
+        self, name: str, now: float, expect_id: int | None
     ) -> tuple[bytes | str, SnapshotMeta]:
-        """The stored metadata under view key ``key`` (raw and decoded) if it is snapshot
-        ``expect_id``, unexpired; ``SnapshotNotFound`` otherwise."""
-        name = self._keys.claim(key)
+        """The stored metadata in claim ``name`` (raw and decoded) if it is unexpired and (when
+        given) snapshot ``expect_id``; ``SnapshotNotFound`` otherwise."""
         raw = await self._redis.call(self._redis.client.get(name))
         meta = live_meta(raw, now, name)
-        if meta.id != expect_id:
-            raise SnapshotNotFound()
+        if expect_id is not None and meta.id != expect_id:
+            raise SnapshotNotFound()  # the key was deleted and created again since the read
         assert raw is not None
         return raw, meta
 
     async def _changing(self, commit: Awaitable[T], changed: Callable[[T], bool]) -> T:
-        """Await ``commit`` (an update or rotate) and, if it ``changed`` the snapshot or may
-        have (it raised), tell every worker's cache before returning: a cached GET must not
-        serve what it replaced."""
+        """Await ``commit`` (a delete, update or rotate) and, if it ``changed`` the snapshot or
+        may have (it raised), tell every worker's cache before returning: a cached GET must not
+        serve what it removed or replaced."""
         try:
             result = await commit
         except StorageUnavailable:
@@ -394,8 +383,9 @@ class RedisStore:
                 # The claim may hold a newer snapshot of the key (exported under its own id).
                 if claimed is None or claimed.id != meta.id or claimed.is_expired(now):
                     continue
-                if body is not None and body_id == b"%d" % meta.id:
-                    page.append(Snapshot(claimed, body))
+                dashboard = own_body(meta.id, body_id, body)
+                if dashboard is not None:
+                    page.append(Snapshot(claimed, dashboard))
             if fetched < want or not members:
                 break
             after_id = int(members[-1][1])

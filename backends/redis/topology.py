@@ -29,7 +29,16 @@ from snapshot_server.models import NewSnapshot, SnapshotMeta
 
 from . import scripts
 from .client import Client, Connection, retry_policy
-from .layout import Alias, KeySpace, encode_full, encode_meta, meta_tail, pxat, trash_member
+from .layout import (
+    Alias,
+    KeySpace,
+    encode_full,
+    encode_meta,
+    meta_tail,
+    own_body,
+    pxat,
+    trash_member,
+)
 from .settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -65,8 +74,7 @@ class Topology(ABC):
     async def insert(self, record: NewSnapshot) -> int:
         """Commit ``record``: its new id, or -1 if its key is taken, -2 if its deleteKey is."""
         ks = self.keys
-        ms = "" if record.meta.expires is None else str(pxat(record.meta.expires))
-        score = "" if record.meta.expires is None else repr(record.meta.expires)
+        ms, score = _expiry(record.meta)
         keys = [
             ks.claim(record.meta.key),
             ks.delete_key(record.meta.delete_key_hash),
@@ -232,7 +240,7 @@ class Cluster(Topology):
     async def insert(self, record: NewSnapshot) -> int:
         result = await super().insert(record)
         if result > 0:
-            ms = "" if record.meta.expires is None else str(pxat(record.meta.expires))
+            ms, _score = _expiry(record.meta)
             body = self._write_body(
                 keys=[self.keys.body(record.meta.key)], args=[result, ms, record.dashboard]
             )
@@ -261,7 +269,7 @@ class Cluster(Topology):
         body never goes before its snapshot), after the commit when it shrinks. A failure of
         that second step leaves the body longer than its snapshot: logged, not raised (the
         update happened; the body is still deleted with its snapshot, through the trash)."""
-        ms = "" if new.expires is None else str(pxat(new.expires))
+        ms, _score = _expiry(new)
         body = self.keys.body(new.key)
         grows = new.expires is None or (old.expires is not None and new.expires > old.expires)
         if grows:
@@ -286,14 +294,14 @@ class Cluster(Topology):
         new key, or through the alias) finds it at every moment: copied to the new key first
         (unless another id's body is there), then the commit (which queues the old body in the
         trash), then the old body deleted. A rotate that does not commit removes its copy."""
-        ms = "" if new.expires is None else str(pxat(new.expires))
+        ms, _score = _expiry(new)
         old_body, new_body = self.keys.body(old.key), self.keys.body(new.key)
         body_id, body = cast(
             list[bytes | None],
             await self.redis.call(self.redis.client.hmget(old_body, ["id", "body"])),
         )
         # Not ours: a half-created snapshot (its body never written); there is nothing to move.
-        dashboard = body if body_id == b"%d" % old.id else None
+        dashboard = own_body(old.id, body_id, body)
         copied = False
         if dashboard is not None:
             args: list[bytes | str | int] = [old.id, ms, dashboard]

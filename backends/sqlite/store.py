@@ -223,7 +223,7 @@ class SQLiteStore:
             sql += " AND instr(casefold(name), :needle) > 0"
             params["needle"] = query.needle
         sql += " ORDER BY id LIMIT :limit OFFSET :offset"
-        return self._valid(await self._all(sql, params))
+        return self._valid(await self._all(sql, params), _meta)
 
     async def delete(self, key: str, now: float, *, expect_id: int) -> SnapshotMeta:
         # One statement: the row goes only if it is still the snapshot the caller read.
@@ -323,7 +323,7 @@ class SQLiteStore:
             f" RETURNING {_META_COLUMNS}",
             {"now": now, "limit": limit},
         )
-        return self._valid(rows)
+        return self._valid(rows, _meta)
 
     async def _deleting(self, sql: str, params: dict[str, Any]) -> list[sqlite3.Row]:
         """Run a DELETE (or an UPDATE) ... RETURNING (committed when it returns: autocommit)
@@ -363,13 +363,7 @@ class SQLiteStore:
             " ORDER BY id LIMIT :limit",
             {"after": after_id, "now": now, "limit": limit},
         )
-        page = []
-        for row in rows:
-            try:
-                page.append(_snapshot(row))
-            except CorruptData as exc:
-                self._log_corrupt(row, exc)
-        return page
+        return self._valid(rows, _snapshot)
 
     async def aclose(self) -> None:
         if self._closed:
@@ -407,15 +401,15 @@ class SQLiteStore:
             self._log_corrupt(row, exc)
             raise SnapshotNotFound() from None
 
-    def _valid(self, rows: Iterable[sqlite3.Row]) -> list[SnapshotMeta]:
-        """The metadata of every row that is a snapshot; the others are logged and skipped."""
-        metas = []
+    def _valid(self, rows: Iterable[sqlite3.Row], parse: Callable[[sqlite3.Row], T]) -> list[T]:
+        """``parse(row)`` of every row that is a snapshot; the others are logged and skipped."""
+        parsed = []
         for row in rows:
             try:
-                metas.append(_meta(row))
+                parsed.append(parse(row))
             except CorruptData as exc:
                 self._log_corrupt(row, exc)
-        return metas
+        return parsed
 
     def _log_corrupt(self, row: sqlite3.Row, exc: CorruptData) -> None:
         log.warning(

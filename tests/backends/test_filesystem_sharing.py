@@ -15,13 +15,10 @@ import pytest
 from backends.filesystem import FilesystemStore, disk, sharing
 from backends.filesystem.format import encode_journal_add
 from snapshot_server.errors import SnapshotNotFound, StorageUnavailable
-from snapshot_server.models import ListQuery, ListScope, SnapshotChanges, SnapshotMeta, hash_secret
+from snapshot_server.models import SnapshotChanges, hash_secret
 from tests.backends.fs_support import append_journal, config_for, journal_lines, record_files
+from tests.contract.helpers import listed
 from tests.support import ManualClock, assert_unreachable, new_record
-
-
-async def listed(store: FilesystemStore, now: float) -> list[SnapshotMeta]:
-    return await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), now)
 
 
 def fail_writes_to(monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:

@@ -11,14 +11,9 @@ from backends import open_store, shared_by_processes
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.models import hash_secret
-from snapshot_server.storage import DeletionWatch, SnapshotStore
+from snapshot_server.storage import SnapshotStore
+from tests.contract.helpers import watch_of
 from tests.support import ManualClock, new_record
-
-
-def watch_of(store: SnapshotStore) -> DeletionWatch:
-    watch = store.deletions
-    assert watch is not None, "every backend tells caches about deletes"
-    return watch
 
 
 async def test_each_kind_of_delete_moves_the_version(

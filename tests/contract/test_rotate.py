@@ -11,21 +11,10 @@ import dataclasses
 import pytest
 
 from snapshot_server.errors import SnapshotExists, SnapshotNotFound
-from snapshot_server.models import ListQuery, ListScope, SnapshotChanges, SnapshotMeta, hash_secret
-from snapshot_server.storage import DeletionWatch, SnapshotStore
+from snapshot_server.models import SnapshotChanges, SnapshotMeta, hash_secret
+from snapshot_server.storage import SnapshotStore
+from tests.contract.helpers import PHC, listed, watch_of
 from tests.support import ManualClock, assert_unreachable, new_record
-
-PHC = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
-
-
-def watch_of(store: SnapshotStore) -> DeletionWatch:
-    watch = store.deletions
-    assert watch is not None
-    return watch
-
-
-async def listed(store: SnapshotStore, now: float) -> list[SnapshotMeta]:
-    return await store.list_snapshots(ListScope(1), ListQuery("", 100, 1), now)
 
 
 async def rotated(

@@ -11,26 +11,15 @@ import pytest
 from snapshot_server.errors import SnapshotNotFound
 from snapshot_server.models import (
     ListQuery,
-    ListScope,
     SnapshotChanges,
     SnapshotMeta,
     hash_secret,
 )
-from snapshot_server.storage import DeletionWatch, OrgUsage, SnapshotStore
+from snapshot_server.storage import OrgUsage, SnapshotStore
+from tests.contract.helpers import PHC, listed, watch_of
 from tests.support import ManualClock, new_record
 
-PHC = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
 ALL = ListQuery("", 100, 1)
-
-
-def watch_of(store: SnapshotStore) -> DeletionWatch:
-    watch = store.deletions
-    assert watch is not None
-    return watch
-
-
-async def listed(store: SnapshotStore, now: float, query: str = "") -> list[SnapshotMeta]:
-    return await store.list_snapshots(ListScope(1), ListQuery(query, 100, 1), now)
 
 
 class TestFields:
