@@ -43,9 +43,8 @@ def locked_page(request: web.Request, key: str, *, wrong: bool = False) -> web.R
     nonce = new_form_nonce()
     page = render_locked_page(token=form_token(gate.secret, key, nonce), wrong=wrong)
     response = web.Response(text=page, status=401, content_type="text/html")
-    csp = content_security_policy(secrets.token_urlsafe(16))
-    response.headers["Content-Security-Policy"] = csp.replace(
-        "form-action 'none'", "form-action 'self'"
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        secrets.token_urlsafe(16), form_action="'self'"
     )
     response.headers["Cache-Control"] = PRIVATE_NO_STORE
     response.headers["WWW-Authenticate"] = 'SnapshotPassword realm="snapshot"'
