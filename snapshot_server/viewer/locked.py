@@ -25,6 +25,7 @@ from ..sharing.access import (
     form_token_valid,
     new_form_nonce,
 )
+from ..sharing.gate import PASSWORD_CHALLENGE
 from ..sharing.passwords import MAX_LENGTH
 from ..webapp.appkeys import ACCESS, CONFIG, SERVICE
 from ..webapp.request_body import read_body
@@ -47,7 +48,7 @@ def locked_page(request: web.Request, key: str, *, wrong: bool = False) -> web.R
         secrets.token_urlsafe(16), form_action="'self'"
     )
     response.headers["Cache-Control"] = PRIVATE_NO_STORE
-    response.headers["WWW-Authenticate"] = 'SnapshotPassword realm="snapshot"'
+    response.headers["WWW-Authenticate"] = PASSWORD_CHALLENGE
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL is the secret
     response.headers.add(
