@@ -47,10 +47,6 @@ class UpdateRequest:
     expires: int | None = None  # seconds from now, by the create body's rules
     password: str | Unchanged | None = UNCHANGED
 
-    @property
-    def empty(self) -> bool:
-        return self.name is None and self.expires is None and self.password is UNCHANGED
-
 
 def check_owner(identity: Identity, meta: SnapshotMeta) -> None:
     """Raise unless ``identity`` may change or delete ``meta``: ``SnapshotNotFound`` for another
