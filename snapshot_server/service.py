@@ -38,7 +38,7 @@ from .models import (
     SnapshotMeta,
     hash_secret,
 )
-from .sharing.changes import Changer, UpdateRequest
+from .sharing.changes import Changer, UpdateRequest, check_owner
 from .sharing.passwords import Passwords
 from .storage import SnapshotStore
 
@@ -228,10 +228,7 @@ class SnapshotService:
             raise SnapshotNotFound()
         now = self.clock()
         existing = (await self.store.get(key, now)).meta
-        if existing.org_id != identity.org_id:
-            raise SnapshotNotFound()  # another org's snapshot does not exist for this caller
-        if existing.user_id != identity.user_id and not identity.is_admin:
-            raise Forbidden("Access denied to this snapshot")
+        check_owner(identity, existing)
         await self.external.delete_first(existing)  # of an external snapshot, its remote copy
         # Only the snapshot the permissions were checked on: if it was deleted and its key
         # created again since the read, the new owner's snapshot must survive (404 here).

@@ -47,9 +47,15 @@ class UpdateRequest:
     expires: int | None = None  # seconds from now, by the create body's rules
     password: str | Unchanged | None = UNCHANGED
 
-    @property
-    def empty(self) -> bool:
-        return self.name is None and self.expires is None and self.password is UNCHANGED
+
+def check_owner(identity: Identity, meta: SnapshotMeta) -> None:
+    """Raise unless ``identity`` may change or delete ``meta``: ``SnapshotNotFound`` for another
+    org's snapshot (it does not exist for the caller), ``Forbidden`` when the caller is neither
+    its creator nor an Admin of its org."""
+    if meta.org_id != identity.org_id:
+        raise SnapshotNotFound()
+    if meta.user_id != identity.user_id and not identity.is_admin:
+        raise Forbidden("Access denied to this snapshot")
 
 
 class Changer:
@@ -74,12 +80,8 @@ class Changer:
         if not KEY_RE.fullmatch(key):
             raise SnapshotNotFound()
         snapshot = await self._store.get(key, now)
-        meta = snapshot.meta
-        if meta.org_id != identity.org_id:
-            raise SnapshotNotFound()
-        if meta.user_id != identity.user_id and not identity.is_admin:
-            raise Forbidden("Access denied to this snapshot")
-        if meta.external:
+        check_owner(identity, snapshot.meta)
+        if snapshot.meta.external:
             raise Conflict(EXTERNAL_MESSAGE)
         return snapshot
 

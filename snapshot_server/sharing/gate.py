@@ -21,6 +21,8 @@ from .attempts import PasswordAttempts
 from .passwords import Passwords
 
 PASSWORD_HEADER = "X-Snapshot-Password"  # noqa: S105 (a header name)
+# The WWW-Authenticate of a 401 for a protected snapshot: its password, not the Bearer token.
+PASSWORD_CHALLENGE = 'SnapshotPassword realm="snapshot"'  # noqa: S105 (a challenge)
 
 
 class AccessGate:

@@ -25,6 +25,7 @@ from ..sharing.access import (
     form_token_valid,
     new_form_nonce,
 )
+from ..sharing.gate import PASSWORD_CHALLENGE
 from ..sharing.passwords import MAX_LENGTH
 from ..webapp.appkeys import ACCESS, CONFIG, SERVICE
 from ..webapp.request_body import read_body
@@ -43,12 +44,11 @@ def locked_page(request: web.Request, key: str, *, wrong: bool = False) -> web.R
     nonce = new_form_nonce()
     page = render_locked_page(token=form_token(gate.secret, key, nonce), wrong=wrong)
     response = web.Response(text=page, status=401, content_type="text/html")
-    csp = content_security_policy(secrets.token_urlsafe(16))
-    response.headers["Content-Security-Policy"] = csp.replace(
-        "form-action 'none'", "form-action 'self'"
+    response.headers["Content-Security-Policy"] = content_security_policy(
+        secrets.token_urlsafe(16), form_action="'self'"
     )
     response.headers["Cache-Control"] = PRIVATE_NO_STORE
-    response.headers["WWW-Authenticate"] = 'SnapshotPassword realm="snapshot"'
+    response.headers["WWW-Authenticate"] = PASSWORD_CHALLENGE
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL is the secret
     response.headers.add(

@@ -183,11 +183,15 @@ _EXPLANATIONS = {
 }
 
 
-def error_page(status: int, message: str) -> web.Response:
-    """The HTML page a person sees for an error (``message`` as its headline), under a CSP of
-    its own."""
+def error_page(
+    status: int, message: str, explanation: str | None = None, link: str = ""
+) -> web.Response:
+    """The HTML page a person sees for an error (``message`` as its headline; ``explanation``
+    by default the status's, and an optional ``link``), under a CSP of its own."""
+    if explanation is None:
+        explanation = _EXPLANATIONS.get(status, "")
     page = render_error_page(
-        status, headline=message, explanation=_EXPLANATIONS.get(status, ""), static=STATIC_PREFIX
+        status, headline=message, explanation=explanation, static=STATIC_PREFIX, link=link
     )
     response = web.Response(text=page, status=status, content_type="text/html")
     response.headers["Content-Security-Policy"] = content_security_policy(secrets.token_urlsafe(16))
@@ -197,15 +201,12 @@ def error_page(status: int, message: str) -> web.Response:
 def published_elsewhere_page(external_url: str) -> web.Response:
     """The page of an external snapshot's local key: a 404 (its data is not here) that links
     to where it was published. ``external_url`` was checked to be http(s) when it was stored."""
-    page = render_error_page(
+    response = error_page(
         404,
-        headline="This snapshot was published on another server",
-        explanation="Its data is kept there, not here. Open it at:",
-        static=STATIC_PREFIX,
+        "This snapshot was published on another server",
+        "Its data is kept there, not here. Open it at:",
         link=external_url,
     )
-    response = web.Response(text=page, status=404, content_type="text/html")
-    response.headers["Content-Security-Policy"] = content_security_policy(secrets.token_urlsafe(16))
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL is the secret: never leak it
     response.headers["Cache-Control"] = "no-store"
     return response

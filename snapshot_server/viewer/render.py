@@ -61,11 +61,12 @@ class Header:
     tags: list[str]
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, *, form_action: str = "'none'") -> str:
     """The Content-Security-Policy header value for a page rendered with ``nonce``.
 
     Scripts and styles only from our own origin or carrying the nonce; images only ours or inline
-    ``data:``; no connections, frames, forms, plugins or ``<base>``; no one may frame the page.
+    ``data:``; no connections, frames, forms (but to ``form_action``), plugins or ``<base>``; no
+    one may frame the page.
     """
     return (
         "default-src 'none'; "
@@ -75,7 +76,7 @@ def content_security_policy(nonce: str) -> str:
         "font-src 'self'; "
         "connect-src 'none'; "
         "base-uri 'none'; "
-        "form-action 'none'; "
+        f"form-action {form_action}; "
         "frame-ancestors 'none'"
     )
 

@@ -114,9 +114,8 @@ def create_app(
     app[RATE_LIMITS] = limits
     caps = OrgCaps.from_settings(config.limits, metrics.count_limited)
     # Always on: shares the rate limits' storage when they have one.
-    attempts_storage = limits.storage if limits is not None else None
-    own_attempts_storage = attempts_storage is None
-    attempts_storage = attempts_storage or (limiter_storage or memory_storage)()
+    own_attempts_storage = limits is None
+    attempts_storage = (limiter_storage or memory_storage)() if limits is None else limits.storage
     attempts = PasswordAttempts(
         config.sharing.password_attempts,
         attempts_storage,

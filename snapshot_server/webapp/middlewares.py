@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ..errors import PasswordRequired, SnapshotError, StorageUnavailable, TooManyPasswords
+from ..sharing.gate import PASSWORD_CHALLENGE
 from .appkeys import AUTHENTICATOR, IDENTITY, METRICS, PAGE_ERRORS
 from .requests import is_api, route_template
 from .responses import NO_STORE, PRIVATE_NO_STORE, json_response
@@ -56,7 +57,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             # snapshot's password, not the Bearer token.
             response.headers["Cache-Control"] = PRIVATE_NO_STORE
             if exc.status == 401:
-                response.headers["WWW-Authenticate"] = 'SnapshotPassword realm="snapshot"'
+                response.headers["WWW-Authenticate"] = PASSWORD_CHALLENGE
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
