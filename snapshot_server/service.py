@@ -151,27 +151,24 @@ class SnapshotService:
         what ``Capturer.capture`` raises, and first what ``prepare_create``'s checks of the
         request raise (a create bound to fail runs no query)."""
         member, settings = request.capture, self.config.capture
-        if member.request is not None:
+        auto = member.request is None
+        if not auto:
             self._authorize_capture(identity)
-            self._creator.check(request)
-            captured = await self.capturer.capture(request.dashboard, member.request)
-            if captured is None:  # asked for, but nothing in the dashboard to capture
-                return request, CaptureStats(panels=0, queries=0, series=0, points=0, ms=0)
-        elif (
+        elif not (
             settings.enabled
             and settings.auto
             and not member.declined
             and not identity.anonymous
             and identity.can(CAPTURE_SCOPE)
         ):
-            self._creator.check(request)
-            captured = await self.capturer.capture(
-                request.dashboard, CaptureRequest(), only_without_data=True
-            )
-            if captured is None:
-                return request, None
-        else:
             return request, None
+        self._creator.check(request)
+        captured = await self.capturer.capture(
+            request.dashboard, member.request or CaptureRequest(), only_without_data=auto
+        )
+        if captured is None:  # nothing in the dashboard to capture: reported only if asked for
+            empty = CaptureStats(panels=0, queries=0, series=0, points=0, ms=0)
+            return request, None if auto else empty
         return dataclasses.replace(request, dashboard=captured.dashboard), captured.stats
 
     def _authorize_capture(self, identity: Identity) -> None:
