@@ -16,7 +16,7 @@ from . import urls
 from .abuse.caps import OrgCaps
 from .auth import Identity
 from .capture.capturing import Capturer
-from .capture.failures import CaptureObserver
+from .capture.failures import Uncounted
 from .capture.model import CaptureRequest, CaptureStats
 from .cleanup import remove_expired
 from .clock import Clock
@@ -71,7 +71,7 @@ class SnapshotService:
         capturer: Capturer | None = None,
     ) -> None:
         self.config = config
-        self.capturer = capturer or Capturer(config.capture, _Uncounted(), clock=clock)
+        self.capturer = capturer or Capturer(config.capture, Uncounted(), clock=clock)
         self.external = external or ExternalSnapshots(config.snapshots, caps)
         self.store = store
         self.clock = clock
@@ -303,16 +303,3 @@ class SnapshotService:
         log.info("snapshot deleted id=%d reason=%s", meta.id, reason)
         if self._purge is not None:
             self._purge(meta.key, reason)
-
-
-class _Uncounted(CaptureObserver):
-    """The observer of a service made without one (tests, tools): counts nothing."""
-
-    def capture_done(self, stats: CaptureStats) -> None:
-        pass
-
-    def query_done(self, ok: bool) -> None:
-        pass
-
-    def capture_failed(self, reason: str) -> None:
-        pass
