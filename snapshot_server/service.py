@@ -16,7 +16,7 @@ from . import urls
 from .abuse.caps import OrgCaps
 from .auth import Identity
 from .capture.capturing import Capturer
-from .capture.failures import CaptureObserver
+from .capture.failures import Uncounted
 from .capture.model import CaptureRequest, CaptureStats
 from .cleanup import remove_expired
 from .clock import Clock
@@ -71,7 +71,7 @@ class SnapshotService:
         capturer: Capturer | None = None,
     ) -> None:
         self.config = config
-        self.capturer = capturer or Capturer(config.capture, _Uncounted(), clock=clock)
+        self.capturer = capturer or Capturer(config.capture, Uncounted(), clock=clock)
         self.external = external or ExternalSnapshots(config.snapshots, caps)
         self.store = store
         self.clock = clock
@@ -151,27 +151,24 @@ class SnapshotService:
         what ``Capturer.capture`` raises, and first what ``prepare_create``'s checks of the
         request raise (a create bound to fail runs no query)."""
         member, settings = request.capture, self.config.capture
-        if member.request is not None:
+        auto = member.request is None
+        if not auto:
             self._authorize_capture(identity)
-            self._creator.check(request)
-            captured = await self.capturer.capture(request.dashboard, member.request)
-            if captured is None:  # asked for, but nothing in the dashboard to capture
-                return request, CaptureStats(panels=0, queries=0, series=0, points=0, ms=0)
-        elif (
+        elif not (
             settings.enabled
             and settings.auto
             and not member.declined
             and not identity.anonymous
             and identity.can(CAPTURE_SCOPE)
         ):
-            self._creator.check(request)
-            captured = await self.capturer.capture(
-                request.dashboard, CaptureRequest(), only_without_data=True
-            )
-            if captured is None:
-                return request, None
-        else:
             return request, None
+        self._creator.check(request)
+        captured = await self.capturer.capture(
+            request.dashboard, member.request or CaptureRequest(), only_without_data=auto
+        )
+        if captured is None:  # nothing in the dashboard to capture: reported only if asked for
+            empty = CaptureStats(panels=0, queries=0, series=0, points=0, ms=0)
+            return request, None if auto else empty
         return dataclasses.replace(request, dashboard=captured.dashboard), captured.stats
 
     def _authorize_capture(self, identity: Identity) -> None:
@@ -303,16 +300,3 @@ class SnapshotService:
         log.info("snapshot deleted id=%d reason=%s", meta.id, reason)
         if self._purge is not None:
             self._purge(meta.key, reason)
-
-
-class _Uncounted(CaptureObserver):
-    """The observer of a service made without one (tests, tools): counts nothing."""
-
-    def capture_done(self, stats: CaptureStats) -> None:
-        pass
-
-    def query_done(self, ok: bool) -> None:
-        pass
-
-    def capture_failed(self, reason: str) -> None:
-        pass

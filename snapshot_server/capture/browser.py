@@ -49,12 +49,15 @@ def _one_request(results: list[QueryResult]) -> list[_Frame]:
     frames = [frame for result in results for frame in query_frames(result)]
     formats = {result.query.ref_id: result.query.format for result in results}
     auto = {result.query.ref_id for result in results if result.query.legend_format == "__auto"}
-    named = [
-        _auto_display_name(frame, frames) if _ref(frame) in auto else frame for frame in frames
-    ]
-    tables = [frame for frame in named if formats.get(_ref(frame)) == "table"]
-    heatmaps = [frame for frame in named if formats.get(_ref(frame)) == "heatmap"]
-    others = [frame for frame in named if formats.get(_ref(frame)) not in ("table", "heatmap")]
+    if auto:
+        # Once per request, not per field: it reads every frame's labels, which naming keeps.
+        single = _single_label_name(frames)
+        for frame in frames:
+            if _ref(frame) in auto:
+                _auto_display_name(frame, single)
+    tables = [frame for frame in frames if formats.get(_ref(frame)) == "table"]
+    heatmaps = [frame for frame in frames if formats.get(_ref(frame)) == "heatmap"]
+    others = [frame for frame in frames if formats.get(_ref(frame)) not in ("table", "heatmap")]
     for frame in others:
         frame["schema"]["meta"]["preferredVisualisationType"] = "graph"
     return others + _to_tables(tables) + _to_heatmaps(heatmaps)
@@ -64,18 +67,17 @@ def _ref(frame: _Frame) -> str:
     return str(frame["schema"].get("refId", ""))
 
 
-def _auto_display_name(frame: _Frame, frames: list[_Frame]) -> _Frame:
+def _auto_display_name(frame: _Frame, single: str | None) -> None:
     for field in frame["schema"]["fields"]:
         labels = field.get("labels") or {}
         if labels.get("__name__") and labels["__name__"] == field["name"]:
-            field["config"]["displayNameFromDS"] = _value_display_name(labels, frames)
-    return frame
+            field["config"]["displayNameFromDS"] = _value_display_name(labels, single)
 
 
-def _value_display_name(labels: Mapping[str, str], frames: list[_Frame]) -> str:
+def _value_display_name(labels: Mapping[str, str], single: str | None) -> str:
     # getFieldDisplayName of a field named "Value" in a frame without a name: its labels,
-    # or only the value of the single label name every labelled field shares.
-    single = _single_label_name(frames)
+    # or only the value of ``single``, the one label name every labelled field of the
+    # request's frames shares (``_single_label_name``).
     if single is None:
         return _format_labels(labels) or "Value"
     return labels.get(single) or "Value"

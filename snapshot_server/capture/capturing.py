@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ..errors import BadGateway, GatewayTimeout, InvalidSnapshot, PayloadTooLarge, SnapshotError
 from .datasources import DatasourceResolver, without_panels_with_data
-from .embed import NestingError, capture_stats, embed_capture, storable_json
+from .embed import NestingError, capture_stats, embed_into, storable_json
 from .failures import CaptureObserver, failure_reason
 from .frames import FrameError, series_and_points
 from .model import CapturePlan, CaptureRequest, CaptureStats, PlannedQuery, QueryResult
@@ -80,14 +82,14 @@ class Capturer:
         # Planning and embedding are pure Python over the whole dashboard (about half a second
         # per MB of body): in a worker thread, so one large create never stalls every other
         # request of the server meanwhile.
-        plan = await asyncio.to_thread(
+        stored, plan = await asyncio.to_thread(
             _plan, dashboard, request, resolver, now_ms, only_without_data
         )
         if not plan.queries:
             return None
         self._check_plan(plan)
         results = await self._run(plan, resolver)
-        embedded, stats = await asyncio.to_thread(_embed, dashboard, plan, results, started)
+        embedded, stats = await asyncio.to_thread(_embed, stored, plan, results, started)
         self.observer.capture_done(stats)
         return Captured(embedded, stats)
 
@@ -188,26 +190,27 @@ def _plan(
     resolver: DatasourceResolver,
     now_ms: int,
     only_without_data: bool,
-) -> CapturePlan:
-    """``dashboard``'s capture plan (run in a worker thread: see ``Capturer._capture``)."""
+) -> tuple[bytes, CapturePlan]:
+    """``dashboard`` as stored JSON (embedding copies it from these bytes) and its capture
+    plan (run in a worker thread: see ``Capturer._capture``)."""
     try:
-        storable_json(dashboard)  # before anything reads it: see its docstring
+        stored = storable_json(dashboard)  # before anything reads it: see its docstring
     except NestingError as exc:  # the message the store's own check gives
         raise InvalidSnapshot(str(exc)) from None
     try:
         plan = plan_capture(dashboard, request, resolver.resolve, now_ms)
     except ValueError as exc:  # the engine's errors: a bad time, interval or variable
         raise InvalidSnapshot(f"Cannot capture: {exc}") from None
-    return without_panels_with_data(dashboard, plan) if only_without_data else plan
+    return stored, without_panels_with_data(dashboard, plan) if only_without_data else plan
 
 
 def _embed(
-    dashboard: Mapping[str, Any], plan: CapturePlan, results: list[QueryResult], started: float
+    stored: bytes, plan: CapturePlan, results: list[QueryResult], started: float
 ) -> tuple[dict[str, Any], CaptureStats]:
-    """``dashboard`` with ``results`` embedded, and the stats of a capture ``started`` at that
-    ``perf_counter`` (run in a worker thread)."""
+    """The dashboard ``stored`` with ``results`` embedded, and the stats of a capture
+    ``started`` at that ``perf_counter`` (run in a worker thread)."""
     try:
-        embedded = embed_capture(dashboard, plan, results)
+        embedded = embed_into(orjson.loads(stored), plan, results)
         return embedded, capture_stats(plan, results, round((time.perf_counter() - started) * 1000))
     except FrameError as exc:
         raise BadGateway(

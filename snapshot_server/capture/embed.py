@@ -27,6 +27,7 @@ __all__ = [
     "NestingError",
     "capture_stats",
     "embed_capture",
+    "embed_into",
     "iso_ms",
     "storable_json",
 ]
@@ -50,7 +51,14 @@ def embed_capture(
     """
     # Copied through JSON, not copy.deepcopy: a dashboard read with 1024 levels of nesting
     # would exhaust Python's recursion limit (a RecursionError) long before the store's check.
-    embedded: dict[str, Any] = orjson.loads(storable_json(dashboard))
+    return embed_into(orjson.loads(storable_json(dashboard)), plan, results)
+
+
+def embed_into(
+    embedded: dict[str, Any], plan: CapturePlan, results: list[QueryResult]
+) -> dict[str, Any]:
+    """``embed_capture`` on ``embedded``, a copy of the dashboard the caller already made (and
+    may change in place): capture copies it from the bytes its nesting check wrote."""
     by_panel: dict[int, list[QueryResult]] = {}
     order: dict[PlannedQuery, int] = {}
     for position, query in enumerate(plan.queries):

@@ -1,5 +1,5 @@
-"""How captures are counted: the ``CaptureObserver`` the app's metrics implement, and the
-reason label each kind of failure gets."""
+"""How captures are counted: the ``CaptureObserver`` the app's metrics implement (``Uncounted``
+where nothing counts), and the reason label each kind of failure gets."""
 
 from __future__ import annotations
 
@@ -20,6 +20,19 @@ class CaptureObserver(Protocol):
     def query_done(self, ok: bool) -> None: ...
 
     def capture_failed(self, reason: str) -> None: ...
+
+
+class Uncounted(CaptureObserver):
+    """The observer of captures nothing counts (a service made without one: tests, tools)."""
+
+    def capture_done(self, stats: CaptureStats) -> None:
+        pass
+
+    def query_done(self, ok: bool) -> None:
+        pass
+
+    def capture_failed(self, reason: str) -> None:
+        pass
 
 
 def failure_reason(exc: SnapshotError) -> str:

@@ -202,8 +202,10 @@ def _target_queries(
     panel_interval = panel.get("interval")
     low_limit = scrape_ms
     if isinstance(panel_interval, str) and panel_interval.strip():
-        text = interpolate(panel_interval, variables, "glob")
-        low_limit = _interval_ms(text, panel, "interval")
+        try:
+            low_limit = parse_interval_ms(interpolate(panel_interval, variables, "glob"))
+        except IntervalError as error:
+            raise IntervalError(f"{_where(panel)}: interval: {error}") from None
     query_interval = calculate_interval_ms(range_ms, max_points, low_limit)
     min_step = target.get("interval")
     min_step = interpolate(min_step, variables, "glob") if isinstance(min_step, str) else ""
@@ -296,20 +298,10 @@ def _positive(value: object) -> TypeGuard[int | float]:
     )
 
 
-def _interval_ms(text: str, panel: Mapping[str, Any], what: str) -> int:
-    try:
-        return parse_interval_ms(text)
-    except IntervalError as error:
-        raise IntervalError(
-            f"panel {_panel_id(panel)} ({panel.get('title') or ''!s}): {what}: {error}"
-        ) from None
-
-
-def _where(panel: Mapping[str, Any], target: Mapping[str, Any]) -> str:
-    return (
-        f"panel {_panel_id(panel)} ({panel.get('title') or ''!s}) "
-        f"target {target.get('refId') or 'A'!s}"
-    )
+def _where(panel: Mapping[str, Any], target: Mapping[str, Any] | None = None) -> str:
+    """The panel (and target) an error message names."""
+    where = f"panel {_panel_id(panel)} ({panel.get('title') or ''!s})"
+    return where if target is None else f"{where} target {target.get('refId') or 'A'!s}"
 
 
 def _panel_id(panel: Mapping[str, Any]) -> int:

@@ -10,21 +10,10 @@ from typing import Any
 import pytest
 
 from snapshot_server.capture.capturing import Capturer
-from snapshot_server.capture.failures import CaptureObserver
-from snapshot_server.capture.model import CaptureRequest, CaptureStats
+from snapshot_server.capture.failures import Uncounted
+from snapshot_server.capture.model import CaptureRequest
 from snapshot_server.capture.settings import CaptureSettings, DatasourceSettings
 from snapshot_server.errors import PayloadTooLarge
-
-
-class _Ignored(CaptureObserver):
-    def capture_done(self, stats: CaptureStats) -> None:
-        pass
-
-    def query_done(self, ok: bool) -> None:
-        pass
-
-    def capture_failed(self, reason: str) -> None:
-        pass
 
 
 def _large_dashboard(panels: int) -> dict[str, Any]:
@@ -58,7 +47,7 @@ async def test_planning_a_large_dashboard_leaves_the_event_loop_free() -> None:
         max_queries=1,
         datasources=(DatasourceSettings(name="p", url="http://127.0.0.1:9", uids=("prom",)),),
     )
-    capturer = Capturer(settings, _Ignored(), clock=time.time)
+    capturer = Capturer(settings, Uncounted(), clock=time.time)
     gaps: list[float] = []
 
     async def tick() -> None:
