@@ -36,6 +36,9 @@ round asks for this many, later ones adapt."""
 stopwatch: Callable[[], float] = time.perf_counter
 """What each chunk's time is measured with (monotonic seconds)."""
 
+CLEANUP_OUTCOMES = ("ok", "failed")
+"""What became of a round of the cleanup job: done, or ended by an error (retried next round)."""
+
 Purge = Callable[[str, str], None]
 """Called as ``purge(key, "expired")`` for each snapshot a chunk removed."""
 
@@ -83,7 +86,7 @@ async def run_cleanup_job(
     round_done: Callable[[str], None] = lambda outcome: None,
 ) -> None:
     """Every ``interval`` seconds remove expired snapshots (``removed_count(n)`` is told how
-    many, ``round_done`` whether the round was ``"ok"`` or ``"failed"``); storage errors are
+    many, ``round_done`` how the round ended, one of ``CLEANUP_OUTCOMES``); storage errors are
     logged and the job carries on (the next round retries). Runs until cancelled."""
     while True:
         await sleep(interval)

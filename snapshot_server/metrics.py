@@ -38,6 +38,7 @@ from prometheus_client.exposition import generate_latest
 
 from .capture.failures import FAILURE_REASONS
 from .capture.model import CaptureStats
+from .cleanup import CLEANUP_OUTCOMES
 from .external.publishing import PUBLISH_OUTCOMES
 from .metrics_sharing import MULTIPROC_ENV, shared_registry
 from .purge import PurgeDispatcher
@@ -144,8 +145,6 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
-        for reason in FAILURE_REASONS:  # every series exists from the start, at 0
-            self.capture_failures.labels(reason)
         self._cache_hits = self.cache_lookups.labels("hit")
         self._cache_misses = self.cache_lookups.labels("miss")
 
@@ -154,10 +153,12 @@ class Metrics:
         self.created.labels(CREATE_ROUTES[0])
         for _method, route in DELETE_ROUTES:
             self.deleted.labels(route)
-        for outcome in ("ok", "failed"):
+        for outcome in CLEANUP_OUTCOMES:
             self.cleanup_runs.labels(outcome)
         for outcome in PUBLISH_OUTCOMES:
             self.external_publishes.labels(outcome)
+        for reason in FAILURE_REASONS:
+            self.capture_failures.labels(reason)
 
         # The labelled children by label values: ``labels()`` validates and locks on every
         # call, a noticeable part of a cached GET; the label sets are few (routes x statuses).

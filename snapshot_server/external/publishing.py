@@ -1,4 +1,4 @@
-"""The service's hand-off for external snapshots: ``publish`` on create, ``delete_remote``
+"""The service's hand-off for external snapshots: ``publish`` on create, ``delete_first``
 before a local delete.
 
 Publishing is two steps that cannot be one transaction: the remote create, then the local

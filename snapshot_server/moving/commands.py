@@ -133,14 +133,14 @@ class _Job:
 
     async def cleanup(self, args: argparse.Namespace) -> int:
         async with AsyncExitStack() as stack:
-            store = await self._open(stack, args.config)
+            store = await self._open(stack, _storage(args.config, self._backends))
             removed = await remove_expired(store, self._clock, None)
         print(f"cleanup: removed {removed} expired snapshot(s)", file=self._out)
         return 0
 
     async def export(self, args: argparse.Namespace) -> int:
         async with AsyncExitStack() as stack:
-            store = await self._open(stack, args.config)
+            store = await self._open(stack, _storage(args.config, self._backends))
             progress = Progress("export", self._err)
             with ExitStack() as files:
                 target = _output(files, args.out)
@@ -153,7 +153,7 @@ class _Job:
     async def load(self, args: argparse.Namespace) -> int:
         self._tally, self._what = Tally(), "import"
         async with AsyncExitStack() as stack:
-            store = await self._open(stack, args.config)
+            store = await self._open(stack, _storage(args.config, self._backends))
             progress = Progress("import", self._err)
             with ExitStack() as files:
                 lines = _input(files, args.file)
@@ -167,12 +167,16 @@ class _Job:
     async def migrate(self, args: argparse.Namespace) -> int:
         self._tally, self._what = Tally(), "migrate"
         async with AsyncExitStack() as stack:
-            source = await self._open(stack, args.source)
-            target = await self._open(stack, args.target)
+            source_config = _storage(args.source, self._backends)
+            source = await self._open(stack, source_config)
+            target_config = _storage(args.target, self._backends)
+            target = await self._open(stack, target_config)
             checkpoint = None
             if args.checkpoint:
                 checkpoint = Checkpoint(
-                    args.checkpoint, self._where(args.source), self._where(args.target)
+                    args.checkpoint,
+                    self._where(source_config, args.source),
+                    self._where(target_config, args.target),
                 )
             progress = Progress("migrate", self._err)
             await runs.migrate(source, target, self._clock, progress, self._tally, checkpoint)
@@ -184,14 +188,12 @@ class _Job:
         if self._tally is not None:
             print(f"{self._what}: {self._tally.summary()}", file=self._out, flush=True)
 
-    async def _open(self, stack: AsyncExitStack, path: str) -> SnapshotStore:
-        config = _storage(path, self._backends)
+    async def _open(self, stack: AsyncExitStack, config: StorageConfig) -> SnapshotStore:
         store = await self._backends.open(config)
         stack.push_async_callback(store.aclose)
         return store
 
-    def _where(self, path: str) -> str:
-        config = _storage(path, self._backends)
+    def _where(self, config: StorageConfig, path: str) -> str:
         return f"{self._backends.describe(config)} ({os.path.abspath(path)})"
 
 

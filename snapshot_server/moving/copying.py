@@ -54,10 +54,6 @@ class Tally:
         name = outcome.value
         setattr(self, name, getattr(self, name) + 1)
 
-    @property
-    def total(self) -> int:
-        return self.copied + self.skipped + self.expired + self.failed
-
     def summary(self) -> str:
         return (
             f"copied {self.copied}, skipped {self.skipped} (already there), "

@@ -12,9 +12,7 @@ class Progress:
     """Counts snapshots done for ``what`` (``"migrate"``, say) on ``stream``; ``note`` prints a
     line without breaking the bar. ``close`` ends the bar (or prints the last count)."""
 
-    def __init__(
-        self, what: str, stream: TextIO, *, total: int | None = None, every: int = 1000
-    ) -> None:
+    def __init__(self, what: str, stream: TextIO, *, every: int = 1000) -> None:
         self._what = what
         self._stream = stream
         self._every = every
@@ -22,7 +20,7 @@ class Progress:
         self._printed = 0
         self._bar: tqdm[Any] | None = None
         if stream.isatty():
-            self._bar = tqdm(desc=what, total=total, unit=" snapshots", file=stream)
+            self._bar = tqdm(desc=what, unit=" snapshots", file=stream)
 
     def advance(self, count: int) -> None:
         self._done += count

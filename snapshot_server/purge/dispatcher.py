@@ -209,8 +209,9 @@ class PurgeDispatcher:
                 try:
                     await delivery.send(self._session)
                 except PurgeError as exc:
+                    why = hide_secrets(str(exc), keys)
                     if not exc.retryable or attempt >= purger.max_attempts:
-                        self._failed(purger, target, attempt, hide_secrets(str(exc), keys))
+                        self._failed(purger, target, attempt, why)
                         return
                     delay = backoff_delay(
                         attempt,
@@ -225,7 +226,7 @@ class PurgeDispatcher:
                         purger.name,
                         target,
                         attempt,
-                        hide_secrets(str(exc), keys),
+                        why,
                         delay,
                     )
                     await self._sleep(delay)

@@ -7,14 +7,16 @@ import dataclasses
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from backends import open_store
+from backends.sqlite import SQLiteSettings
 from snapshot_server.config import StorageConfig
-from snapshot_server.models import NewSnapshot
+from snapshot_server.models import NewSnapshot, Snapshot
 from snapshot_server.storage import SnapshotStore
 from tests.support import new_record
 
@@ -87,6 +89,20 @@ async def fill(config: StorageConfig, records: list[NewSnapshot], batch: int = 5
         await store.aclose()
 
 
+def sqlite(directory: Path, name: str) -> StorageConfig:
+    """An SQLite store in ``directory``, in the file ``NAME.db``."""
+    return StorageConfig.using("sqlite", SQLiteSettings(path=str(directory / f"{name}.db")))
+
+
+async def holdings(config: StorageConfig, now: float) -> list[Snapshot]:
+    """Every snapshot the store of ``config`` serves at ``now``, in id order."""
+    store = await open_store(config)
+    try:
+        return await store.export_page(0, 100_000, now)
+    finally:
+        await store.aclose()
+
+
 def config_file(directory: Path, name: str, storage: StorageConfig) -> str:
     """A config file holding ``storage`` (its backend and table), for the commands."""
     lines = ["[storage]", f"backend = {json.dumps(storage.backend)}"]
@@ -127,6 +143,15 @@ async def assert_holds_exactly(
             seen += 1
         after = page[-1].meta.id
     assert seen == len(wanted)
+
+
+async def assert_config_holds_exactly(config: StorageConfig, records: list[NewSnapshot]) -> None:
+    """``assert_holds_exactly`` on the store of ``config``, now."""
+    store = await open_store(config)
+    try:
+        await assert_holds_exactly(store, records, time.time())
+    finally:
+        await store.aclose()
 
 
 def lines_of(path: Path) -> list[dict[str, object]]:

@@ -16,36 +16,24 @@ import orjson
 import pytest
 
 from backends import check_storage, describe_storage, open_store
-from backends.sqlite import SQLiteSettings
 from snapshot_server.cli import build_parser, main
-from snapshot_server.config import StorageConfig
 from snapshot_server.models import NewSnapshot, Snapshot
 from snapshot_server.moving import commands
 from snapshot_server.moving.exchange import header, snapshot_line, trailer
 from snapshot_server.moving.progress import Progress
 from tests.moving.support import (
-    assert_holds_exactly,
+    assert_config_holds_exactly,
     config_file,
     fill,
+    holdings,
     population,
+    sqlite,
     summary,
 )
 from tests.stores.redis import redis_config
 from tests.support import ManualClock, new_record
 
 BACKENDS = commands.Backends(open_store, check_storage, describe_storage)
-
-
-def sqlite(directory: Path, name: str) -> StorageConfig:
-    return StorageConfig.using("sqlite", SQLiteSettings(path=str(directory / f"{name}.db")))
-
-
-async def holdings(config: StorageConfig, now: float) -> list[Snapshot]:
-    store = await open_store(config)
-    try:
-        return await store.export_page(0, 100_000, now)
-    finally:
-        await store.aclose()
 
 
 def export_file(path: Path, records: list[NewSnapshot], *, end: int | None = None) -> Path:
@@ -121,15 +109,7 @@ def test_a_damaged_line_fails_alone_and_says_which(
     assert "dashboard is not valid base64" in captured.err
     assert "failed: line 21: snapshot metadata: field 'etag' missing or mistyped" in captured.err
     intact = [r for i, r in enumerate(snapshots.records, 2) if i not in (4, 11, 21)]
-    asyncio.run(_assert_holds(target, intact))
-
-
-async def _assert_holds(config: StorageConfig, records: list[NewSnapshot]) -> None:
-    store = await open_store(config)
-    try:
-        await assert_holds_exactly(store, records, time.time())
-    finally:
-        await store.aclose()
+    asyncio.run(assert_config_holds_exactly(target, intact))
 
 
 @pytest.mark.parametrize(
@@ -290,4 +270,4 @@ def test_migrate_leaves_behind_what_expired_by_its_clock(
     assert commands.run(args, BACKENDS, clock=clock) == 0
     counts = summary(capsys.readouterr().out)
     assert counts == {"copied": 5, "skipped": 0, "expired": 0, "failed": 0}
-    asyncio.run(_assert_holds(target, records[::2]))
+    asyncio.run(assert_config_holds_exactly(target, records[::2]))

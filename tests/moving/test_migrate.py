@@ -17,7 +17,6 @@ import pytest
 
 from backends import check_storage, describe_storage, open_store
 from backends.filesystem import FilesystemSettings
-from backends.sqlite import SQLiteSettings
 from snapshot_server.cli import build_parser, main
 from snapshot_server.config import StorageConfig
 from snapshot_server.errors import StorageUnavailable
@@ -25,41 +24,22 @@ from snapshot_server.models import NewSnapshot, SnapshotMeta
 from snapshot_server.moving import commands
 from snapshot_server.storage import SnapshotStore
 from tests.moving.support import (
-    Population,
-    assert_holds_exactly,
+    assert_config_holds_exactly,
     config_file,
     fill,
+    holdings,
     population,
+    sqlite,
     summary,
 )
 
 
-def sqlite(directory: Path, name: str) -> StorageConfig:
-    return StorageConfig.using("sqlite", SQLiteSettings(path=str(directory / f"{name}.db")))
-
-
 async def source_ids(config: StorageConfig) -> list[int]:
-    store = await open_store(config)
-    try:
-        return [s.meta.id for s in await store.export_page(0, 100_000, time.time())]
-    finally:
-        await store.aclose()
-
-
-async def assert_target_holds(config: StorageConfig, snapshots: Population) -> None:
-    store = await open_store(config)
-    try:
-        await assert_holds_exactly(store, snapshots.records, time.time())
-    finally:
-        await store.aclose()
+    return [s.meta.id for s in await holdings(config, time.time())]
 
 
 async def keys_in_id_order(config: StorageConfig) -> list[str]:
-    store = await open_store(config)
-    try:
-        return [s.meta.key for s in await store.export_page(0, 100_000, time.time())]
-    finally:
-        await store.aclose()
+    return [s.meta.key for s in await holdings(config, time.time())]
 
 
 def read_checkpoint(path: Path) -> int:
@@ -110,7 +90,7 @@ async def test_a_killed_migrate_resumes_from_its_checkpoint(
     assert counts["copied"] + counts["skipped"] == len(remaining)
     assert counts["skipped"] <= 2 * 64
     assert counts["failed"] == counts["expired"] == 0
-    await assert_target_holds(target, snapshots)
+    await assert_config_holds_exactly(target, snapshots.records)
 
 
 class FailsAfter:
@@ -162,7 +142,7 @@ def test_a_migrate_whose_target_fails_resumes_and_finishes(
     second = summary(capsys.readouterr().out)
     # The failed batch's first 8 inserts landed before the failure: found and skipped.
     assert second == {"copied": 300, "skipped": 8, "expired": 0, "failed": 0}
-    asyncio.run(assert_target_holds(target, snapshots))
+    asyncio.run(assert_config_holds_exactly(target, snapshots.records))
     # Listings (by id) keep their order: SQLite commits a batch's inserts in call order.
     assert asyncio.run(keys_in_id_order(target)) == [r.meta.key for r in snapshots.records]
 

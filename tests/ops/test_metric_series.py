@@ -8,7 +8,6 @@ import contextlib
 
 import pytest
 from aiohttp import web
-from prometheus_client.parser import text_string_to_metric_families
 
 from backends import open_store
 from backends.memory import MemoryStore
@@ -22,20 +21,15 @@ from snapshot_server.webapp.app import create_app
 from snapshot_server.webapp.appkeys import METRICS, SERVICE
 from tests.api.conftest import ROOT_URL, Client, api_config, auth, create
 from tests.external.fake_remote import start_fake
+from tests.ops.samples import Samples, parse
 from tests.purge.helpers import RecordingSleep
 from tests.support import ClientFactory, ManualClock, serve
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 async def scrape(client: Client) -> Samples:
     response = await client.get("/metrics")
     assert response.status == 200
-    samples: Samples = {}
-    for family in text_string_to_metric_families(await response.text()):
-        for sample in family.samples:
-            samples[sample.name, frozenset(sample.labels.items())] = sample.value
-    return samples
+    return parse(await response.text())
 
 
 def value(samples: Samples, name: str, **labels: str) -> float | None:

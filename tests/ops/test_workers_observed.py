@@ -11,25 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.test_workers import worker_pids
+from tests.ops.samples import Samples, parse
 from tests.processes import ADMIN_TOKEN, EDITOR_TOKEN, ServerProcess
 from tests.support import skip_or_fail
 
 EDITOR = {"Authorization": f"Bearer {EDITOR_TOKEN}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CREATES, DELETES_BY_KEY, DELETES_BY_DELETE_KEY, MISSES = 24, 6, 6, 4
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples[sample.name, frozenset(sample.labels.items())] = sample.value
-    return samples
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
