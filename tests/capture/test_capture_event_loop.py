@@ -48,15 +48,12 @@ async def test_planning_a_large_dashboard_leaves_the_event_loop_free() -> None:
         datasources=(DatasourceSettings(name="p", url="http://127.0.0.1:9", uids=("prom",)),),
     )
     capturer = Capturer(settings, Uncounted(), clock=time.time)
-    gaps: list[float] = []
+    ticks: list[float] = []
 
     async def tick() -> None:
-        last = time.perf_counter()
         while True:
             await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
+            ticks.append(time.perf_counter())
 
     ticker = asyncio.create_task(tick())
     try:
@@ -64,11 +61,12 @@ async def test_planning_a_large_dashboard_leaves_the_event_loop_free() -> None:
         started = time.perf_counter()
         with pytest.raises(PayloadTooLarge, match="20000 queries"):
             await capturer.capture(_large_dashboard(5000), CaptureRequest())
-        planning = time.perf_counter() - started
-        await asyncio.sleep(0.02)  # the ticker records the gap that spans the capture, if any
+        finished = time.perf_counter()
     finally:
         ticker.cancel()
         await capturer.aclose()
-    assert planning > 0.1, "the dashboard is too small to tell"
-    # On the loop, one gap would span the whole planning; off it, the ticker keeps ticking.
-    assert max(gaps) < planning / 2, (max(gaps), planning)
+    assert finished - started > 0.1, "the dashboard is too small to tell"
+    # On the loop, the ticker could not run at all while planning; off it, it keeps ticking
+    # (counted, not timed: a loaded machine stretches the gaps, it does not stop the ticks).
+    during = [t for t in ticks if started < t < finished]
+    assert len(during) >= 5, (len(during), finished - started)
