@@ -196,7 +196,7 @@ class Metrics:
     def count_limited(self, limit: str) -> None:
         self.limited.labels(limit).inc()
 
-    # -- capture.capturing.CaptureObserver ---------------------------------------------------
+    # -- capture.failures.CaptureObserver ---------------------------------------------------
 
     def capture_done(self, stats: CaptureStats) -> None:
         self.captures.inc()
